@@ -1,0 +1,10 @@
+"""Shared core of the medical classifier: data, training, evaluation and serving.
+
+Importing `core` is cheap: TensorFlow is imported only by the modules that
+train (`core.models`, `core.augment`, `core.training`, `core.pipeline`).
+"""
+
+import os
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
