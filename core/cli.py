@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from core.config import FLIP_MODES, LOSSES, MODEL_NAMES, TrainConfig
+from core.config import FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
 from core.errors import CoreError
 from core.settings import Settings
 
@@ -130,7 +130,6 @@ def _add_training_options(train: argparse.ArgumentParser) -> None:
 
 def _data_options(args: argparse.Namespace):
     from core.dataset import parse_label_map
-    from core.pipeline import DataOptions
 
     return DataOptions(
         sources=tuple(args.data),
@@ -193,7 +192,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"synthetic demo data written to {settings.demo_data_dir}")
     if args.data_only:
         return 0
-    from core.pipeline import DataOptions, train_run
+    from core.pipeline import train_run
     from core.preprocess import ImagePreprocessing
 
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())

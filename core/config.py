@@ -5,7 +5,8 @@ The CLI builds its help from here, and the dashboards read the same names.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 CUSTOM_CNN = "custom_cnn"
 TRANSFER_MODELS = ("vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0")
@@ -42,7 +43,7 @@ class TrainConfig:
     epochs: int = 30
     batch_size: int = 32
     learning_rate: float = 1e-3
-    patience: int = 6
+    patience: int = 8
     lr_patience: int = 3
     loss: str = "cross_entropy"
     weights: str = "imagenet"
@@ -53,3 +54,34 @@ class TrainConfig:
     dropout: float = 0.3
     flip: str = "horizontal"
     seed: int = 42
+
+
+@dataclass(frozen=True)
+class DataOptions:
+    """Where the data is and how to read it.
+
+    Attributes:
+        sources: Class-folder roots and/or CSV manifests.
+        label_map: Label renames, e.g. {"mild": "hearing_loss"}.
+        group_column: Manifest column holding the group.
+        group_pattern: Regex over file names giving the group.
+        positive_class: The class sensitivity refers to, for two classes;
+            by default the one not named like "normal" or "healthy".
+        split: Train, validation and test fractions.
+        name: Dataset name shown in the dashboards; defaults to the first source's name.
+    """
+
+    sources: tuple[str, ...]
+    label_map: dict[str, str] = field(default_factory=dict)
+    group_column: str = "group"
+    group_pattern: str | None = None
+    positive_class: str | None = None
+    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
+    name: str | None = None
+
+    @property
+    def dataset_name(self) -> str:
+        if self.name:
+            return self.name
+        first = Path(self.sources[0])
+        return first.parent.name if first.is_file() else first.name

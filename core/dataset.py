@@ -89,7 +89,8 @@ def parse_label_map(text: str | None) -> dict[str, str]:
 def group_from_name(name: str, pattern: re.Pattern[str]) -> str | None:
     """The part of a file name that identifies its group, or None if no match.
 
-    The first capture group is used when the pattern has one, else the whole match.
+    The first capture group that matched is used, else the whole match, so
+    alternatives such as `^(N\\d+)|^(.*?)_jpg\\.rf\\.` work.
 
     >>> group_from_name("N12 Left.jpg", re.compile(r"^(N\\d+)"))
     'N12'
@@ -97,7 +98,7 @@ def group_from_name(name: str, pattern: re.Pattern[str]) -> str | None:
     match = pattern.search(name)
     if match is None:
         return None
-    return match.group(1) if pattern.groups else match.group(0)
+    return next((group for group in match.groups() if group is not None), match.group(0))
 
 
 def _from_class_folders(root: Path) -> tuple[list[tuple[Path, str, str | None]], list[Skipped]]:

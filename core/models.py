@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import keras
+import numpy as np
 from keras import layers
 
 from core.config import CUSTOM_CNN, MODEL_NAMES
@@ -47,6 +48,9 @@ BACKBONES = {
 }
 
 _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
+# Keras' default 0.99 needs hundreds of steps before the inference statistics
+# are usable; small medical sets give tens of steps per run.
+BN_MOMENTUM = 0.9
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -87,8 +91,9 @@ def build_custom_cnn(
     input_shape: tuple[int, int, int],
     num_classes: int,
     *,
-    filters: tuple[int, ...] = (32, 64, 128, 256),
+    filters: tuple[int, ...] = (16, 32, 64, 128),
     dropout: float = 0.3,
+    input_stats: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> keras.Model:
     """Convolution blocks with batch norm and dropout, then pooling and a dense softmax.
 
@@ -101,14 +106,21 @@ def build_custom_cnn(
         num_classes: Size of the softmax.
         filters: Filters per block; each block halves the resolution.
         dropout: Rate before the dense layer; blocks use a third of it.
+        input_stats: Per-channel (mean, variance) of the training inputs. The
+            model standardises its input with them; without it, batch norm's
+            inference statistics need many more steps than a small dataset
+            gives to catch up with first-layer activations of tiny variance.
     """
     inputs = keras.Input(shape=input_shape, name="input")
     x = inputs
+    if input_stats is not None:
+        mean, variance = input_stats
+        x = layers.Normalization(mean=mean, variance=variance, name="input_norm")(x)
     for block, width in enumerate(filters, start=1):
         for conv in (1, 2):
             name = "last_conv" if (block == len(filters) and conv == 2) else f"block{block}_conv{conv}"
-            x = layers.Conv2D(width, 3, padding="same", use_bias=False, name=name)(x)
-            x = layers.BatchNormalization(name=f"block{block}_bn{conv}")(x)
+            x = layers.Conv2D(width, 3, padding="same", use_bias=False, kernel_initializer="he_normal", name=name)(x)
+            x = layers.BatchNormalization(momentum=BN_MOMENTUM, name=f"block{block}_bn{conv}")(x)
             x = layers.Activation("relu", name=f"block{block}_relu{conv}")(x)
         if block < len(filters):
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
@@ -176,7 +188,7 @@ def build_head(
 ) -> keras.Model:
     """Batch norm, dropout and a dense softmax on pooled backbone features."""
     inputs = keras.Input(shape=(feature_dim,), name="features")
-    x = layers.BatchNormalization(name="head_bn")(inputs)
+    x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_bn")(inputs)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)

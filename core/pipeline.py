@@ -36,44 +36,13 @@ from core.preprocess import (
     load_sound,
 )
 from core.splits import assign_splits, linked_units
-from core.config import LOSSES, MODEL_NAMES, TrainConfig
+from core.config import LOSSES, MODEL_NAMES, DataOptions, TrainConfig
 from core.training import SplitData, fit_model, predict
 
 log = logging.getLogger(__name__)
 
-NEGATIVE_NAME = re.compile(r"normal|healthy|negative|control|benign|absent|no[_ -]", re.IGNORECASE)
+NEGATIVE_NAME = re.compile(r"normal|healthy|negative|control|benign|absent|(no|non)[_ -].*", re.IGNORECASE)
 LIBRARIES = ("tensorflow-cpu", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "pillow", "librosa", "soundfile")
-
-
-@dataclass(frozen=True)
-class DataOptions:
-    """Where the data is and how to read it.
-
-    Attributes:
-        sources: Class-folder roots and/or CSV manifests.
-        label_map: Label renames, e.g. {"mild": "hearing_loss"}.
-        group_column: Manifest column holding the group.
-        group_pattern: Regex over file names giving the group.
-        positive_class: The class sensitivity refers to, for two classes;
-            by default the one not named like "normal" or "healthy".
-        split: Train, validation and test fractions.
-        name: Dataset name shown in the dashboards; defaults to the first source's name.
-    """
-
-    sources: tuple[str, ...]
-    label_map: dict[str, str] = field(default_factory=dict)
-    group_column: str = "group"
-    group_pattern: str | None = None
-    positive_class: str | None = None
-    split: tuple[float, float, float] = (0.7, 0.15, 0.15)
-    name: str | None = None
-
-    @property
-    def dataset_name(self) -> str:
-        if self.name:
-            return self.name
-        first = Path(self.sources[0])
-        return first.parent.name if first.is_file() else first.name
 
 
 @dataclass
@@ -97,7 +66,7 @@ def choose_positive(class_names: Sequence[str], requested: str | None) -> int | 
         return list(class_names).index(requested)
     if len(class_names) != 2:
         return None
-    negatives = [bool(NEGATIVE_NAME.search(name)) for name in class_names]
+    negatives = [bool(NEGATIVE_NAME.fullmatch(name)) for name in class_names]
     if negatives == [True, False]:
         return 1
     if negatives == [False, True]:

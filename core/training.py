@@ -196,6 +196,13 @@ def _as_input(x: np.ndarray) -> np.ndarray:
     return image_to_input(x) if x.dtype == np.uint8 else x
 
 
+def channel_stats(x: np.ndarray, *, max_items: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of model inputs, from at most `max_items` items."""
+    sample = _as_input(x[:: max(1, len(x) // max_items)]).astype(np.float64)
+    axes = tuple(range(sample.ndim - 1))
+    return sample.mean(axis=axes), np.maximum(sample.var(axis=axes), 1e-6)
+
+
 def extract_features(
     backbone: keras.Model,
     x: np.ndarray,
@@ -259,7 +266,9 @@ def fit_model(
     common = dict(config=config, num_classes=data.num_classes, weights=weight_table, on_epoch=on_epoch)
 
     if name == "custom_cnn":
-        model = build_custom_cnn(input_shape, data.num_classes, dropout=config.dropout)
+        model = build_custom_cnn(
+            input_shape, data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
+        )
         batches = Batches(data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=augmenter)
         history, best = _fit(
             model, batches, val, epochs=config.epochs, learning_rate=config.learning_rate,

@@ -1,0 +1,58 @@
+"""Shared fixtures: small generated datasets and one tiny trained run per modality.
+
+Nothing here reads ../shared: a user's clone does not have it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from core.demo import generate_demo_data
+
+TINY_IMAGE_SIZE = 64
+
+
+@pytest.fixture(scope="session")
+def demo_folders(tmp_path_factory) -> dict[str, Path]:
+    """Synthetic audiograms (3 classes) and heart sounds (2 classes), 12 files per class."""
+    return generate_demo_data(tmp_path_factory.mktemp("demo"), per_class=12, seed=7)
+
+
+def _train(tmp_path_factory, source: Path, **overrides):
+    from core.config import DataOptions, TrainConfig
+    from core.pipeline import train_run
+    from core.preprocess import ImagePreprocessing, SoundPreprocessing
+
+    artifacts_dir = tmp_path_factory.mktemp("artifacts")
+    config = TrainConfig(
+        models=("custom_cnn", "mobilenet_v2"), epochs=2, batch_size=16, weights="none", cache_views=2, **overrides
+    )
+    sound = SoundPreprocessing(sample_rate=2000, n_mels=32, n_fft=256, hop_length=128, window_seconds=4.0)
+    run_id, results = train_run(
+        DataOptions(sources=(str(source),)),
+        config,
+        artifacts_dir=artifacts_dir,
+        image=ImagePreprocessing(image_size=TINY_IMAGE_SIZE),
+        sound=sound,
+    )
+    return artifacts_dir, run_id, results
+
+
+@pytest.fixture(scope="session")
+def image_run(tmp_path_factory, demo_folders):
+    """(artifacts_dir, run_id, results) of custom_cnn + mobilenet_v2 on the audiograms, 2 epochs."""
+    return _train(tmp_path_factory, demo_folders["audiograms"], flip="none")
+
+
+@pytest.fixture(scope="session")
+def sound_run(tmp_path_factory, demo_folders):
+    """(artifacts_dir, run_id, results) of custom_cnn + mobilenet_v2 on the heart sounds, 2 epochs."""
+    return _train(tmp_path_factory, demo_folders["heart_sounds"])
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(0)

@@ -1,0 +1,59 @@
+import subprocess
+import sys
+
+import pytest
+
+from core.cli import main
+from core.settings import Settings
+
+
+def _cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=300, env=env)
+
+
+def test_help_explains_every_train_option():
+    result = _cli("train", "--help")
+    assert result.returncode == 0
+    for option in ("--data", "--models", "--epochs", "--image-size", "--weights", "--seed", "--label-map",
+                   "--group-pattern", "--split", "--loss", "--fine-tune-epochs", "--n-mels", "--window-seconds"):
+        assert option in result.stdout
+
+
+def test_audit_prints_a_summary(demo_folders, capsys):
+    assert main(["audit", "--data", str(demo_folders["heart_sounds"])]) == 0
+    out = capsys.readouterr().out
+    assert "24 sound files" in out and "murmur: 12" in out and "0 unreadable" in out
+
+
+def test_user_errors_are_one_line_with_a_non_zero_exit(tmp_path):
+    result = _cli("audit", "--data", str(tmp_path / "missing"))
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"error: data source {tmp_path / 'missing'} does not exist"]
+    assert "Traceback" not in result.stderr
+
+
+def test_train_with_unknown_model_fails_cleanly(demo_folders, tmp_path, capsys):
+    code = main(["train", "--data", str(demo_folders["audiograms"]), "--models", "custom_cnn,alexnet"],
+                settings=Settings(artifacts_dir=tmp_path))
+    assert code == 2
+    assert "unknown model(s) alexnet" in capsys.readouterr().err
+
+
+def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
+    code = main(
+        ["train", "--data", str(demo_folders["audiograms"]), "--models", "custom_cnn", "--epochs", "1",
+         "--image-size", "48", "--label-map", "noise_notch=hearing_loss,high_frequency_loss=hearing_loss",
+         "--name", "merged", "--flip", "none"],
+        settings=Settings(artifacts_dir=tmp_path),
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "custom_cnn" in out and "written to" in out
+    run = next((tmp_path / "runs").iterdir())
+    assert "merged" in run.name
+    assert (run / "classes.json").read_text().count("hearing_loss") == 2  # class list and positive class
+
+
+def test_demo_data_only(tmp_path, capsys):
+    assert main(["demo", "--data-only", "--per-class", "2"], settings=Settings(demo_data_dir=tmp_path)) == 0
+    assert len(list((tmp_path / "synthetic-audiograms").rglob("*.png"))) == 6
