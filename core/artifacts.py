@@ -39,8 +39,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable, Iterator, Sequence
 
-import pandas as pd
-
 RUNS_DIR = "runs"
 METRICS_CSV = "training_metrics.csv"
 METRICS_COLUMNS = (
@@ -81,7 +79,7 @@ def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
-def write_csv(path: Path, frame: pd.DataFrame) -> None:
+def write_csv(path: Path, frame: "pandas.DataFrame") -> None:
     write_text(path, frame.to_csv(index=False))
 
 

@@ -57,7 +57,7 @@ def _build_parser() -> argparse.ArgumentParser:
         "only; not a medical device.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,audit,demo}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,audit,predict,promote,demo}")
 
     audit = commands.add_parser("audit", help="check a dataset: counts, unreadable files, duplicates, imbalance")
     _add_data_options(audit)
@@ -66,6 +66,18 @@ def _build_parser() -> argparse.ArgumentParser:
     train = commands.add_parser("train", help="train models side by side and write a run under ARTIFACTS_DIR")
     _add_data_options(train)
     _add_training_options(train)
+
+    predict = commands.add_parser(
+        "predict", help="classify images or recordings with a trained model (LiteRT, no TensorFlow)"
+    )
+    predict.add_argument("files", nargs="+", metavar="FILE", help="images or recordings, of the model's modality")
+    predict.add_argument("--run", help="run id (default: the registry's champion)")
+    predict.add_argument("--model", help="model name within --run (default: the champion's)")
+    predict.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
+
+    promote = commands.add_parser("promote", help="make RUN/MODEL the champion the prediction app serves")
+    promote.add_argument("run", metavar="RUN")
+    promote.add_argument("model", metavar="MODEL")
 
     demo = commands.add_parser(
         "demo", help="generate synthetic audiograms and heart sounds, and train on both"
@@ -113,6 +125,11 @@ def _add_training_options(train: argparse.ArgumentParser) -> None:
     models.add_argument("--flip", choices=FLIP_MODES, default=defaults.flip,
                         help="image flip augmentation; use none for charts (default: horizontal)")
     models.add_argument("--seed", type=int, default=defaults.seed, help=f"default: {defaults.seed}")
+    models.add_argument("--target-sensitivity", type=float, metavar="S",
+                        help="two classes: pick the threshold on validation as the highest reaching this "
+                        "sensitivity (default: Youden's J)")
+    models.add_argument("--bootstrap-resamples", type=int, default=defaults.bootstrap_resamples,
+                        help=f"resamples for confidence intervals and paired tests (default: {defaults.bootstrap_resamples})")
 
     prep = train.add_argument_group("preprocessing")
     prep.add_argument("--image-size", type=int, default=224, help="square image input side in pixels (default: 224)")
@@ -145,7 +162,7 @@ def _data_options(args: argparse.Namespace):
 def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
     print(f"run {run_id} written to {artifacts_dir / 'runs' / run_id}")
     columns = [c for c in ("model", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity",
-                           "threshold", "best_epoch", "train_seconds") if c in results.columns]
+                           "threshold", "ece", "best_epoch", "train_seconds", "litert_ok") if c in results.columns]
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
@@ -170,7 +187,8 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
         patience=args.patience, loss=args.loss, weights=args.weights, cache_views=args.cache_views,
         fine_tune_epochs=args.fine_tune_epochs, fine_tune_layers=args.fine_tune_layers,
-        flip=args.flip, seed=args.seed,
+        flip=args.flip, seed=args.seed, target_sensitivity=args.target_sensitivity,
+        bootstrap_resamples=args.bootstrap_resamples,
     )
     sound = SoundPreprocessing(
         sample_rate=args.sample_rate, window_seconds=args.window_seconds, overlap=args.overlap,
@@ -209,7 +227,53 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-COMMANDS = {"audit": _cmd_audit, "train": _cmd_train, "demo": _cmd_demo}
+def _describe(path: str, prediction) -> list[str]:
+    verdict = "UNCERTAIN: refer for specialist review" if prediction.uncertain else prediction.predicted
+    share = prediction.probabilities[prediction.predicted]
+    lines = [f"{path}: {verdict} ({prediction.predicted} {share:.2f}; {prediction.run_id}/{prediction.model})"]
+    lines.append("  probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in prediction.probabilities.items()))
+    lines += [f"  warning: {text}" for text in prediction.warnings]
+    return lines
+
+
+def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    from core.serving import Predictor
+
+    predictor = Predictor.from_registry(settings.artifacts_dir, run_id=args.run, model=args.model)
+    results, failures = [], 0
+    for path in args.files:
+        try:
+            prediction = predictor.predict(Path(path))
+        except (CoreError, OSError) as exc:
+            failures += 1
+            message = str(exc) if isinstance(exc, CoreError) else f"cannot read file ({exc.strerror or exc})"
+            results.append({"file": path, "error": message})
+            if not args.json:
+                print(f"{path}: error: {message}")
+            continue
+        results.append({"file": path, **prediction.to_dict()})
+        if not args.json:
+            print("\n".join(_describe(path, prediction)))
+    if args.json:
+        print(json.dumps(results, indent=2))
+    return 2 if failures else 0
+
+
+def _cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
+    from core.registry import promote
+
+    entry = promote(settings.artifacts_dir, args.run, args.model)
+    print(f"champion is now {entry['run_id']}/{entry['model']}")
+    return 0
+
+
+COMMANDS = {
+    "audit": _cmd_audit,
+    "train": _cmd_train,
+    "predict": _cmd_predict,
+    "promote": _cmd_promote,
+    "demo": _cmd_demo,
+}
 
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:

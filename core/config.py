@@ -36,7 +36,10 @@ class TrainConfig:
         dropout: Dropout before the final dense layer.
         flip: Image flip augmentation ("horizontal", "vertical",
             "horizontal_and_vertical" or "none").
-        seed: Seeds weights, shuffling, augmentation and the split.
+        seed: Seeds weights, shuffling, augmentation, the split and the bootstrap.
+        target_sensitivity: Choose the two-class threshold as the highest one
+            reaching this validation sensitivity; None uses Youden's J.
+        bootstrap_resamples: Resamples for the 95% confidence intervals and paired tests.
     """
 
     models: tuple[str, ...] = (CUSTOM_CNN,)
@@ -54,6 +57,8 @@ class TrainConfig:
     dropout: float = 0.3
     flip: str = "horizontal"
     seed: int = 42
+    target_sensitivity: float | None = None
+    bootstrap_resamples: int = 1000
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,18 @@ sensitivity/specificity at that threshold.
 from __future__ import annotations
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, roc_auc_score, roc_curve
+from scipy.optimize import minimize_scalar
+from scipy.stats import binomtest
+from sklearn.metrics import (
+    accuracy_score,
+    brier_score_loss,
+    confusion_matrix,
+    log_loss,
+    roc_auc_score,
+    roc_curve,
+)
+
+from core.decision import apply_temperature
 
 
 def _check(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -76,3 +87,154 @@ def sensitivity_specificity(
         None if sensitivity is None else float(sensitivity),
         None if specificity is None else float(specificity),
     )
+
+
+def threshold_for_sensitivity(y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1) -> float:
+    """The highest threshold whose sensitivity reaches `target` (so specificity is as high as it can be)."""
+    if not 0 < target <= 1:
+        raise ValueError(f"target sensitivity must be in (0, 1], got {target!r}")
+    positives = np.asarray(y_true) == positive
+    if not positives.any():
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(positives, scores)
+    reaching = np.flatnonzero(tpr >= target)
+    return float(min(1.0, thresholds[reaching[0]]))
+
+
+def reliability_bins(y_true: np.ndarray, probs: np.ndarray, *, n_bins: int = 10, positive: int | None = None) -> dict:
+    """Reliability-diagram bins over equal-width probability intervals.
+
+    With `positive` set, the binned value is that class's probability and the
+    observed value is the share of that class (the usual binary diagram);
+    otherwise the top probability against the share of correct predictions.
+
+    Returns:
+        {"edges", "predicted", "observed", "count"}; empty bins have None.
+    """
+    y_true, probs = _check(y_true, probs)
+    if positive is None:
+        confidence, hit = probs.max(axis=1), probs.argmax(axis=1) == y_true
+    else:
+        confidence, hit = probs[:, positive], y_true == positive
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, n_bins - 1)
+    predicted, observed, count = [], [], []
+    for index in range(n_bins):
+        members = which == index
+        count.append(int(members.sum()))
+        predicted.append(float(confidence[members].mean()) if members.any() else None)
+        observed.append(float(hit[members].mean()) if members.any() else None)
+    return {"edges": edges.tolist(), "predicted": predicted, "observed": observed, "count": count}
+
+
+def expected_calibration_error(bins: dict) -> float:
+    """Count-weighted mean gap between predicted and observed over `reliability_bins`."""
+    total = sum(bins["count"])
+    if not total:
+        return 0.0
+    return float(
+        sum(n * abs(p - o) for n, p, o in zip(bins["count"], bins["predicted"], bins["observed"]) if n) / total
+    )
+
+
+def brier(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """Brier score: mean squared distance to the one-hot truth (halved for two classes, as scikit-learn does)."""
+    y_true, probs = _check(y_true, probs)
+    return float(brier_score_loss(y_true, probs, labels=np.arange(probs.shape[1])))
+
+
+def log_loss_of(y_true: np.ndarray, probs: np.ndarray) -> float:
+    y_true, probs = _check(y_true, probs)
+    return float(log_loss(y_true, np.clip(probs, 1e-7, 1.0), labels=np.arange(probs.shape[1])))
+
+
+def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """The temperature in [0.05, 20] that minimises the log loss of `probs` (fit on validation)."""
+    y_true, probs = _check(y_true, probs)
+    result = minimize_scalar(
+        lambda log_t: log_loss_of(y_true, apply_temperature(probs, float(np.exp(log_t)))),
+        bounds=(np.log(0.05), np.log(20.0)),
+        method="bounded",
+    )
+    return float(np.exp(result.x))
+
+
+def _resample_indices(n: int, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:
+    """One bootstrap resample of item indices, drawing whole groups when there are groups."""
+    if groups is None:
+        return rng.integers(0, n, n)
+    unique, inverse = np.unique(groups, return_inverse=True)
+    members = [np.flatnonzero(inverse == g) for g in range(len(unique))]
+    chosen = rng.integers(0, len(unique), len(unique))
+    return np.concatenate([members[g] for g in chosen])
+
+
+def bootstrap_ci(
+    y_true: np.ndarray,
+    probs: np.ndarray,
+    metric,
+    *,
+    groups: np.ndarray | None = None,
+    n_resamples: int = 1000,
+    level: float = 0.95,
+    seed: int = 0,
+) -> tuple[float | None, float | None]:
+    """Percentile bootstrap interval of `metric(y_true, probs)`, resampling groups where given.
+
+    Resamples where the metric is undefined (None) are skipped.
+    """
+    y_true, probs = _check(y_true, probs)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(n_resamples):
+        rows = _resample_indices(len(y_true), groups, rng)
+        value = metric(y_true[rows], probs[rows])
+        if value is not None:
+            values.append(value)
+    if not values:
+        return None, None
+    tail = (1 - level) / 2 * 100
+    low, high = np.percentile(values, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def mcnemar_test(correct_a: np.ndarray, correct_b: np.ndarray) -> dict:
+    """Exact McNemar test on paired correctness: a binomial test on the discordant pairs."""
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    only_a, only_b = int((a & ~b).sum()), int((~a & b).sum())
+    p_value = 1.0 if only_a + only_b == 0 else float(binomtest(only_a, only_a + only_b, 0.5).pvalue)
+    return {"only_a_correct": only_a, "only_b_correct": only_b, "p_value": p_value}
+
+
+def paired_auc_bootstrap(
+    y_true: np.ndarray,
+    probs_a: np.ndarray,
+    probs_b: np.ndarray,
+    *,
+    positive: int = 1,
+    groups: np.ndarray | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """AUROC difference (a - b) on the same items, with a paired bootstrap interval and two-sided p-value."""
+    y_true = np.asarray(y_true)
+    observed_a = roc_auc(y_true, probs_a, positive=positive)
+    observed_b = roc_auc(y_true, probs_b, positive=positive)
+    if observed_a is None or observed_b is None:
+        return {"difference": None, "ci": [None, None], "p_value": None}
+    rng = np.random.default_rng(seed)
+    differences = []
+    for _ in range(n_resamples):
+        rows = _resample_indices(len(y_true), groups, rng)
+        auc_a = roc_auc(y_true[rows], probs_a[rows], positive=positive)
+        auc_b = roc_auc(y_true[rows], probs_b[rows], positive=positive)
+        if auc_a is not None and auc_b is not None:
+            differences.append(auc_a - auc_b)
+    differences = np.array(differences)
+    p_value = min(1.0, 2 * min((differences <= 0).mean(), (differences >= 0).mean())) if len(differences) else None
+    low, high = np.percentile(differences, [2.5, 97.5]) if len(differences) else (None, None)
+    return {
+        "difference": observed_a - observed_b,
+        "ci": [None if low is None else float(low), None if high is None else float(high)],
+        "p_value": None if p_value is None else float(p_value),
+    }

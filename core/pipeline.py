@@ -25,16 +25,20 @@ from core import artifacts
 from core.audit import audit_dataset
 from core.dataset import Item, load_dataset
 from core.errors import CoreError
-from core.metrics import accuracy, roc_auc, sensitivity_specificity, youden_threshold
+from core.export import check_parity, export_litert
+from core.litert import LiteRTModel
+from core.metrics import roc_auc
 from core.models import BACKBONES, build_backbone, resolve_weights
 from core.preprocess import (
     ImagePreprocessing,
     Preprocessing,
     SoundPreprocessing,
     aggregate_windows,
+    image_to_input,
     load_image,
     load_sound,
 )
+from core.report import Predictions, compare_models, evaluate_level
 from core.splits import assign_splits, linked_units
 from core.config import LOSSES, MODEL_NAMES, DataOptions, TrainConfig
 from core.training import SplitData, fit_model, predict
@@ -136,15 +140,6 @@ def _prediction_frame(items: Sequence[Item], labels: np.ndarray, probs: np.ndarr
     return frame
 
 
-def _figures(labels: np.ndarray, probs: np.ndarray, positive: int | None, threshold: float | None) -> dict:
-    figures = {"n": int(len(labels)), "accuracy": accuracy(labels, probs), "auc": roc_auc(labels, probs, positive=positive or 1)}
-    if positive is not None:
-        figures["sensitivity"], figures["specificity"] = sensitivity_specificity(
-            labels, probs[:, positive], threshold=threshold, positive=positive
-        )
-    return figures
-
-
 class _RunWriter:
     """Writes one run's files; knows the layout, nothing about training."""
 
@@ -153,6 +148,8 @@ class _RunWriter:
         self.run_id = run_id
         self.dir = artifacts.runs_dir(self.artifacts_dir) / run_id
         self.status = {"run_id": run_id, "state": "running", "started": artifacts.utc_now(), "models_completed": []}
+        self.tests: dict[str, Predictions] = {}
+        self.reports: dict[str, dict] = {}
 
     def write(self, name: str, data) -> None:
         path = self.dir / name
@@ -164,6 +161,12 @@ class _RunWriter:
     def set_status(self, **changes) -> None:
         self.status.update(changes)
         self.write("status.json", self.status)
+
+    def record_model(self, name: str, test: Predictions, report: dict, positive: int | None) -> None:
+        """Mark a model complete and refresh the run's paired comparisons."""
+        self.tests[name], self.reports[name] = test, report
+        self.write("comparisons.json", compare_models(self.tests, self.reports, positive=positive))
+        self.set_status(models_completed=[*self.status["models_completed"], name])
 
     def epoch_writer(self, model_name: str):
         def on_epoch(row: dict) -> None:
@@ -278,10 +281,29 @@ def _train_one(writer: _RunWriter, name: str, weights, config: TrainConfig, run:
     )
     log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
     result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
-    out = artifacts.model_dir(Path("."), name)
-    artifacts.save_keras_model(result.model, writer.dir / out / "model.keras")
-    writer.write(str(out / "history.csv"), result.history)
+    out = writer.dir / artifacts.model_dir(Path("."), name)
+    artifacts.save_keras_model(result.model, out / "model.keras")
+    artifacts.write_csv(out / "history.csv", result.history)
 
+    predictions = {part: _predict_part(result.model, run, part) for part in ("val", "test")}
+    for part, (items, windows) in predictions.items():
+        artifacts.write_csv(out / f"predictions_{part}.csv", items)
+        if windows is not None:
+            artifacts.write_csv(out / f"predictions_{part}_windows.csv", windows)
+    levels = _levels(predictions, run)
+    report = {
+        "model": name,
+        "level": next(iter(levels)),
+        "levels": {
+            level: evaluate_level(
+                val, test, class_names=run.class_names, positive=run.positive,
+                target_sensitivity=config.target_sensitivity, n_resamples=config.bootstrap_resamples, seed=config.seed,
+            )
+            for level, (val, test) in levels.items()
+        },
+    }
+    report.update(_export(result.model, out, run))
+    artifacts.write_json(out / "report.json", report)
     summary = {
         "model": name,
         "best_epoch": result.best_epoch,
@@ -289,43 +311,85 @@ def _train_one(writer: _RunWriter, name: str, weights, config: TrainConfig, run:
         "train_seconds": round(result.train_seconds, 2),
         "cache_seconds": round(result.cache_seconds, 2),
         "params": int(result.model.count_params()),
-        "positive_class": None if run.positive is None else run.class_names[run.positive],
-        "level": "recording" if run.params.modality == "sound" else "item",
-        "threshold": None,
+        "model_bytes": (out / "model.keras").stat().st_size,
+        "val_auc": roc_auc(*_labels_probs(levels[report["level"]][0]), positive=run.positive if run.positive is not None else 1),
     }
-    for part in ("val", "test"):
-        _evaluate_part(writer, out, result.model, run, part, summary)
-    writer.write(str(out / "summary.json"), summary)
-    writer.set_status(models_completed=[*writer.status["models_completed"], name])
+    artifacts.write_json(out / "summary.json", summary)
+    writer.record_model(name, levels[report["level"]][1], report["levels"][report["level"]], run.positive)
+    headline = report["levels"][report["level"]]
+    point = headline["operating_point"]
     return {
         "model": name,
-        **{f"test_{key}": value for key, value in summary["test"].items()},
-        "threshold": summary["threshold"],
+        "test_n": headline["n"],
+        "test_accuracy": headline["accuracy"],
+        "test_auc": headline["auc"],
+        "test_sensitivity": point.get("sensitivity"),
+        "test_specificity": point.get("specificity"),
+        "threshold": point["threshold"],
+        "ece": headline["calibration"]["after"]["ece"],
         "best_epoch": result.best_epoch,
         "train_seconds": summary["train_seconds"],
+        "litert_ok": report["litert_parity"]["passed"],
     }
 
 
-def _evaluate_part(writer: _RunWriter, out: Path, model, run: _Prepared, part: str, summary: dict) -> None:
-    """Predict one split, write its predictions, and add its figures to `summary`.
+def _labels_probs(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    return predictions.labels, predictions.probs
 
-    The binary threshold is chosen on "val" (Youden's J) and applied to "test".
-    """
+
+def _predict_part(model, run: _Prepared, part: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
+    """Raw (uncalibrated) predictions of one split: per item, and per window for sounds."""
     rows = run.rows(part)
     owners = run.encoded.owner[rows]
     window_probs = predict(model, run.encoded.x[rows])
     items = np.flatnonzero(run.split == part)
     probs = _per_item(window_probs, owners, items, run.params)
-    if part == "val" and run.positive is not None:
-        summary["threshold"] = youden_threshold(run.labels[items], probs[:, run.positive], positive=run.positive)
     frame = _prediction_frame([run.usable[i] for i in items], run.labels[items], probs, run.class_names)
-    writer.write(str(out / f"predictions_{part}.csv"), frame)
-    summary[part] = _figures(run.labels[items], probs, run.positive, summary["threshold"])
-    if run.params.modality == "sound":
-        windows = _prediction_frame([run.usable[i] for i in owners], run.labels[owners], window_probs, run.class_names)
-        windows.insert(2, "start_seconds", run.encoded.start_seconds[rows])
-        writer.write(str(out / f"predictions_{part}_windows.csv"), windows)
-        summary[f"{part}_windows"] = _figures(run.labels[owners], window_probs, run.positive, summary["threshold"])
+    if run.params.modality == "image":
+        return frame, None
+    windows = _prediction_frame([run.usable[i] for i in owners], run.labels[owners], window_probs, run.class_names)
+    windows.insert(2, "start_seconds", run.encoded.start_seconds[rows])
+    return frame, windows
+
+
+def prediction_set(frame: pd.DataFrame, class_names: Sequence[str], *, group_by_path: bool = False) -> Predictions:
+    """A predictions CSV as `Predictions`; window rows are grouped by recording unless a group is known."""
+    groups = frame["group"].fillna("").astype(str).to_numpy()
+    if group_by_path:
+        groups = np.where(groups == "", frame["path"].astype(str).to_numpy(), groups)
+    probs = frame[[f"prob_{name}" for name in class_names]].to_numpy()
+    return Predictions(frame["label_index"].to_numpy(), probs, groups)
+
+
+def _levels(predictions: dict, run: _Prepared) -> dict[str, tuple[Predictions, Predictions]]:
+    """The levels a model is evaluated at, headline first."""
+    (val_items, val_windows), (test_items, test_windows) = predictions["val"], predictions["test"]
+    if run.params.modality == "image":
+        return {"item": (prediction_set(val_items, run.class_names), prediction_set(test_items, run.class_names))}
+    return {
+        "recording": (prediction_set(val_items, run.class_names), prediction_set(test_items, run.class_names)),
+        "window": (
+            prediction_set(val_windows, run.class_names, group_by_path=True),
+            prediction_set(test_windows, run.class_names, group_by_path=True),
+        ),
+    }
+
+
+def _export(model, out: Path, run: _Prepared, *, parity_items: int = 256) -> dict:
+    """LiteRT export, its parity with Keras on test inputs, its size and latency."""
+    path = out / "model.tflite"
+    export_litert(model, path)
+    litert = LiteRTModel(path)
+    x = run.encoded.x[run.rows("test")[:parity_items]]
+    inputs = image_to_input(x) if x.dtype == np.uint8 else x
+    parity = check_parity(litert, predict(model, x), inputs)
+    if not parity["passed"]:
+        log.warning("LiteRT export differs from Keras by %.2g (tolerance %.0e)", parity["max_abs_diff"], parity["tolerance"])
+    return {
+        "litert_parity": parity,
+        "litert_bytes": path.stat().st_size,
+        "litert_latency_ms": litert.latency_ms(inputs) if len(inputs) else None,
+    }
 
 
 def _per_item(window_probs: np.ndarray, owners: np.ndarray, items: np.ndarray, params: Preprocessing) -> np.ndarray:

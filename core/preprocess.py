@@ -179,8 +179,8 @@ def load_image(source: Source, params: ImagePreprocessing) -> np.ndarray:
     return resize_image(decode_image(source), params.image_size)
 
 
-def decode_audio(source: Source, sample_rate: int | None) -> np.ndarray:
-    """Decode a recording as mono float32, resampled to `sample_rate` unless None.
+def read_audio(source: Source) -> tuple[np.ndarray, int]:
+    """Decode a recording as mono float32 at its own sample rate.
 
     Raises:
         CoreError: unreadable content, no samples, or NaN/inf samples.
@@ -195,12 +195,22 @@ def decode_audio(source: Source, sample_rate: int | None) -> np.ndarray:
         raise CoreError("the recording has no samples")
     if not np.isfinite(samples).all():
         raise CoreError("the recording contains NaN or infinite samples")
-    mono = samples.mean(axis=1)
-    if sample_rate is not None and rate != sample_rate:
-        import librosa
+    return np.ascontiguousarray(samples.mean(axis=1), dtype=np.float32), int(rate)
 
-        mono = librosa.resample(mono, orig_sr=rate, target_sr=sample_rate, res_type="soxr_hq")
-    return np.ascontiguousarray(mono, dtype=np.float32)
+
+def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
+    """`signal` at `target` Hz (soxr, high quality)."""
+    if rate == target:
+        return signal
+    import librosa
+
+    return np.ascontiguousarray(librosa.resample(signal, orig_sr=rate, target_sr=target, res_type="soxr_hq"), dtype=np.float32)
+
+
+def decode_audio(source: Source, sample_rate: int | None) -> np.ndarray:
+    """Decode a recording as mono float32, resampled to `sample_rate` unless None."""
+    signal, rate = read_audio(source)
+    return signal if sample_rate is None else resample(signal, rate, sample_rate)
 
 
 def window_starts(n_samples: int, params: SoundPreprocessing) -> np.ndarray:
@@ -249,11 +259,15 @@ def log_mel(windows: np.ndarray, params: SoundPreprocessing) -> np.ndarray:
     return scaled.astype(np.float32)[..., np.newaxis]
 
 
-def load_sound(source: Source, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:
-    """A file or bytes to its (n_windows, n_mels, frames, 1) model inputs and window start times (s)."""
-    signal = decode_audio(source, params.sample_rate)
+def sound_inputs(signal: np.ndarray, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:
+    """A mono signal at `params.sample_rate` to its (n_windows, n_mels, frames, 1) inputs and window starts (s)."""
     starts = window_starts(max(len(signal), params.window_samples), params) / params.sample_rate
     return log_mel(frame_windows(signal, params), params), starts
+
+
+def load_sound(source: Source, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:
+    """A file or bytes to its (n_windows, n_mels, frames, 1) model inputs and window start times (s)."""
+    return sound_inputs(decode_audio(source, params.sample_rate), params)
 
 
 def aggregate_windows(window_probs: np.ndarray, aggregation: str = "mean") -> np.ndarray:

@@ -49,10 +49,20 @@ def test_image_run_writes_every_artifact(image_run):
         np.testing.assert_allclose(probs.sum(axis=1), 1.0, rtol=1e-4)
         assert {"group", "label", "predicted"} <= set(test.columns)
         summary = json.loads((folder / "summary.json").read_text())
-        assert summary["test"]["n"] == len(test)
-        assert summary["test"]["accuracy"] == pytest.approx((test["label"] == test["predicted"]).mean())
-        assert summary["threshold"] is None  # three classes: no binary operating threshold
+        assert summary["epochs_run"] == 2 and summary["params"] > 0 and summary["model_bytes"] > 0
+        report = json.loads((folder / "report.json").read_text())
+        assert report["level"] == "item" and list(report["levels"]) == ["item"]
+        item = report["levels"]["item"]
+        assert item["n"] == len(test)
+        assert item["accuracy"] == pytest.approx((test["label"] == test["predicted"]).mean())  # argmax survives calibration
+        assert item["operating_point"]["threshold"] is None  # three classes: no binary threshold
+        assert np.array(item["confusion_matrix"]).sum() == len(test)
+        assert report["litert_parity"]["passed"] and report["litert_parity"]["max_abs_diff"] <= 1e-4
+        assert (folder / "model.tflite").is_file() and report["litert_latency_ms"] > 0
     assert list(results["model"]) == ["custom_cnn", "mobilenet_v2"]
+    comparisons = artifacts.read_json(run / "comparisons.json")
+    assert [(c["a"], c["b"]) for c in comparisons] == [("custom_cnn", "mobilenet_v2")]
+    assert comparisons[0]["text"].startswith("custom_cnn vs mobilenet_v2: ")
 
 
 def test_training_metrics_csv_has_a_row_per_run_model_and_epoch(image_run, sound_run):
@@ -73,11 +83,14 @@ def test_sound_run_reports_recordings_and_windows(sound_run):
     assert len(windows) >= len(recordings) and set(windows["path"]) == set(recordings["path"])
     mean_of_windows = windows.groupby("path")["prob_murmur"].mean()
     np.testing.assert_allclose(recordings.set_index("path")["prob_murmur"].loc[mean_of_windows.index], mean_of_windows, rtol=1e-5)
-    summary = json.loads((folder / "summary.json").read_text())
-    assert summary["level"] == "recording" and summary["positive_class"] == "murmur"
-    assert summary["test_windows"]["n"] == len(windows)
-    assert 0 <= summary["threshold"] <= 1
-    assert summary["test"]["sensitivity"] is not None and summary["test"]["specificity"] is not None
+    report = json.loads((folder / "report.json").read_text())
+    assert report["level"] == "recording" and list(report["levels"]) == ["recording", "window"]
+    assert report["levels"]["recording"]["n"] == len(recordings)
+    assert report["levels"]["window"]["n"] == len(windows)
+    point = report["levels"]["recording"]["operating_point"]
+    assert 0 <= point["threshold"] <= 1 and point["method"] == "youden"
+    assert point["sensitivity"] is not None and point["specificity"] is not None
+    assert report["levels"]["window"]["bootstrap"]["by_group"]  # windows resample by recording
     assert {"test_auc", "test_sensitivity", "test_specificity"} <= set(results.columns)
     preprocessing = artifacts.read_json(_run_dir(artifacts_dir, run_id) / "preprocessing.json")
     assert preprocessing["n_mels"] == 32 and preprocessing["window_seconds"] == 4.0 and preprocessing["overlap"] == 0.25

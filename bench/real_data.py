@@ -1,0 +1,82 @@
+"""Train on the real datasets in ../shared/data and report per-model test figures.
+
+Usage:
+    python -m bench.real_data heart [--models custom_cnn] [--epochs 30]
+    python -m bench.real_data throat [--models custom_cnn,mobilenet_v2] [--image-size 160]
+
+Writes bench/results/real_data_<dataset>.json and prints a Markdown table for
+docs/benchmarks.md. Offline, transfer models get random backbone weights
+(`--weights none`) unless a local weights folder is passed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import time
+from pathlib import Path
+
+from core.config import DataOptions, TrainConfig
+from core.pipeline import train_run
+from core.preprocess import ImagePreprocessing, SoundPreprocessing
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+DATASETS = {
+    "heart": DataOptions(sources=(str(SHARED / "heart-sounds-dev"),), name="heart-sounds-dev"),
+    "throat": DataOptions(
+        sources=(str(SHARED / "throat-photos-dev"),),
+        name="throat-photos-dev",
+        group_pattern=r"^(.*?)_(?:jpg|jpeg|JPG)\.rf\.",
+    ),
+}
+COLUMNS = ("model", "test_n", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity", "threshold", "best_epoch", "train_seconds")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", choices=sorted(DATASETS))
+    parser.add_argument("--models", default="custom_cnn")
+    parser.add_argument("--epochs", type=int, default=30)
+    parser.add_argument("--image-size", type=int, default=160)
+    parser.add_argument("--weights", default="none")
+    parser.add_argument("--loss", default="cross_entropy")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--artifacts", default="bench/results/artifacts")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+
+    data = DATASETS[args.dataset]
+    if not Path(data.sources[0]).exists():
+        raise SystemExit(f"error: {data.sources[0]} not found; the real-data benchmarks need ../shared/data")
+    config = TrainConfig(
+        models=tuple(args.models.split(",")), epochs=args.epochs, weights=args.weights, loss=args.loss, seed=args.seed
+    )
+    started = time.perf_counter()
+    run_id, results = train_run(
+        data, config, artifacts_dir=Path(args.artifacts),
+        image=ImagePreprocessing(image_size=args.image_size), sound=SoundPreprocessing(),
+    )
+    total = time.perf_counter() - started
+    record = {
+        "dataset": args.dataset,
+        "run_id": run_id,
+        "cpu_cores": os.cpu_count(),
+        "total_seconds": round(total, 1),
+        "args": vars(args),
+        "results": results.to_dict(orient="records"),
+    }
+    out = Path("bench/results") / f"real_data_{args.dataset}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(record, indent=2, default=float))
+    print(f"\n{args.dataset}: run {run_id}, {total / 60:.1f} min in all on {os.cpu_count()} cores\n")
+    print("| " + " | ".join(COLUMNS) + " |")
+    print("|" + " --- |" * len(COLUMNS))
+    for row in results.to_dict(orient="records"):
+        cells = [row.get(c) for c in COLUMNS]
+        print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells) + " |")
+
+
+if __name__ == "__main__":
+    main()
