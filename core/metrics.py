@@ -145,7 +145,7 @@ def brier(y_true: np.ndarray, probs: np.ndarray) -> float:
 
 def log_loss_of(y_true: np.ndarray, probs: np.ndarray) -> float:
     y_true, probs = _check(y_true, probs)
-    return float(log_loss(y_true, np.clip(probs, 1e-7, 1.0), labels=np.arange(probs.shape[1])))
+    return float(log_loss(y_true, probs, labels=np.arange(probs.shape[1])))
 
 
 def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
