@@ -101,6 +101,18 @@ def threshold_for_sensitivity(y_true: np.ndarray, scores: np.ndarray, *, target:
     return float(min(1.0, thresholds[reaching[0]]))
 
 
+def threshold_for_specificity(y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1) -> float:
+    """The lowest threshold whose specificity reaches `target` (so sensitivity is as high as it can be)."""
+    if not 0 < target <= 1:
+        raise ValueError(f"target specificity must be in (0, 1], got {target!r}")
+    positives = np.asarray(y_true) == positive
+    if positives.all():
+        return 0.5
+    fpr, tpr, thresholds = roc_curve(positives, scores)
+    allowed = np.flatnonzero(fpr <= 1 - target)
+    return float(min(1.0, thresholds[allowed[-1]]))
+
+
 def reliability_bins(y_true: np.ndarray, probs: np.ndarray, *, n_bins: int = 10, positive: int | None = None) -> dict:
     """Reliability-diagram bins over equal-width probability intervals.
 
@@ -238,3 +250,45 @@ def paired_auc_bootstrap(
         "ci": [None if low is None else float(low), None if high is None else float(high)],
         "p_value": None if p_value is None else float(p_value),
     }
+
+
+def operating_stats(
+    y_true: np.ndarray,
+    scores: np.ndarray,
+    *,
+    threshold: float,
+    prevalence: float | None = None,
+    band: tuple[float, float] | None = None,
+    positive: int = 1,
+) -> dict:
+    """What a threshold does on labelled data: counts, rates, predictive values, referrals.
+
+    Args:
+        prevalence: Share of positives in the population the model will meet;
+            PPV and NPV are computed for it (Bayes' rule) rather than for the
+            test set's own mix. None uses the test set's share.
+        band: Review band on the scores; the share of items inside it is the
+            share that would be referred for review.
+    """
+    actual = np.asarray(y_true) == positive
+    scores = np.asarray(scores, dtype=np.float64)
+    called = scores >= threshold
+    tn, fp, fn, tp = (int(v) for v in confusion_matrix(actual, called, labels=[False, True]).ravel())
+    sensitivity, specificity = sensitivity_specificity(y_true, scores, threshold=threshold, positive=positive)
+    share = float(actual.mean()) if prevalence is None else float(prevalence)
+    stats = {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "sensitivity": sensitivity, "specificity": specificity,
+             "prevalence": share, "ppv": None, "npv": None, "referred": None}
+    if sensitivity is not None and specificity is not None:
+        called_positive = sensitivity * share + (1 - specificity) * (1 - share)
+        called_negative = (1 - sensitivity) * share + specificity * (1 - share)
+        stats["ppv"] = sensitivity * share / called_positive if called_positive else None
+        stats["npv"] = specificity * (1 - share) / called_negative if called_negative else None
+    if band is not None:
+        stats["referred"] = float(np.mean((scores >= band[0]) & (scores <= band[1]))) if len(scores) else 0.0
+    return stats
+
+
+def threshold_sweep(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 1) -> dict[str, list[float]]:
+    """Sensitivity and specificity at every distinct threshold (from scikit-learn's ROC curve)."""
+    fpr, tpr, thresholds = roc_curve(np.asarray(y_true) == positive, scores)
+    return {"threshold": np.minimum(thresholds, 1.0).tolist(), "sensitivity": tpr.tolist(), "specificity": (1 - fpr).tolist()}

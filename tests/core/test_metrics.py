@@ -36,3 +36,29 @@ def test_multiclass_auc_and_undefined_cases():
     assert sensitivity_specificity(np.array([0, 0]), np.array([0.2, 0.9]), threshold=0.5) == (None, 0.5)
     with pytest.raises(ValueError, match="expected y_true"):
         accuracy(np.array([0, 1]), np.array([0.5, 0.5]))
+
+
+def test_operating_stats_by_hand():
+    from core.metrics import operating_stats, threshold_sweep
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.45, 0.7, 0.55, 0.9])
+    stats = operating_stats(y, scores, threshold=0.5, band=(0.4, 0.6))
+    assert (stats["tp"], stats["fp"], stats["tn"], stats["fn"]) == (2, 1, 3, 0)
+    assert stats["sensitivity"] == 1.0 and stats["specificity"] == 0.75
+    assert stats["ppv"] == pytest.approx(2 / 3) and stats["npv"] == 1.0
+    assert stats["referred"] == pytest.approx(2 / 6)
+    rare = operating_stats(y, scores, threshold=0.5, prevalence=0.01)
+    assert rare["ppv"] == pytest.approx(0.01 / (0.01 + 0.25 * 0.99))  # PPV collapses at low prevalence
+    sweep = threshold_sweep(y, scores)
+    assert sweep["sensitivity"][-1] == 1.0 and sweep["specificity"][-1] == 0.0
+
+
+def test_threshold_for_target_specificity():
+    from core.metrics import threshold_for_specificity
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.6, 0.5, 0.9])
+    threshold = threshold_for_specificity(y, scores, target=0.75)
+    assert sensitivity_specificity(y, scores, threshold=threshold)[1] >= 0.75
+    assert threshold == pytest.approx(0.5)  # the lowest threshold keeping 3 of 4 negatives below it

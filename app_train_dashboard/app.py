@@ -1,0 +1,36 @@
+"""The analytics dashboard's frame: `app`, `server` for gunicorn, the layout and the callbacks.
+
+Run locally with `python -m app_train_dashboard.app`; serve with
+`gunicorn app_train_dashboard.app:server`. It only reads ARTIFACTS_DIR.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+from dash import Dash
+
+from app_train_dashboard.callbacks import register_callbacks
+from app_train_dashboard.layout import layout
+from core.settings import Settings
+
+
+def create_app(settings: Settings, *, requests_pathname_prefix: str | None = None) -> Dash:
+    """A dashboard over `settings.artifacts_dir`, optionally served under a path prefix."""
+    app = Dash(
+        __name__,
+        title="Model analytics",
+        external_stylesheets=[dbc.themes.FLATLY],
+        suppress_callback_exceptions=True,
+        requests_pathname_prefix=requests_pathname_prefix,
+        meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
+    )
+    app.layout = layout
+    register_callbacks(app, settings)
+    return app
+
+
+app = create_app(Settings.from_env())
+server = app.server
+
+if __name__ == "__main__":
+    app.run(debug=True)

@@ -1,0 +1,175 @@
+"""Plotly figure builders for the analytics dashboard: data in, figure out.
+
+Pure functions with no Dash imports, so each one is unit-tested without a
+server. They share `_style` for one consistent look; every figure can be
+saved as PNG from Plotly's toolbar.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+import plotly.graph_objects as go
+
+COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
+FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+
+
+def colour(index: int) -> str:
+    return COLOURS[index % len(COLOURS)]
+
+
+def _style(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
+    fig.update_layout(
+        title={"text": title, "x": 0.01, "font": {"size": 16}},
+        template="plotly_white",
+        font={"family": FONT, "size": 13},
+        height=height,
+        margin={"l": 60, "r": 20, "t": 60, "b": 50},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    return fig
+
+
+def empty_figure(message: str) -> go.Figure:
+    """A blank figure that says why it is blank."""
+    fig = go.Figure()
+    fig.add_annotation(text=message, showarrow=False, font={"size": 15, "color": "#666"}, x=0.5, y=0.5, xref="paper", yref="paper")
+    fig.update_xaxes(visible=False)
+    fig.update_yaxes(visible=False)
+    return _style(fig, "", height=300)
+
+
+def fig_learning_curves(
+    history: pd.DataFrame,
+    *,
+    metric: str = "accuracy",
+    log_y: bool = False,
+    best_epochs: Mapping[str, int] | None = None,
+) -> go.Figure:
+    """Training (solid) and validation (dashed) curves, one pair of traces per model.
+
+    Args:
+        history: Rows with `label` (the model, or model and run), `epoch`,
+            `learning_rate`, and `<metric>` / `val_<metric>`.
+        metric: "accuracy" or "loss".
+        log_y: Logarithmic y axis.
+        best_epochs: Per label, the epoch whose weights were kept; marked
+            with a star on the validation curve. Learning-rate drops are
+            marked with downward triangles.
+    """
+    if metric not in ("accuracy", "loss"):
+        raise ValueError(f"metric must be 'accuracy' or 'loss', got {metric!r}")
+    best_epochs = best_epochs or {}
+    fig = go.Figure()
+    for index, (label, rows) in enumerate(history.groupby("label", sort=False)):
+        rows = rows.sort_values("epoch")
+        epochs = rows["epoch"].to_numpy()
+        drops = np.r_[False, np.diff(rows["learning_rate"].to_numpy()) < 0]
+        best = epochs == best_epochs.get(label)
+        symbols = np.where(best, "star", np.where(drops, "triangle-down", "circle"))
+        sizes = np.where(best, 15, np.where(drops, 10, 0))
+        notes = np.where(best, "weights kept (early stopping)", np.where(drops, "learning rate reduced", ""))
+        for split, dash in (("train", "solid"), ("validation", "dash")):
+            column = metric if split == "train" else f"val_{metric}"
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs,
+                    y=rows[column],
+                    name=f"{label} · {split}",
+                    legendgroup=label,
+                    mode="lines+markers" if split == "validation" else "lines",
+                    line={"color": colour(index), "dash": dash, "width": 2},
+                    marker={"symbol": symbols, "size": sizes, "color": colour(index)} if split == "validation" else None,
+                    customdata=np.stack([rows["learning_rate"], notes], axis=1),
+                    hovertemplate=f"{label} {split}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<br>lr %{{customdata[0]:.2g}}<br>%{{customdata[1]}}<extra></extra>",
+                )
+            )
+    fig.update_xaxes(title_text="epoch")
+    fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
+    return _style(fig, f"Learning curves: {metric} (★ weights kept, ▼ learning rate reduced)")
+
+
+def fig_confusion_matrix(matrix: Sequence[Sequence[float]], labels: Sequence[str], *, normalize: bool = False, title: str = "") -> go.Figure:
+    """Confusion matrix with true classes as rows and predicted classes as columns."""
+    counts = np.asarray(matrix, dtype=float)
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalize else counts
+    text = [[f"{v:.0%}" if normalize else f"{int(v)}" for v in row] for row in values]
+    fig = go.Figure(
+        go.Heatmap(
+            z=values, x=list(labels), y=list(labels), text=text, texttemplate="%{text}", colorscale="Blues",
+            showscale=False, hovertemplate="true %{y}<br>predicted %{x}<br>%{text}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title_text="predicted", side="bottom")
+    fig.update_yaxes(title_text="true", autorange="reversed")
+    return _style(fig, title or ("Confusion matrix (row-normalised)" if normalize else "Confusion matrix (counts)"), height=360)
+
+
+def fig_roc(curves: Mapping[str, Mapping]) -> go.Figure:
+    """ROC curves of several models, AUC in the legend, with the chance diagonal."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#aaa"}, name="chance", hoverinfo="skip"))
+    for index, (label, curve) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=curve["fpr"], y=curve["tpr"], mode="lines", line={"color": colour(index), "width": 2},
+                                 name=f"{label} (AUC {curve['auc']:.3f})"))
+    fig.update_xaxes(title_text="1 - specificity (false positive rate)", range=[0, 1])
+    fig.update_yaxes(title_text="sensitivity (true positive rate)", range=[0, 1.02])
+    return _style(fig, "ROC curves")
+
+
+def fig_precision_recall(curves: Mapping[str, Mapping]) -> go.Figure:
+    """Precision-recall curves, average precision in the legend."""
+    fig = go.Figure()
+    for index, (label, curve) in enumerate(curves.items()):
+        fig.add_trace(go.Scatter(x=curve["recall"], y=curve["precision"], mode="lines", line={"color": colour(index), "width": 2},
+                                 name=f"{label} (AP {curve['average_precision']:.3f})"))
+    fig.update_xaxes(title_text="recall (sensitivity)", range=[0, 1])
+    fig.update_yaxes(title_text="precision (PPV)", range=[0, 1.02])
+    return _style(fig, "Precision-recall curves")
+
+
+def fig_reliability(calibration: Mapping[str, Mapping], *, title: str) -> go.Figure:
+    """Reliability diagram before and after temperature scaling, ECE and Brier in the legend."""
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line={"dash": "dot", "color": "#aaa"}, name="perfect", hoverinfo="skip"))
+    for index, stage in enumerate(("before", "after")):
+        block = calibration[stage]
+        bins = block["bins"]
+        keep = [i for i, n in enumerate(bins["count"]) if n]
+        fig.add_trace(
+            go.Scatter(
+                x=[bins["predicted"][i] for i in keep], y=[bins["observed"][i] for i in keep],
+                mode="lines+markers", marker={"size": [6 + 2 * np.sqrt(bins["count"][i]) for i in keep], "color": colour(index)},
+                line={"color": colour(index)}, customdata=[bins["count"][i] for i in keep],
+                name=f"{stage} scaling (ECE {block['ece']:.3f}, Brier {block['brier']:.3f})",
+                hovertemplate="predicted %{x:.2f}<br>observed %{y:.2f}<br>%{customdata} items<extra></extra>",
+            )
+        )
+    fig.update_xaxes(title_text="predicted probability", range=[0, 1])
+    fig.update_yaxes(title_text="observed frequency", range=[0, 1.02])
+    return _style(fig, title, height=380)
+
+
+def fig_threshold_curve(stats: pd.DataFrame, *, threshold: float, band: Sequence[float]) -> go.Figure:
+    """Sensitivity and specificity against the threshold, with the chosen threshold and review band."""
+    fig = go.Figure()
+    fig.add_vrect(x0=band[0], x1=band[1], fillcolor="#ffd166", opacity=0.25, line_width=0, annotation_text="review band")
+    for index, column in enumerate(("sensitivity", "specificity")):
+        fig.add_trace(go.Scatter(x=stats["threshold"], y=stats[column], mode="lines", name=column, line={"color": colour(index), "width": 2}))
+    fig.add_vline(x=threshold, line={"color": "#333", "dash": "dash"}, annotation_text=f"threshold {threshold:.2f}")
+    fig.update_xaxes(title_text="threshold on the positive-class probability", range=[0, 1])
+    fig.update_yaxes(title_text="rate", range=[0, 1.02])
+    return _style(fig, "Sensitivity and specificity by threshold", height=360)
+
+
+def fig_class_balance(split: pd.DataFrame) -> go.Figure:
+    """Files per class in each split."""
+    counts = split.groupby(["split", "label"]).size().unstack(fill_value=0).reindex(["train", "val", "test"]).fillna(0)
+    fig = go.Figure()
+    for index, label in enumerate(counts.columns):
+        fig.add_trace(go.Bar(x=counts.index, y=counts[label], name=str(label), marker_color=colour(index), text=counts[label], textposition="auto"))
+    fig.update_layout(barmode="group")
+    fig.update_xaxes(title_text="split")
+    fig.update_yaxes(title_text="files")
+    return _style(fig, "Class balance per split", height=340)

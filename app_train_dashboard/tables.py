@@ -1,0 +1,136 @@
+"""Tables for the analytics dashboard, as DataFrames: pure functions of loaded runs."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from core.decision import apply_temperature
+from core.runs import ModelResult, Run
+
+# Column -> whether larger is better, for highlighting the best value of each column.
+BETTER = {
+    "accuracy": True,
+    "auc": True,
+    "sensitivity": True,
+    "specificity": True,
+    "f1": True,
+    "ece": False,
+    "params": False,
+    "size_mb": False,
+    "latency_ms": False,
+}
+
+
+def _ci(interval: Sequence[float | None] | None) -> str:
+    if not interval or interval[0] is None:
+        return "n/a"
+    return f"{interval[0]:.3f}–{interval[1]:.3f}"
+
+
+def comparison_table(entries: Sequence[tuple[str, ModelResult]]) -> pd.DataFrame:
+    """One row per (label, model): test figures with 95% intervals, calibration and cost.
+
+    Figures are the headline level's (recordings for sounds), on calibrated
+    probabilities, at the operating threshold.
+    """
+    rows = []
+    for label, model in entries:
+        level = model.headline
+        point = level.get("operating_point", {})
+        rows.append(
+            {
+                "model": label,
+                "accuracy": level.get("accuracy"),
+                "accuracy_95ci": _ci(level.get("accuracy_ci")),
+                "auc": level.get("auc"),
+                "auc_95ci": _ci(level.get("auc_ci")),
+                "sensitivity": point.get("sensitivity"),
+                "specificity": point.get("specificity"),
+                "f1": level.get("f1"),
+                "ece": level.get("calibration", {}).get("after", {}).get("ece"),
+                "params": model.summary.get("params"),
+                "size_mb": round(model.summary["model_bytes"] / 1e6, 2) if model.summary.get("model_bytes") else None,
+                "latency_ms": model.report.get("litert_latency_ms"),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def best_cells(table: pd.DataFrame) -> dict[str, list[int]]:
+    """Row indices holding the best value of each comparable column (ties all count)."""
+    best = {}
+    for column, larger in BETTER.items():
+        if column not in table or table[column].isna().all() or len(table) < 2:
+            continue
+        values = pd.to_numeric(table[column], errors="coerce")
+        target = values.max() if larger else values.min()
+        best[column] = [int(i) for i in np.flatnonzero(np.isclose(values, target))]
+    return best
+
+
+def classification_report_table(report: dict) -> pd.DataFrame:
+    """scikit-learn's classification report (as stored) as rows of class, precision, recall, F1, support."""
+    rows = []
+    for name, values in report.items():
+        if isinstance(values, dict):
+            rows.append({"class": name, **{k: values[k] for k in ("precision", "recall", "f1-score", "support")}})
+        else:
+            rows.append({"class": name, "precision": None, "recall": None, "f1-score": values, "support": None})
+    return pd.DataFrame(rows, columns=["class", "precision", "recall", "f1-score", "support"])
+
+
+def calibrated_test(run: Run, model: ModelResult) -> tuple[np.ndarray, np.ndarray]:
+    """Headline-level test labels and calibrated probabilities of one model."""
+    probs = model.test[[f"prob_{name}" for name in run.class_names]].to_numpy(dtype=float)
+    return model.test["label_index"].to_numpy(), apply_temperature(probs, model.headline.get("temperature", 1.0))
+
+
+def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | None = None, predicted: str | None = None) -> pd.DataFrame:
+    """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered."""
+    labels, probs = calibrated_test(run, model)
+    point = model.headline.get("operating_point", {})
+    threshold = point.get("threshold")
+    positive = run.class_names.index(run.positive_class) if run.is_binary else None
+    if positive is not None and threshold is not None:
+        called = np.where(probs[:, positive] >= threshold, positive, 1 - positive)
+    else:
+        called = probs.argmax(axis=1)
+    frame = pd.DataFrame(
+        {
+            "path": model.test["path"],
+            "true": [run.class_names[i] for i in labels],
+            "predicted": [run.class_names[i] for i in called],
+            "probability": probs[np.arange(len(called)), called],
+            "loss": -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)),
+        }
+    )
+    frame = frame[frame["true"] != frame["predicted"]]
+    if true:
+        frame = frame[frame["true"] == true]
+    if predicted:
+        frame = frame[frame["predicted"] == predicted]
+    return frame.sort_values("loss", ascending=False).head(limit).reset_index(drop=True)
+
+
+def audit_findings(audit: dict) -> pd.DataFrame:
+    """The audit's unreadable files, duplicates and conflicts, one row each."""
+    rows = [{"finding": "unreadable", "files": e["path"], "detail": e["reason"]} for e in audit.get("unreadable", [])]
+    rows += [{"finding": "unsupported", "files": e["path"], "detail": e["reason"]} for e in audit.get("unsupported", [])]
+    conflicts = {e["sha256"] for e in audit.get("conflicts", [])}
+    for entry in audit.get("duplicates", []):
+        kind = "label conflict (dropped)" if entry["sha256"] in conflicts else "duplicate (kept in one split)"
+        rows.append({"finding": kind, "files": " | ".join(entry["paths"]), "detail": ", ".join(entry["labels"])})
+    return pd.DataFrame(rows, columns=["finding", "files", "detail"])
+
+
+def group_counts(split: pd.DataFrame) -> pd.DataFrame:
+    """Distinct groups and files per split (groups fall back to leakage units)."""
+    key = split["group"].fillna("").astype(str)
+    key = key.where(key != "", "unit:" + split["unit"].astype(str))
+    return (
+        split.assign(key=key).groupby("split").agg(files=("path", "size"), groups=("key", "nunique"))
+        .reindex(["train", "val", "test"]).fillna(0).astype(int).reset_index()
+    )
