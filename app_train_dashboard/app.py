@@ -6,7 +6,6 @@ Run locally with `python -m app_train_dashboard.app`; serve with
 
 from __future__ import annotations
 
-import dash_bootstrap_components as dbc
 from dash import Dash
 
 from app_train_dashboard.callbacks import register_callbacks
@@ -19,7 +18,6 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     app = Dash(
         __name__,
         title="Model analytics",
-        external_stylesheets=[dbc.themes.FLATLY],
         suppress_callback_exceptions=True,
         requests_pathname_prefix=requests_pathname_prefix,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],

@@ -7,7 +7,6 @@ build an app over any artifacts folder.
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-import numpy as np
 import pandas as pd
 from dash import Dash, Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -291,7 +290,8 @@ def _error_card(run, row) -> dbc.Col:
     body = [
         html.Img(src=picture, className="img-fluid mb-2", alt="thumbnail") if picture else html.Div("unreadable file", className="text-muted"),
         html.Div([html.B("true: "), row.true]),
-        html.Div([html.B("predicted: "), f"{row.predicted} ({row.probability:.2f})"]),
+        html.Div([html.B("predicted: "), row.predicted]),
+        html.Div(row.evidence, className="small"),
         html.Div(f"loss {row.loss:.2f}", className="text-muted small"),
         html.Div(str(row.path).rsplit("/", 1)[-1], className="text-muted small text-truncate"),
     ]

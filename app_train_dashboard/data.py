@@ -65,7 +65,7 @@ def _png_data_uri(pixels: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
-def thumbnail(run: Run, path: str, *, size: int = 160) -> str | None:
+def thumbnail(run: Run, path: str, *, size: int = 240) -> str | None:
     """A PNG data URI: the image itself, or the log-mel spectrogram of a recording. None if unreadable."""
     try:
         if run.modality == "image":
@@ -73,8 +73,9 @@ def thumbnail(run: Run, path: str, *, size: int = 160) -> str | None:
             image.thumbnail((size, size))
             return _png_data_uri(np.asarray(image))
         windows, _ = load_sound(Path(path), preprocessing_from_dict(run.preprocessing))
-        spectrogram = np.concatenate(list(windows[..., 0]), axis=1)[::-1]
-        return _png_data_uri((spectrogram * 255).astype(np.uint8))
+        spectrogram = np.concatenate(list(windows[..., 0]), axis=1)[::-1]  # low frequencies at the bottom
+        picture = Image.fromarray((spectrogram * 255).astype(np.uint8)).resize((size, size // 2), Image.Resampling.BILINEAR)
+        return _png_data_uri(np.asarray(picture))
     except (CoreError, OSError):
         return None
 

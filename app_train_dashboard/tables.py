@@ -98,12 +98,16 @@ def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | N
         called = np.where(probs[:, positive] >= threshold, positive, 1 - positive)
     else:
         called = probs.argmax(axis=1)
+    if positive is not None and threshold is not None:
+        evidence = [f"P({run.positive_class}) {p:.2f}, threshold {threshold:.2f}" for p in probs[:, positive]]
+    else:
+        evidence = [f"P({run.class_names[c]}) {probs[i, c]:.2f}" for i, c in enumerate(called)]
     frame = pd.DataFrame(
         {
             "path": model.test["path"],
             "true": [run.class_names[i] for i in labels],
             "predicted": [run.class_names[i] for i in called],
-            "probability": probs[np.arange(len(called)), called],
+            "evidence": evidence,
             "loss": -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)),
         }
     )

@@ -15,7 +15,6 @@ Writes bench/results/cached_features.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import tempfile
@@ -25,6 +24,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from bench.results_io import save
 from core.augment import Batches, build_augmenter
 from core.config import TrainConfig
 from core.dataset import load_dataset
@@ -32,7 +32,7 @@ from core.demo import generate_demo_data
 from core.models import assemble, build_backbone, build_head
 from core.pipeline import encode
 from core.preprocess import ImagePreprocessing
-from core.training import EpochRecorder, cache_features, extract_features
+from core.training import EpochRecorder, cache_features
 
 THROAT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "throat-photos-dev"
 
@@ -100,10 +100,7 @@ def main() -> None:
         "epoch_ratio": round(plain_epoch / cached_epoch, 1),
         f"total_ratio_{epochs}_epochs": round(epochs * plain_epoch / (cache_seconds + epochs * cached_epoch), 1),
     }
-    out = Path("bench/results/cached_features.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2))
+    save("cached_features", record)
 
 
 if __name__ == "__main__":

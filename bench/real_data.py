@@ -12,12 +12,12 @@ docs/benchmarks.md. Offline, transfer models get random backbone weights
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import time
 from pathlib import Path
 
+from bench.results_io import save
 from core.config import DataOptions, TrainConfig
 from core.pipeline import train_run
 from core.preprocess import ImagePreprocessing, SoundPreprocessing
@@ -67,9 +67,7 @@ def main() -> None:
         "args": vars(args),
         "results": results.to_dict(orient="records"),
     }
-    out = Path("bench/results") / f"real_data_{args.dataset}.json"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2, default=float))
+    save(f"real_data_{args.dataset}", record)
     print(f"\n{args.dataset}: run {run_id}, {total / 60:.1f} min in all on {os.cpu_count()} cores\n")
     print("| " + " | ".join(COLUMNS) + " |")
     print("|" + " --- |" * len(COLUMNS))

@@ -30,6 +30,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench.results_io import save
+
 
 def _peak_rss_mb() -> float:
     """This process's resident-memory high-water mark (VmHWM; ru_maxrss is inherited across fork)."""
@@ -127,10 +129,7 @@ def main() -> None:
             "cold_start": round(base["cold_start_s"] / lite["cold_start_s"], 1),
         },
     }
-    out = Path("bench/results/serving.json")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps(record, indent=2))
-    print(json.dumps(record, indent=2))
+    save("serving", record)
 
 
 if __name__ == "__main__":

@@ -37,7 +37,10 @@ import secrets
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+
+if TYPE_CHECKING:
+    import pandas
 
 RUNS_DIR = "runs"
 METRICS_CSV = "training_metrics.csv"

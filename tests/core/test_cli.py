@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-import pytest
 
 from core.cli import main
 from core.settings import Settings

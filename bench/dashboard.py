@@ -1,0 +1,106 @@
+"""Server-side time of the dashboard's learning-curve callback for a run of 5 models x 100 epochs.
+
+Usage:
+    python -m bench.dashboard [--models 5] [--epochs 100] [--repeats 30]
+
+Trains one tiny real run (custom CNN, 1 epoch, synthetic audiograms) into a
+temporary ARTIFACTS_DIR, then widens it to --models models of --epochs
+epochs each: the model folder is copied under the other model names and
+`training_metrics.csv` gets one row per model and epoch. The callback is
+then called through Dash's HTTP endpoint (`/_dash-update-component`) with
+Flask's test client, so the time includes reading the artifacts, building
+the figure and serialising it: first call (cold cache) and the median of
+--repeats warm calls. Writes bench/results/dashboard.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core import artifacts
+from core.config import DataOptions, TrainConfig, TRANSFER_MODELS
+from bench.results_io import save
+from core.settings import Settings
+
+
+def _build(root: Path, n_models: int, epochs: int) -> tuple[str, list[str]]:
+    from core.demo import generate_demo_data
+    from core.pipeline import train_run
+    from core.preprocess import ImagePreprocessing
+
+    folders = generate_demo_data(root / "data", per_class=12, seed=0)
+    config = TrainConfig(models=("custom_cnn",), epochs=1, weights="none", flip="none", bootstrap_resamples=100)
+    run_id, _ = train_run(DataOptions(sources=(str(folders["audiograms"]),)), config, artifacts_dir=root, image=ImagePreprocessing(64))
+    run_dir = artifacts.runs_dir(root) / run_id
+    names = ["custom_cnn", *TRANSFER_MODELS, *[f"variant_{i}" for i in range(n_models)]][:n_models]
+    for name in names[1:]:
+        shutil.copytree(run_dir / "models" / "custom_cnn", run_dir / "models" / name)
+    status = artifacts.read_json(run_dir / "status.json")
+    artifacts.write_json(run_dir / "status.json", {**status, "models": names, "models_completed": names})
+    rng = np.random.default_rng(0)
+    rows = [
+        {"run_id": run_id, "model": name, "epoch": epoch, "accuracy": rng.random(), "loss": rng.random(),
+         "val_accuracy": rng.random(), "val_loss": rng.random(), "learning_rate": 1e-3 / (1 + epoch // 30),
+         "epoch_seconds": 1.0, "phase": "train"}
+        for name in names for epoch in range(1, epochs + 1)
+    ]
+    artifacts.metrics_csv(root).unlink()
+    artifacts.append_rows(artifacts.metrics_csv(root), rows, artifacts.METRICS_COLUMNS)
+    return run_id, names
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    run_id, names = _build(root, args.models, args.epochs)
+
+    from app_train_dashboard import ids
+    from app_train_dashboard.app import create_app
+
+    client = create_app(Settings(artifacts_dir=root)).server.test_client()
+    payload = {
+        "output": f"{ids.LEARNING_CURVE_GRAPH}.figure",
+        "outputs": {"id": ids.LEARNING_CURVE_GRAPH, "property": "figure"},
+        "inputs": [
+            {"id": ids.RUN_SELECT, "property": "value", "value": run_id},
+            {"id": ids.MODEL_CHECKLIST, "property": "value", "value": names},
+            {"id": ids.COMPARE_SELECT, "property": "value", "value": None},
+            {"id": ids.CURVE_METRIC, "property": "value", "value": "accuracy"},
+            {"id": ids.CURVE_LOG, "property": "value", "value": []},
+        ],
+        "changedPropIds": [f"{ids.RUN_SELECT}.value"],
+        "state": [],
+    }
+    timings = []
+    for _ in range(args.repeats + 1):
+        started = time.perf_counter()
+        response = client.post("/_dash-update-component", json=payload)
+        timings.append(time.perf_counter() - started)
+        if response.status_code != 200:
+            raise SystemExit(f"callback failed: {response.status_code} {response.data[:300]!r}")
+    traces = len(response.get_json()["response"][ids.LEARNING_CURVE_GRAPH]["figure"]["data"])
+    record = {
+        "models": len(names),
+        "epochs": args.epochs,
+        "traces": traces,
+        "cold_ms": round(timings[0] * 1000, 1),
+        "warm_median_ms": round(statistics.median(timings[1:]) * 1000, 1),
+        "warm_max_ms": round(max(timings[1:]) * 1000, 1),
+    }
+    save("dashboard", record)
+
+
+if __name__ == "__main__":
+    main()
