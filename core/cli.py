@@ -210,6 +210,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"synthetic demo data written to {settings.demo_data_dir}")
     if args.data_only:
         return 0
+    from core.examples import export_examples
     from core.pipeline import train_run
     from core.preprocess import ImagePreprocessing
 
@@ -224,6 +225,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
             image=ImagePreprocessing(image_size=DEMO_IMAGE_SIZE),
         )
         _print_results(run_id, results, settings.artifacts_dir)
+        export_examples(settings.artifacts_dir, run_id, per_class=2)
     return 0
 
 

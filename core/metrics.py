@@ -66,8 +66,12 @@ def youden_threshold(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 
     positives = np.asarray(y_true) == positive
     if positives.all() or not positives.any():
         return 0.5
-    fpr, tpr, thresholds = roc_curve(positives, scores)
+    fpr, tpr, thresholds = roc_curve(positives, scores, drop_intermediate=False)
     best = int(np.argmax(tpr - fpr))
+    if best + 1 < len(thresholds):
+        # Every threshold in (thresholds[best + 1], thresholds[best]] gives the same
+        # calls on this data; the midpoint leaves the most room for unseen cases.
+        return float(min(1.0, (thresholds[best] + thresholds[best + 1]) / 2))
     return float(min(1.0, thresholds[best]))
 
 
@@ -161,11 +165,15 @@ def log_loss_of(y_true: np.ndarray, probs: np.ndarray) -> float:
 
 
 def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
-    """The temperature in [0.05, 20] that minimises the log loss of `probs` (fit on validation)."""
+    """The temperature in [0.2, 20] that minimises the log loss of `probs` (fit on validation).
+
+    The lower bound stops a perfectly separated (often small) validation set
+    from driving the temperature to zero and every probability to 0 or 1.
+    """
     y_true, probs = _check(y_true, probs)
     result = minimize_scalar(
         lambda log_t: log_loss_of(y_true, apply_temperature(probs, float(np.exp(log_t)))),
-        bounds=(np.log(0.05), np.log(20.0)),
+        bounds=(np.log(0.2), np.log(20.0)),
         method="bounded",
     )
     return float(np.exp(result.x))

@@ -38,6 +38,7 @@ from core.preprocess import (
     load_image,
     load_sound,
 )
+from core.quality import QUALITY_REFERENCE, image_reference
 from core.report import Predictions, compare_models, evaluate_level
 from core.splits import assign_splits, linked_units
 from core.config import LOSSES, MODEL_NAMES, DataOptions, TrainConfig
@@ -218,6 +219,8 @@ def train_run(
     try:
         _write_run_inputs(writer, data, config, report, usable, hashes, split, units, class_names, positive, params)
         prepared = _Prepared(usable, labels, split, class_names, positive, params, encode(usable, params))
+        if dataset.modality == "image":
+            writer.write(QUALITY_REFERENCE, image_reference(prepared.encoded.x[prepared.rows("train")]))
         rows = [_train_one(writer, name, weights.get(name), config, prepared) for name in config.models]
     except BaseException as exc:
         writer.set_status(state="failed", finished=artifacts.utc_now(), error=str(exc) or type(exc).__name__)

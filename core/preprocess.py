@@ -120,17 +120,26 @@ def _open(source: Source) -> BinaryIO | str | Path:
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
 
 
-def decode_image(source: Source) -> Image.Image:
+def decode_image(source: Source, *, max_pixels: int | None = None) -> Image.Image:
     """Decode an image, apply its EXIF orientation and convert it to RGB.
 
+    Args:
+        max_pixels: Refuse images with more pixels, before decoding them.
+
     Raises:
-        CoreError: the content is not a readable image, or its pixel count
-            exceeds Pillow's decompression-bomb limit.
+        CoreError: the content is not a readable image, or has too many pixels
+            (`max_pixels`, or Pillow's decompression-bomb limit).
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(_open(source)) as image:
+                width, height = image.size
+                if max_pixels is not None and width * height > max_pixels:
+                    raise CoreError(
+                        f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+                        f"above the {max_pixels / 1e6:.0f}-megapixel limit"
+                    )
                 image.seek(0)
                 image.load()
                 oriented = ImageOps.exif_transpose(image)
@@ -179,15 +188,26 @@ def load_image(source: Source, params: ImagePreprocessing) -> np.ndarray:
     return resize_image(decode_image(source), params.image_size)
 
 
-def read_audio(source: Source) -> tuple[np.ndarray, int]:
+def read_audio(source: Source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
     """Decode a recording as mono float32 at its own sample rate.
 
+    Args:
+        max_seconds: Refuse longer recordings, before decoding them.
+
     Raises:
-        CoreError: unreadable content, no samples, or NaN/inf samples.
+        CoreError: unreadable content, too long, no samples, or NaN/inf samples.
     """
     import soundfile
 
     try:
+        if max_seconds is not None:
+            stream = _open(source)
+            info = soundfile.info(stream)
+            if info.frames > max_seconds * info.samplerate:
+                raise CoreError(f"recording is {info.duration / 60:.1f} min long, above the {max_seconds / 60:g}-minute limit")
+            if hasattr(stream, "seek"):
+                stream.seek(0)
+            source = stream
         samples, rate = soundfile.read(_open(source), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as exc:
         raise CoreError(f"not a readable sound file ({exc})") from None

@@ -11,10 +11,12 @@ import numpy as np
 from PIL import Image
 
 DARK, BRIGHT = 0.12, 0.92
+BRIGHTNESS_MARGIN = 0.1
 BLUR_LIMIT = 10.0
 SILENCE_DBFS = -50.0
 CLIP_LEVEL, CLIP_SHARE = 0.999, 0.001
 LOW_SNR_DB = 6.0
+QUALITY_REFERENCE = "quality_reference.json"
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:
@@ -24,26 +26,52 @@ def _laplacian_variance(gray: np.ndarray) -> float:
     return float(laplacian.var())
 
 
-def image_warnings(image: Image.Image, *, input_size: int) -> list[str]:
-    """Warnings for a decoded RGB image: too small, very dark or bright, very blurry."""
+def image_stats(pixels: np.ndarray) -> tuple[float, float]:
+    """(mean brightness in [0, 1], sharpness) of a model-size uint8 RGB image."""
+    gray = pixels.astype(np.float64).mean(axis=-1)
+    return float(gray.mean() / 255.0), _laplacian_variance(gray)
+
+
+def image_reference(images: np.ndarray) -> dict:
+    """What the training images look like, so serving can say when an input is unlike them.
+
+    Args:
+        images: (n, size, size, 3) uint8 model-size training images.
+    """
+    stats = np.array([image_stats(pixels) for pixels in images])
+    low, high = np.percentile(stats[:, 0], [1, 99])
+    return {"brightness": [float(low), float(high)], "sharpness_p1": float(np.percentile(stats[:, 1], 1)), "n": int(len(images))}
+
+
+def image_warnings(image: Image.Image, pixels: np.ndarray, *, reference: dict | None = None) -> list[str]:
+    """Warnings for a decoded image (`image`) and its model-size pixels: too small, too dark or bright, too blurry.
+
+    With a `reference` from the training images, brightness and sharpness are
+    judged against them (a chart is mostly white, a throat photo is not);
+    without one, fixed limits apply.
+    """
     warnings = []
     width, height = image.size
-    if min(width, height) < input_size:
+    size = pixels.shape[0]
+    if min(width, height) < size:
         warnings.append(
-            f"image is {width}x{height} px, smaller than the {input_size}x{input_size} px the model uses; "
+            f"image is {width}x{height} px, smaller than the {size}x{size} px the model uses; "
             "it was enlarged and fine detail may be missing"
         )
-    gray = np.asarray(image.convert("L"), dtype=np.float64) / 255.0
-    brightness = gray.mean()
-    if brightness < DARK:
-        warnings.append(f"image is very dark (mean brightness {brightness:.0%})")
-    elif brightness > BRIGHT:
-        warnings.append(f"image is very bright (mean brightness {brightness:.0%})")
-    scale = 256 / max(width, height)
-    small = image.convert("L").resize((max(3, round(width * scale)), max(3, round(height * scale))), Image.Resampling.BILINEAR)
-    sharpness = _laplacian_variance(np.asarray(small, dtype=np.float64))
-    if sharpness < BLUR_LIMIT:
-        warnings.append(f"image looks very blurry (sharpness {sharpness:.1f}, usually above {BLUR_LIMIT:g})")
+    brightness, sharpness = image_stats(pixels)
+    if reference is None:
+        dark, bright, blur = DARK, BRIGHT, BLUR_LIMIT
+        usual = ""
+    else:
+        (low, high), blur = reference["brightness"], reference["sharpness_p1"] / 2
+        dark, bright = low - BRIGHTNESS_MARGIN, high + BRIGHTNESS_MARGIN
+        usual = f"; training images: {low:.0%}-{high:.0%}"
+    if brightness < dark:
+        warnings.append(f"image is very dark (mean brightness {brightness:.0%}{usual})")
+    elif brightness > bright:
+        warnings.append(f"image is very bright (mean brightness {brightness:.0%}{usual})")
+    if sharpness < blur:
+        warnings.append(f"image looks very blurry (sharpness {sharpness:.1f}, usually above {blur:.1f})")
     return warnings
 
 

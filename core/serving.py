@@ -9,6 +9,7 @@ TensorFlow, so a serving worker starts fast and stays small.
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -31,7 +32,7 @@ from core.preprocess import (
     resize_image,
     sound_inputs,
 )
-from core.quality import image_warnings, sound_warnings
+from core.quality import QUALITY_REFERENCE, image_warnings, sound_warnings
 from core.registry import OPERATING_POINT, champion
 
 
@@ -83,13 +84,24 @@ class Predictor:
         review_band: (low, high) overriding the saved operating point; for two
             classes it applies to the positive class's probability, otherwise
             to the top probability.
-        num_threads: LiteRT threads; None lets LiteRT choose.
+        num_threads: LiteRT threads; None uses every core this process may run on.
+        max_image_pixels, max_audio_seconds: Inputs above these are refused
+            before decoding (bounded memory per request).
 
     Raises:
         CoreError: the run or model is missing, incomplete or not exported.
     """
 
-    def __init__(self, run_dir: Path | str, model: str, *, review_band: tuple[float, float] | None = None, num_threads: int | None = None):
+    def __init__(
+        self,
+        run_dir: Path | str,
+        model: str,
+        *,
+        review_band: tuple[float, float] | None = None,
+        num_threads: int | None = None,
+        max_image_pixels: int | None = None,
+        max_audio_seconds: float | None = None,
+    ):
         self.run_dir = Path(run_dir)
         self.run_id = self.run_dir.name
         self.model_name = model
@@ -111,7 +123,11 @@ class Predictor:
             point.update(artifacts.read_json(saved))
         self.threshold = point["threshold"]
         self.review_band = list(review_band) if review_band is not None else list(point["review_band"])
-        self.litert = LiteRTModel(folder / "model.tflite", num_threads=num_threads)
+        self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
+        reference = self.run_dir / QUALITY_REFERENCE
+        self.quality_reference = artifacts.read_json(reference) if reference.is_file() else None
+        threads = num_threads or len(os.sched_getaffinity(0))
+        self.litert = LiteRTModel(folder / "model.tflite", num_threads=threads)
 
     @classmethod
     def from_registry(cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs) -> "Predictor":
@@ -161,18 +177,18 @@ class Predictor:
         )
 
     def _predict_image(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
-        image = decode_image(source)
+        image = decode_image(source, max_pixels=self.max_image_pixels)
         pixels = resize_image(image, self.params.image_size)
         x = image_to_input(pixels)
         probs = self.litert(x[None])[0]
-        extras = {"warnings": image_warnings(image, input_size=self.params.image_size), "display": pixels}
+        extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
         if heatmap:
             extras["heatmap"] = occlusion_map(self.litert, x, int(probs.argmax()))
         return probs, extras
 
     def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
         params = self.params
-        signal, rate = read_audio(source)
+        signal, rate = read_audio(source, max_seconds=self.max_audio_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
         windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
         window_probs = self.litert.predict(windows)

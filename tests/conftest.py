@@ -56,3 +56,24 @@ def sound_run(tmp_path_factory, demo_folders):
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)
+
+
+def combine_runs(root: Path, runs) -> Path:
+    """Copy trained runs, and their rows of training_metrics.csv, into one ARTIFACTS_DIR."""
+    import shutil
+
+    from core import artifacts
+
+    lines = []
+    for artifacts_dir, run_id, _ in runs:
+        shutil.copytree(artifacts.runs_dir(artifacts_dir) / run_id, artifacts.runs_dir(root) / run_id)
+        text = artifacts.metrics_csv(artifacts_dir).read_text().splitlines()
+        lines = lines or text[:1]
+        lines += [line for line in text[1:] if line.startswith(run_id)]
+    artifacts.metrics_csv(root).write_text("\n".join(lines) + "\n")
+    return root
+
+
+@pytest.fixture(scope="session")
+def run_ids(image_run, sound_run):
+    return {"image": image_run[1], "sound": sound_run[1]}

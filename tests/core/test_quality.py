@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
-from core.quality import image_warnings, sound_warnings
+from core.preprocess import resize_image
+from core.quality import image_reference, image_warnings, sound_warnings
 
 
 def _checkerboard(size=256, square=16):
@@ -10,8 +11,12 @@ def _checkerboard(size=256, square=16):
     return Image.fromarray((tiles * 200 + 30).astype(np.uint8)).convert("RGB")
 
 
+def _warnings(image, size=128, reference=None):
+    return image_warnings(image, resize_image(image, size), reference=reference)
+
+
 def test_a_sharp_normal_image_has_no_warnings():
-    assert image_warnings(_checkerboard(), input_size=128) == []
+    assert _warnings(_checkerboard()) == []
 
 
 @pytest.mark.parametrize(
@@ -24,7 +29,18 @@ def test_a_sharp_normal_image_has_no_warnings():
     ],
 )
 def test_crafted_images_get_their_warning(image, expected):
-    assert any(expected in warning for warning in image_warnings(image, input_size=128))
+    assert any(expected in warning for warning in _warnings(image))
+
+
+def test_brightness_is_judged_against_the_training_images():
+    charts = np.full((20, 64, 64, 3), 252, dtype=np.uint8)
+    charts[:, ::16] = 0  # white charts with grid lines
+    reference = image_reference(charts)
+    white_chart = Image.fromarray(charts[0])
+    assert not any("bright" in w for w in _warnings(white_chart, 64, reference))  # normal for charts
+    assert any("bright" in w for w in _warnings(white_chart, 64))  # but not for fixed limits
+    dim = Image.fromarray((charts[0] * 0.4).astype(np.uint8))
+    assert any("very dark" in w and "training images" in w for w in _warnings(dim, 64, reference))
 
 
 def _heartbeat(seconds, rate=2000, level=0.5):

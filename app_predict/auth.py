@@ -1,0 +1,41 @@
+"""Login for the whole server (page, API, audit log) when AUTH_USERS is set.
+
+HTTP Basic authentication against Werkzeug password hashes, checked before
+every request; `/healthz` stays open for the platform's health checks. Use
+HTTPS in front of it (every PaaS router does). With no users configured the
+app runs open, and the page says so.
+"""
+
+from __future__ import annotations
+
+from flask import Flask, Response, g, jsonify, request
+from werkzeug.security import check_password_hash
+
+OPEN_PATHS = ("/healthz",)
+
+
+def install(server: Flask, users: dict[str, str]) -> None:
+    """Require one of `users` on every request except the open paths."""
+
+    @server.before_request
+    def require_login():
+        g.user = None
+        if not users or request.path in OPEN_PATHS:
+            return None
+        credentials = request.authorization
+        if credentials and credentials.type == "basic":
+            hashed = users.get(credentials.username or "")
+            if hashed and check_password_hash(hashed, credentials.password or ""):
+                g.user = credentials.username
+                return None
+        if request.path.startswith("/api/"):
+            response = jsonify(error="login required: send HTTP Basic credentials of a user in AUTH_USERS")
+            response.status_code = 401
+        else:
+            response = Response("Login required.", 401, mimetype="text/plain")
+        response.headers["WWW-Authenticate"] = 'Basic realm="medical-classifier", charset="UTF-8"'
+        return response
+
+
+def current_user() -> str | None:
+    return getattr(g, "user", None)
