@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test browser bench
+.PHONY: run test system-packages bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -15,15 +15,17 @@ $(VENV)/.installed: requirements.txt
 run: $(VENV)/.installed
 	$(PY) -m core demo
 
-## browser: Debian's headless Chromium for the real-browser tests (installed when running as root)
-browser:
-	@if command -v chromium >/dev/null 2>&1; then :; \
+## system-packages: Debian's chromium (real-browser tests) and postgresql (audit-log test), installed when running as root
+system-packages:
+	@missing=""; command -v chromium >/dev/null 2>&1 || missing="chromium chromium-driver"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver; \
-	else echo "chromium is missing: run 'sudo apt-get install chromium chromium-driver' (browser tests will be skipped)"; fi
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
+	else echo "missing Debian packages: $$missing (sudo apt-get install $$missing); the tests that need them are skipped"; fi
 
 ## test: the whole test suite
-test: $(VENV)/.installed browser
+test: $(VENV)/.installed system-packages
 	$(PY) -m pytest
 
 ## bench: the benchmarks of bench/ (the real-data ones need ../shared/data); see docs/benchmarks.md

@@ -8,7 +8,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Dash, Input, Output, State, ctx, dcc, html, no_update
+from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
@@ -194,9 +194,9 @@ def _detail(result: dict, contents: str) -> dbc.Card:
     warnings = [dbc.Alert([html.B("Input quality: "), w], color="warning", className="py-1 mb-1 small") for w in result["warnings"]]
     preview = [
         html.Div(
-            [html.Img(src=result["picture"], className="img-fluid", alt="input as the model sees it"),
+            [html.Img(src=result["picture"], alt="input as the model sees it", style={"width": "100%", "display": "block"}),
              html.Img(id=ids.HEATMAP_IMAGE, alt="")],
-            style={"position": "relative", "display": "inline-block", "maxWidth": "100%"},
+            style={"position": "relative", "width": "100%", "maxWidth": "420px"},
         )
     ]
     if result["modality"] == "sound":

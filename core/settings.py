@@ -74,8 +74,12 @@ class Settings:
 
     @property
     def audit_database_url(self) -> str:
+        """DATABASE_URL for SQLAlchemy; the PaaS's `postgres://` form is sent to the installed psycopg 3 driver."""
         url = self.database_url or f"sqlite:///{(Path(self.artifacts_dir) / 'audit.db').resolve()}"
-        return "postgresql://" + url[len("postgres://"):] if url.startswith("postgres://") else url
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                return "postgresql+psycopg://" + url[len(prefix):]
+        return url
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
