@@ -11,9 +11,18 @@ $(VENV)/.installed: requirements.txt
 	$(PY) -m pip install --quiet -r requirements.txt
 	touch $@
 
-## run: generate the synthetic demo data and train on it (images and sounds)
+PORT ?= 8000
+ARTIFACTS_DIR ?= artifacts
+
+## run: the whole product on its demo data: trains on generated data if ARTIFACTS_DIR has no run, then serves both apps with gunicorn
 run: $(VENV)/.installed
-	$(PY) -m core demo
+	@ls $(ARTIFACTS_DIR)/runs/*/status.json >/dev/null 2>&1 || ARTIFACTS_DIR=$(ARTIFACTS_DIR) $(PY) -m core demo
+	@echo ""
+	@echo "  Prediction app:      http://localhost:$(PORT)/"
+	@echo "  Analytics dashboard: http://localhost:$(PORT)/analytics/"
+	@echo "  (Ctrl-C stops both)"
+	@echo ""
+	ARTIFACTS_DIR=$(ARTIFACTS_DIR) PORT=$(PORT) $(VENV)/bin/gunicorn wsgi:application --config gunicorn.conf.py
 
 ## system-packages: Debian's chromium (real-browser tests) and postgresql (audit-log test), installed when running as root
 system-packages:

@@ -16,7 +16,7 @@ import logging
 from flask import Blueprint, Flask, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from app_predict.auth import current_user
+from core.access import current_user
 from core.errors import CoreError, InputRejected, ModelUnavailable
 from core.service import PredictionService
 

@@ -14,9 +14,11 @@ import time
 from dash import Dash
 from flask import Flask, g, request
 
-from app_predict import api, auth
+from app_predict import api
+from core import access
 from app_predict.callbacks import register_callbacks
 from app_predict.layout import frame
+from core.errors import CoreError
 from core.service import PredictionService
 from core.settings import Settings
 
@@ -36,7 +38,7 @@ def _log_requests(server: Flask) -> None:
         access_log.info(json.dumps({
             "method": request.method, "path": request.path, "status": response.status_code,
             "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            "prediction_id": request.environ.get("prediction_id"), "user": auth.current_user(),
+            "prediction_id": request.environ.get("prediction_id"), "user": access.current_user(),
         }))
         return response
 
@@ -51,11 +53,11 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
         requests_pathname_prefix=requests_pathname_prefix,
         meta_tags=[{"name": "viewport", "content": "width=device-width, initial-scale=1"}],
     )
-    access = f"Login required ({len(settings.users)} users)" if settings.users else "Open access: no login configured"
-    app.layout = frame(access)
+    mode = f"Login required ({len(settings.users)} users)" if settings.users else "Open access: no login configured"
+    app.layout = frame(mode)
     register_callbacks(app, service)
     _log_requests(app.server)
-    auth.install(app.server, settings.users)
+    access.install(app.server, settings.users)
     api.install(app.server, service)
     return app
 
@@ -66,8 +68,18 @@ def _configure_logging(level: str) -> None:
 
 settings = Settings.from_env()
 _configure_logging(settings.log_level)
-app = create_app(settings)
+service = PredictionService(settings)
+app = create_app(settings, service=service)
 server = app.server
+
+
+def warm_up() -> None:
+    """Load the champion's predictor and prime the page (gunicorn calls this in each worker after it starts)."""
+    access.prime(server, "/_dash-layout")
+    try:
+        service.predictor()
+    except CoreError as exc:
+        logging.getLogger(__name__).warning("no model loaded at start-up: %s", exc)
 
 if __name__ == "__main__":
     app.run(debug=True)

@@ -12,8 +12,8 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
-from app_predict.auth import current_user
-from app_predict.layout import GRAPH_CONFIG, audit_page, detail_controls, predict_page
+from core.access import current_user
+from app_predict.layout import GRAPH_CONFIG, audit_page, detail_controls, example_buttons, predict_page
 from app_predict.report import report_html
 from core.errors import CoreError
 from core.examples import list_examples
@@ -51,7 +51,12 @@ def register_callbacks(app: Dash, service: PredictionService) -> None:
     def route(pathname):
         if pathname and pathname.rstrip("/").endswith("/audit"):
             return audit_page()
-        return predict_page(settings.max_upload_mb, list_examples(settings.artifacts_dir))
+        return predict_page(settings.max_upload_mb)
+
+    @app.callback(Output(ids.EXAMPLES, "children"), Input(ids.MODEL_SELECT, "value"))
+    def examples(model_key):
+        modality = next((m["modality"] for m in service.models() if m["key"] == model_key), None)
+        return example_buttons(list_examples(settings.artifacts_dir, modality) if modality else [])
 
     @app.callback(Output(ids.MODEL_SELECT, "options"), Output(ids.MODEL_SELECT, "value"), Input(ids.URL, "pathname"))
     def models(_pathname):

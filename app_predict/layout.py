@@ -45,7 +45,18 @@ def frame(access: str) -> html.Div:
     )
 
 
-def predict_page(max_upload_mb: float, examples: list[dict]) -> html.Div:
+def example_buttons(examples: list[dict]) -> list:
+    """One button per bundled example, or a hint when there are none for this model."""
+    if not examples:
+        return [html.Span("No bundled examples for this model; `make run` creates some for the demo models.", className="small text-muted")]
+    return [html.Span("Try an example: ", className="small text-muted me-2")] + [
+        dbc.Button(example["label"], id={"type": ids.EXAMPLE_BUTTON, "index": example["path"]}, color="secondary",
+                   outline=True, size="sm", className="me-2 mb-2")
+        for example in examples
+    ]
+
+
+def predict_page(max_upload_mb: float) -> html.Div:
     upload = dcc.Upload(
         id=ids.UPLOAD,
         multiple=True,
@@ -59,11 +70,6 @@ def predict_page(max_upload_mb: float, examples: list[dict]) -> html.Div:
         className="upload-zone",
         style={"border": "2px dashed #adb5bd", "borderRadius": "8px", "padding": "1.5rem", "textAlign": "center", "cursor": "pointer"},
     )
-    example_buttons = [
-        dbc.Button(example["label"], id={"type": ids.EXAMPLE_BUTTON, "index": example["path"]}, color="secondary",
-                   outline=True, size="sm", className="me-2 mb-2")
-        for example in examples
-    ]
     return html.Div(
         [
             dbc.Row(
@@ -75,12 +81,7 @@ def predict_page(max_upload_mb: float, examples: list[dict]) -> html.Div:
                 className="mb-3 g-3",
             ),
             upload,
-            html.Div(
-                [html.Span("Try an example: ", className="small text-muted me-2"), *example_buttons] if examples
-                else html.Span("No bundled examples yet: `make run` creates them.", className="small text-muted"),
-                id=ids.EXAMPLES,
-                className="mt-2",
-            ),
+            html.Div(id=ids.EXAMPLES, className="mt-2"),
             dcc.Store(id=ids.INPUTS),
             dcc.Store(id=ids.RESULTS),
             dcc.Store(id=ids.SELECTED),

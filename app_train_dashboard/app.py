@@ -10,6 +10,7 @@ from dash import Dash
 
 from app_train_dashboard.callbacks import register_callbacks
 from app_train_dashboard.layout import layout
+from core import access
 from core.settings import Settings
 
 
@@ -24,11 +25,17 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     )
     app.layout = layout
     register_callbacks(app, settings)
+    access.install(app.server, settings.users)
     return app
 
 
 app = create_app(Settings.from_env())
 server = app.server
+
+
+def warm_up() -> None:
+    """Prime the page (gunicorn calls this in each worker after it starts)."""
+    access.prime(server, "/_dash-layout")
 
 if __name__ == "__main__":
     app.run(debug=True)

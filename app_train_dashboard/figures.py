@@ -26,9 +26,9 @@ def _style(fig: go.Figure, title: str, *, height: int = 420) -> go.Figure:
         title={"text": title, "x": 0.01, "font": {"size": 16}},
         template="plotly_white",
         font={"family": FONT, "size": 13},
-        height=height,
-        margin={"l": 60, "r": 20, "t": 60, "b": 50},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+        height=height + 40,
+        margin={"l": 60, "r": 20, "t": 50, "b": 50},
+        legend={"orientation": "h", "yanchor": "top", "y": -0.15, "x": 0},
     )
     return fig
 
@@ -87,7 +87,8 @@ def fig_learning_curves(
                     hovertemplate=f"{label} {split}<br>epoch %{{x}}<br>{metric} %{{y:.4f}}<br>lr %{{customdata[0]:.2g}}<br>%{{customdata[1]}}<extra></extra>",
                 )
             )
-    fig.update_xaxes(title_text="epoch")
+    last_epoch = int(history["epoch"].max()) if len(history) else 1
+    fig.update_xaxes(title_text="epoch", dtick=max(1, -(-last_epoch // 10)), tick0=1)
     fig.update_yaxes(title_text=metric, type="log" if log_y else "linear")
     return _style(fig, f"Learning curves: {metric} (★ weights kept, ▼ learning rate reduced)")
 

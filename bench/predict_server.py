@@ -50,7 +50,7 @@ def main() -> None:
     port = free_port()
     log_path = artifacts_dir / "server.log"
     env = {**os.environ, "ARTIFACTS_DIR": str(artifacts_dir)}
-    command = [sys.executable, "-m", "gunicorn", "app_predict.app:server", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1"]
+    command = [sys.executable, "-m", "gunicorn", "app_predict.app:server", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket"]
     data = Path(image).read_bytes()
     url = f"http://127.0.0.1:{port}/api/predict"
     with open(log_path, "w") as log_file:

@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -17,7 +18,13 @@ import pytest
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
-SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "test-artifacts"
+
+
+def _tail(log, size: int = 3000) -> str:
+    log.seek(0)
+    return log.read().decode(errors="replace")[-size:]
 
 
 def free_port() -> int:
@@ -28,16 +35,18 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def gunicorn(app: str, env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
-    """Serve `app` (module:variable) with gunicorn on localhost; yield its base URL."""
+    """Serve `app` (module:variable) with gunicorn and the project's gunicorn.conf.py on a free port; yield its URL."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "4", "--timeout", "120"]
-    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    command = [sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py"]
+    settings = {"PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "GUNICORN_TIMEOUT": "120"}
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **settings, **env}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {process.stdout.read().decode(errors='replace')[-2000:]}")
+                raise RuntimeError(f"gunicorn exited: {_tail(log)}")
             try:
                 urllib.request.urlopen(url + "/", timeout=2)
                 break
@@ -74,3 +83,48 @@ def screenshot(page, name: str) -> Path:
     path = SCREENSHOTS / name
     page.screenshot(path=str(path), full_page=True)
     return path
+
+
+def procfile_command(name: str = "web") -> str:
+    """The command of one Procfile process type, as the platform would run it."""
+    procfile = ROOT / "Procfile"
+    for line in procfile.read_text().splitlines():
+        kind, sep, command = line.partition(":")
+        if sep and kind.strip() == name:
+            return command.strip()
+    raise KeyError(f"no {name}: line in {procfile}")
+
+
+@contextlib.contextmanager
+def procfile_web(env: dict[str, str], *, timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Run the Procfile's web command on a free port (PORT set, as on the PaaS); yield (URL, master process)."""
+    port = free_port()
+    path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(["bash", "-c", f"exec {procfile_command()}"], cwd=ROOT,
+                               env={**os.environ, **env, "PORT": str(port), "PATH": path}, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"web process exited: {_tail(log)}")
+            try:
+                urllib.request.urlopen(url + "/healthz", timeout=2)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the web process did not answer on {url} within {timeout} s")
+                time.sleep(0.3)
+        yield url, process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn master's current worker processes."""
+    return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]

@@ -1,4 +1,4 @@
-"""Login for the whole server (page, API, audit log) when AUTH_USERS is set.
+"""Flask-level hooks shared by the web apps: login when AUTH_USERS is set, and start-up priming.
 
 HTTP Basic authentication against Werkzeug password hashes, checked before
 every request; `/healthz` stays open for the platform's health checks. Use
@@ -39,3 +39,13 @@ def install(server: Flask, users: dict[str, str]) -> None:
 
 def current_user() -> str | None:
     return getattr(g, "user", None)
+
+
+def prime(server: Flask, path: str) -> None:
+    """Answer one request before real traffic, so the app's lazy first-request set-up is done.
+
+    Dash prepares its script registry on the first request, and a second
+    thread of the same worker can be served before that finishes (a missing
+    library error). Gunicorn calls this once per worker, after it starts.
+    """
+    server.test_client().get(path)
