@@ -42,5 +42,8 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.cached_features
 	$(PY) -m bench.serving
 	$(PY) -m bench.dashboard
+	$(PY) -m bench.predict_server
+	$(PY) -m bench.load_test
+	$(PY) -m bench.preload
 	$(PY) -m bench.real_data heart --models custom_cnn,mobilenet_v2
 	$(PY) -m bench.real_data throat --models custom_cnn,mobilenet_v2

@@ -34,33 +34,39 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def gunicorn(app: str, env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
-    """Serve `app` (module:variable) with gunicorn and the project's gunicorn.conf.py on a free port; yield its URL."""
+def _serving(command: list[str], env: dict[str, str], *, probe: str, timeout: float) -> Iterator[tuple[str, subprocess.Popen]]:
+    """Start `command` with PORT set to a free port, wait until `probe` answers 200; yield (URL, process)."""
     port = free_port()
-    command = [sys.executable, "-m", "gunicorn", app, "--config", "gunicorn.conf.py"]
-    settings = {"PORT": str(port), "WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "GUNICORN_TIMEOUT": "120"}
     log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **settings, **env}, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout
     try:
         while True:
             if process.poll() is not None:
-                raise RuntimeError(f"gunicorn exited: {_tail(log)}")
+                raise RuntimeError(f"{command[-1]} exited: {_tail(log)}")
             try:
-                urllib.request.urlopen(url + "/", timeout=2)
+                urllib.request.urlopen(url + probe, timeout=2)
                 break
             except OSError:
                 if time.monotonic() > deadline:
-                    raise TimeoutError(f"{app} did not answer on {url} within {timeout} s")
+                    raise TimeoutError(f"{command[-1]} did not answer on {url}{probe} within {timeout} s")
                 time.sleep(0.3)
-        yield url
+        yield url, process
     finally:
         process.terminate()
         try:
-            process.wait(timeout=10)
+            process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.contextmanager
+def gunicorn(app: str, env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
+    """Serve `app` (module:variable) with gunicorn and the project's gunicorn.conf.py on a free port; yield its URL."""
+    settings = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "GUNICORN_TIMEOUT": "120", **env}
+    with _serving([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app], settings, probe="/", timeout=timeout) as (url, _):
+        yield url
 
 
 @contextlib.contextmanager
@@ -98,31 +104,9 @@ def procfile_command(name: str = "web") -> str:
 @contextlib.contextmanager
 def procfile_web(env: dict[str, str], *, timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run the Procfile's web command on a free port (PORT set, as on the PaaS); yield (URL, master process)."""
-    port = free_port()
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(["bash", "-c", f"exec {procfile_command()}"], cwd=ROOT,
-                               env={**os.environ, **env, "PORT": str(port), "PATH": path}, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"web process exited: {_tail(log)}")
-            try:
-                urllib.request.urlopen(url + "/healthz", timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"the web process did not answer on {url} within {timeout} s")
-                time.sleep(0.3)
-        yield url, process
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+    with _serving(["bash", "-c", f"exec {procfile_command()}"], {**env, "PATH": path}, probe="/healthz", timeout=timeout) as served:
+        yield served
 
 
 def worker_pids(master: int) -> list[int]:
