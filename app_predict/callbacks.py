@@ -78,7 +78,8 @@ def register_callbacks(app: Dash, service: PredictionService) -> None:
     def run_batch(contents, _examples, filenames, model, case_ref):
         trigger = ctx.triggered_id
         if isinstance(trigger, dict):
-            if not any(_examples):
+            bundled = {example["path"] for example in list_examples(settings.artifacts_dir)}
+            if not any(_examples) or trigger["index"] not in bundled:  # never read a path the client made up
                 raise PreventUpdate
             inputs = [{"filename": Path(trigger["index"]).name, "contents": _data_uri(trigger["index"])}]
         elif contents:

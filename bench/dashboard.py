@@ -68,7 +68,6 @@ def main() -> None:
 
     from app_train_dashboard import ids
     from app_train_dashboard.app import create_app
-    from core import runs
 
     client = create_app(Settings(artifacts_dir=root)).server.test_client()
     payload = {
@@ -86,7 +85,7 @@ def main() -> None:
     }
     def call(*, cold_files: bool) -> float:
         if cold_files:
-            runs._cache.clear()  # as when a run is opened for the first time
+            artifacts._cache.clear()  # as when a run is opened for the first time
         started = time.perf_counter()
         response = client.post("/_dash-update-component", json=payload)
         elapsed = time.perf_counter() - started

@@ -8,7 +8,7 @@ app runs open, and the page says so.
 
 from __future__ import annotations
 
-from flask import Flask, Response, g, jsonify, request
+from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.security import check_password_hash
 
 OPEN_PATHS = ("/healthz",)
@@ -38,7 +38,8 @@ def install(server: Flask, users: dict[str, str]) -> None:
 
 
 def current_user() -> str | None:
-    return getattr(g, "user", None)
+    """The logged-in user of the current request; None when open, or outside a request."""
+    return getattr(g, "user", None) if has_request_context() else None
 
 
 def prime(server: Flask, path: str) -> None:

@@ -35,6 +35,7 @@ import json
 import os
 import secrets
 import tempfile
+import threading
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
@@ -88,6 +89,37 @@ def write_csv(path: Path, frame: "pandas.DataFrame") -> None:
 
 def read_json(path: Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+_cache: dict[tuple[str, int, int], Any] = {}
+_cache_lock = threading.Lock()
+_CACHE_LIMIT = 1024
+
+
+def cached_read(path: Path, reader: Callable[[Path], Any]) -> Any:
+    """`reader(path)`, remembered until the file's modification time or size changes.
+
+    Every write here replaces the file (a new inode and mtime), so a cached
+    value is never stale. Callers must not mutate what they get back.
+
+    Raises:
+        OSError, ValueError: the file is missing or unparseable.
+    """
+    stat = Path(path).stat()
+    key = (str(path), stat.st_mtime_ns, stat.st_size)
+    with _cache_lock:
+        if key in _cache:
+            return _cache[key]
+    value = reader(Path(path))
+    with _cache_lock:
+        if len(_cache) >= _CACHE_LIMIT:
+            _cache.clear()
+        _cache[key] = value
+    return value
+
+
+def read_json_cached(path: Path) -> Any:
+    return cached_read(path, read_json)
 
 
 def _json_default(value: Any) -> Any:

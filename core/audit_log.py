@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from pathlib import Path
 from datetime import datetime, timezone
 from typing import Any
 
@@ -92,13 +93,15 @@ class AuditLog:
         self.url = url
         try:
             self.engine = create_engine(url, pool_pre_ping=True)
+            if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
+                Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(self.engine)
             with Session(self.engine) as session, session.begin():
                 if session.get(SchemaInfo, SCHEMA_VERSION) is None:
                     session.add(SchemaInfo(version=SCHEMA_VERSION))
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, OSError) as exc:
             raise CoreError(f"cannot open the audit database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
 
     def ping(self) -> bool:

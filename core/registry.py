@@ -26,7 +26,7 @@ def list_runs(artifacts_dir: Path) -> list[dict]:
         if not folder.is_dir():
             continue
         try:
-            status = artifacts.read_json(folder / "status.json")
+            status = artifacts.read_json_cached(folder / "status.json")
         except (OSError, ValueError) as exc:
             status = {"state": "damaged", "error": f"status.json unreadable ({type(exc).__name__})"}
         runs.append({**status, "run_id": folder.name})
@@ -37,7 +37,7 @@ def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
     """Completed models of a run that have an exported LiteRT file."""
     run_dir = artifacts.runs_dir(artifacts_dir) / run_id
     try:
-        completed = artifacts.read_json(run_dir / "status.json").get("models_completed", [])
+        completed = artifacts.read_json_cached(run_dir / "status.json").get("models_completed", [])
     except (OSError, ValueError):
         return []
     return [m for m in completed if (artifacts.model_dir(run_dir, m) / "model.tflite").is_file()]
@@ -45,7 +45,7 @@ def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
 
 def _val_auc(run_dir: Path, model: str) -> float:
     try:
-        value = artifacts.read_json(artifacts.model_dir(run_dir, model) / "summary.json").get("val_auc")
+        value = artifacts.read_json_cached(artifacts.model_dir(run_dir, model) / "summary.json").get("val_auc")
     except (OSError, ValueError):
         return float("-inf")
     return float("-inf") if value is None else float(value)
@@ -66,7 +66,7 @@ def champion(artifacts_dir: Path) -> dict | None:
     """The promoted champion if it still exists, else the default one."""
     path = Path(artifacts_dir) / REGISTRY
     try:
-        promoted = artifacts.read_json(path).get("champion")
+        promoted = artifacts.read_json_cached(path).get("champion")
     except (OSError, ValueError):
         promoted = None
     if promoted and promoted.get("model") in servable_models(artifacts_dir, promoted.get("run_id", "")):

@@ -8,7 +8,6 @@ than raising, so one damaged run never takes the others down.
 from __future__ import annotations
 
 import json
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -16,31 +15,8 @@ from typing import Any, Callable
 import pandas as pd
 
 from core import artifacts
+from core.artifacts import cached_read
 from core.registry import list_runs
-
-_cache: dict[tuple[str, int, int], Any] = {}
-_cache_lock = threading.Lock()
-_CACHE_LIMIT = 512
-
-
-def cached_read(path: Path, reader: Callable[[Path], Any]) -> Any:
-    """`reader(path)`, remembered until the file's modification time or size changes.
-
-    Raises:
-        OSError, ValueError: the file is missing or unparseable.
-    """
-    stat = Path(path).stat()
-    key = (str(path), stat.st_mtime_ns, stat.st_size)
-    with _cache_lock:
-        if key in _cache:
-            return _cache[key]
-    value = reader(Path(path))
-    with _cache_lock:
-        if len(_cache) >= _CACHE_LIMIT:
-            _cache.clear()
-        _cache[key] = value
-    return value
-
 
 def _json(path: Path) -> Any:
     return json.loads(path.read_text(encoding="utf-8"))

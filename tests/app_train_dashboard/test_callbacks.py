@@ -1,38 +1,22 @@
 """Callbacks called as Dash would call them, over real artifacts."""
 
 import json
-from contextvars import copy_context
-
 import pytest
-from dash._callback_context import context_value
-from dash._utils import AttributeDict
 from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import ids
 from app_train_dashboard.app import create_app
 from core import artifacts
 from core.settings import Settings
+from tests.support.callbacks import call, callback_functions
 
 
 @pytest.fixture(scope="module")
 def callbacks(dashboard_root):
-    app = create_app(Settings(artifacts_dir=dashboard_root))
-    functions = {}
-    for entry in app.callback_map.values():
-        original = entry["callback"].__wrapped__
-        functions[original.__name__] = original
-    return functions
+    return callback_functions(create_app(Settings(artifacts_dir=dashboard_root)))
 
 
-def _call(function, *args, triggered=None):
-    """Run a callback with `triggered` (a component id) as the input that fired."""
-
-    def run():
-        prop = f"{triggered}.n_clicks" if triggered else "."
-        context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop, "value": 1}]))
-        return function(*args)
-
-    return copy_context().run(run)
+_call = call
 
 
 def test_run_list_is_newest_first_and_warns_about_damaged_runs(callbacks, run_ids):
@@ -44,8 +28,7 @@ def test_run_list_is_newest_first_and_warns_about_damaged_runs(callbacks, run_id
 
 
 def test_empty_artifacts_show_the_command_that_creates_runs(tmp_path):
-    app = create_app(Settings(artifacts_dir=tmp_path))
-    refresh = next(e["callback"].__wrapped__ for e in app.callback_map.values() if e["callback"].__wrapped__.__name__ == "refresh_runs")
+    refresh = callback_functions(create_app(Settings(artifacts_dir=tmp_path)))["refresh_runs"]
     options, value, _, _, empty, style, _ = refresh(None, None, None)
     assert options == [] and value is None and style == {"display": "none"}
     assert "make run" in json.dumps(empty.to_plotly_json(), default=str)

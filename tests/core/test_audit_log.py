@@ -62,6 +62,8 @@ def test_the_schema_survives_reopening_and_is_versioned(tmp_path):
         assert connection.exec_driver_sql("SELECT version FROM schema_info").scalar() == 1
 
 
-def test_an_unreachable_database_is_a_clear_error(tmp_path):
+def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(tmp_path):
+    assert AuditLog(f"sqlite:///{tmp_path / 'new-folder' / 'audit.db'}").ping()
+    (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(CoreError, match="cannot open the audit database"):
-        AuditLog(f"sqlite:///{tmp_path / 'missing-folder' / 'audit.db'}")
+        AuditLog(f"sqlite:///{tmp_path / 'a-file' / 'audit.db'}")
