@@ -7,7 +7,6 @@ than raising, so one damaged run never takes the others down.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -17,10 +16,6 @@ import pandas as pd
 from core import artifacts
 from core.artifacts import cached_read
 from core.registry import list_runs
-
-def _json(path: Path) -> Any:
-    return json.loads(path.read_text(encoding="utf-8"))
-
 
 def _csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
@@ -90,25 +85,25 @@ def load_run(artifacts_dir: Path, run_id: str) -> Run:
     """Everything the dashboard shows about one run; problems are collected, not raised."""
     path = artifacts.runs_dir(artifacts_dir) / run_id
     run = Run(run_id=run_id, path=path, status={})
-    run.status = _read(run, "status.json", _json) or {"state": "damaged"}
+    run.status = _read(run, "status.json", artifacts.read_json) or {"state": "damaged"}
     if run.status.get("state") != "complete":
         run.problems.append(f"run is {run.status.get('state', 'unknown')}")
-    classes = _read(run, "classes.json", _json) or {}
+    classes = _read(run, "classes.json", artifacts.read_json) or {}
     run.class_names, run.positive_class = classes.get("class_names", []), classes.get("positive_class")
-    run.audit = _read(run, "audit.json", _json) or {}
+    run.audit = _read(run, "audit.json", artifacts.read_json) or {}
     run.split = _read(run, "split.csv", _csv)
-    run.preprocessing = _read(run, "preprocessing.json", _json) or {}
-    run.comparisons = _read(run, "comparisons.json", _json, required=False) or []
+    run.preprocessing = _read(run, "preprocessing.json", artifacts.read_json) or {}
+    run.comparisons = _read(run, "comparisons.json", artifacts.read_json, required=False) or []
     for name in run.status.get("models_completed", []):
         folder = f"models/{name}/"
         result = ModelResult(
             name=name,
-            summary=_read(run, folder + "summary.json", _json) or {},
-            report=_read(run, folder + "report.json", _json) or {},
+            summary=_read(run, folder + "summary.json", artifacts.read_json) or {},
+            report=_read(run, folder + "report.json", artifacts.read_json) or {},
             history=_read(run, folder + "history.csv", _csv),
             test=_read(run, folder + "predictions_test.csv", _csv),
             test_windows=_read(run, folder + "predictions_test_windows.csv", _csv, required=False),
-            operating_point=_read(run, folder + "operating_point.json", _json, required=False),
+            operating_point=_read(run, folder + "operating_point.json", artifacts.read_json, required=False),
         )
         if result.report and result.history is not None and result.test is not None:
             run.models[name] = result
