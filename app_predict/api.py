@@ -11,9 +11,10 @@ Errors are JSON `{"error": "..."}` with a 4xx/5xx status; never a traceback.
 
 from __future__ import annotations
 
+import io
 import logging
 
-from flask import Blueprint, Flask, Response, jsonify, request
+from flask import Blueprint, Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from core.access import current_user
@@ -120,8 +121,20 @@ def blueprint(service: PredictionService) -> Blueprint:
     return api
 
 
+class InMemoryRequest(Request):
+    """Keeps uploaded files in memory: Werkzeug would spool those over 500 KB to a temporary file.
+
+    Uploads must not touch the disk unless input storage is switched on;
+    MAX_CONTENT_LENGTH bounds what a request can hold.
+    """
+
+    def _get_file_stream(self, total_content_length, content_type, filename=None, content_length=None):
+        return io.BytesIO()
+
+
 def install(server: Flask, service: PredictionService) -> None:
-    """Mount the API, and answer every HTTP error under /api/ as JSON."""
+    """Mount the API, keep uploads in memory, and answer every HTTP error under /api/ as JSON."""
+    server.request_class = InMemoryRequest
     server.register_blueprint(blueprint(service))
     server.config["MAX_CONTENT_LENGTH"] = service.max_upload_bytes * 10 + 1_000_000
 

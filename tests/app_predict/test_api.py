@@ -73,3 +73,20 @@ def test_a_batch_with_one_bad_file_still_predicts_the_others(server, model_keys)
     assert statuses == [200, 422, 200]
     after = len(requests.get(f"{server}/api/predictions", params={"limit": 5000}, timeout=10).json()["predictions"])
     assert after == before + 2  # the refused file left no row
+
+
+def test_large_uploads_stay_in_memory(predict_root, model_keys, monkeypatch):
+    """A 3 MB upload is parsed without Werkzeug's temporary file (no upload on disk)."""
+    from werkzeug import formparser
+
+    from app_predict.factory import create_app
+    from core.settings import Settings
+
+    def no_disk(*args, **kwargs):
+        raise AssertionError("an upload was spooled to a temporary file")
+
+    client = create_app(Settings(artifacts_dir=predict_root)).server.test_client()
+    monkeypatch.setattr(formparser, "SpooledTemporaryFile", no_disk)
+    big = good_png() + b"\0" * 3_000_000  # PNG readers ignore trailing bytes
+    response = client.post("/api/predict", data={"file": (__import__("io").BytesIO(big), "big.png"), "model": model_keys["image"]})
+    assert response.status_code == 200, response.get_json()
