@@ -307,6 +307,7 @@ def _train_one(writer: _RunWriter, name: str, weights, config: TrainConfig, run:
     }
     report.update(_export(result.model, out, run))
     artifacts.write_json(out / "report.json", report)
+    headline_val = levels[report["level"]][0]
     summary = {
         "model": name,
         "best_epoch": result.best_epoch,
@@ -315,7 +316,7 @@ def _train_one(writer: _RunWriter, name: str, weights, config: TrainConfig, run:
         "cache_seconds": round(result.cache_seconds, 2),
         "params": int(result.model.count_params()),
         "model_bytes": (out / "model.keras").stat().st_size,
-        "val_auc": roc_auc(*_labels_probs(levels[report["level"]][0]), positive=run.positive if run.positive is not None else 1),
+        "val_auc": roc_auc(headline_val.labels, headline_val.probs, positive=run.positive if run.positive is not None else 1),
     }
     artifacts.write_json(out / "summary.json", summary)
     writer.record_model(name, levels[report["level"]][1], report["levels"][report["level"]], run.positive)
@@ -334,10 +335,6 @@ def _train_one(writer: _RunWriter, name: str, weights, config: TrainConfig, run:
         "train_seconds": summary["train_seconds"],
         "litert_ok": report["litert_parity"]["passed"],
     }
-
-
-def _labels_probs(predictions: Predictions) -> tuple[np.ndarray, np.ndarray]:
-    return predictions.labels, predictions.probs
 
 
 def _predict_part(model, run: _Prepared, part: str) -> tuple[pd.DataFrame, pd.DataFrame | None]:
