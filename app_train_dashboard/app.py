@@ -6,6 +6,8 @@ Run locally with `python -m app_train_dashboard.app`; serve with
 
 from __future__ import annotations
 
+import logging
+
 from dash import Dash
 
 from app_train_dashboard.callbacks import register_callbacks
@@ -25,11 +27,14 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     )
     app.layout = layout
     register_callbacks(app, settings)
+    access.log_requests(app.server)
     access.install(app.server, settings.users)
     return app
 
 
-app = create_app(Settings.from_env())
+settings = Settings.from_env()
+logging.basicConfig(level=settings.log_level, format="%(message)s")
+app = create_app(settings)
 server = app.server
 
 

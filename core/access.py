@@ -8,10 +8,15 @@ app runs open, and the page says so.
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+
 from flask import Flask, Response, g, has_request_context, jsonify, request
 from werkzeug.security import check_password_hash
 
 OPEN_PATHS = ("/healthz",)
+access_log = logging.getLogger("access")
 
 
 def install(server: Flask, users: dict[str, str]) -> None:
@@ -50,3 +55,21 @@ def prime(server: Flask, path: str) -> None:
     library error). Gunicorn calls this once per worker, after it starts.
     """
     server.test_client().get(path)
+
+
+def log_requests(server: Flask) -> None:
+    """One structured JSON line per request on stdout: method, path, status, duration, prediction id, user."""
+
+    @server.before_request
+    def start_timer():
+        g.started = time.perf_counter()
+
+    @server.after_request
+    def log_request(response):
+        started = getattr(g, "started", None)
+        access_log.info(json.dumps({
+            "method": request.method, "path": request.script_root + request.path, "status": response.status_code,
+            "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+            "prediction_id": request.environ.get("prediction_id"), "user": current_user(),
+        }))
+        return response
