@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import mimetypes
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -12,9 +11,10 @@ from dash import ALL, Dash, Input, Output, State, ctx, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
-from core.access import current_user
 from app_predict.layout import GRAPH_CONFIG, audit_page, detail_controls, example_buttons, predict_page
 from app_predict.report import report_html
+from core.access import current_user
+from core.data_uri import file_data_uri
 from core.errors import CoreError
 from core.examples import list_examples
 from core.preprocess import read_audio
@@ -27,11 +27,6 @@ def _decode_upload(contents: str) -> bytes:
     """The bytes of a `dcc.Upload` data URI."""
     _, _, payload = contents.partition(",")
     return base64.b64decode(payload)
-
-
-def _data_uri(path: str) -> str:
-    kind = mimetypes.guess_type(path)[0] or "application/octet-stream"
-    return f"data:{kind};base64," + base64.b64encode(Path(path).read_bytes()).decode()
 
 
 def _row(result: dict) -> dict:
@@ -81,7 +76,7 @@ def register_callbacks(app: Dash, service: PredictionService) -> None:
             bundled = {example["path"] for example in list_examples(settings.artifacts_dir)}
             if not any(_examples) or trigger["index"] not in bundled:  # never read a path the client made up
                 raise PreventUpdate
-            inputs = [{"filename": Path(trigger["index"]).name, "contents": _data_uri(trigger["index"])}]
+            inputs = [{"filename": Path(trigger["index"]).name, "contents": file_data_uri(trigger["index"])}]
         elif contents:
             inputs = [{"filename": name, "contents": content} for name, content in zip(filenames, contents)]
         else:

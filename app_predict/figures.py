@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
-import io
 from typing import Mapping
 
 import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
+
+from core.data_uri import png_data_uri, spectrogram_png
 
 CALM_BLUE, ALERT_AMBER, MUTED = "#2c7be5", "#f0a202", "#adb5bd"
 
@@ -40,19 +40,11 @@ def fig_waveform(signal: np.ndarray, rate: int, *, points: int = 2000) -> go.Fig
     return fig
 
 
-def png_data_uri(pixels: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def display_png(display: np.ndarray, *, height: int = 256) -> str:
     """The model's view of the input: the resized image, or the spectrogram (low frequencies at the bottom)."""
     if display.ndim == 3:
         return png_data_uri(display)
-    grey = (np.clip(display[::-1], 0, 1) * 255).astype(np.uint8)
-    picture = Image.fromarray(grey).resize((min(2000, grey.shape[1] * 2), height), Image.Resampling.BILINEAR)
-    return png_data_uri(np.asarray(picture.convert("RGB")))
+    return spectrogram_png(display, width=min(2000, display.shape[1] * 2), height=height)
 
 
 def heatmap_png(heat: np.ndarray, *, spectrogram: bool, height: int = 256) -> str:

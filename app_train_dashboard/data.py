@@ -5,16 +5,14 @@ One place for the selection logic, so no callback filters runs by itself.
 
 from __future__ import annotations
 
-import base64
-import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
-from PIL import Image
 
+from core.data_uri import file_data_uri, png_data_uri, spectrogram_png
 from core.errors import CoreError
 from core.preprocess import decode_image, load_sound, preprocessing_from_dict
 from core.runs import ModelResult, Run, load_run, training_metrics
@@ -59,23 +57,15 @@ def learning_history(artifacts_dir: Path, entries: Sequence[Entry]) -> tuple[pd.
     return history, best
 
 
-def _png_data_uri(pixels: np.ndarray) -> str:
-    buffer = io.BytesIO()
-    Image.fromarray(pixels).save(buffer, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-
-
 def thumbnail(run: Run, path: str, *, size: int = 240) -> str | None:
     """A PNG data URI: the image itself, or the log-mel spectrogram of a recording. None if unreadable."""
     try:
         if run.modality == "image":
             image = decode_image(Path(path))
             image.thumbnail((size, size))
-            return _png_data_uri(np.asarray(image))
+            return png_data_uri(np.asarray(image))
         windows, _ = load_sound(Path(path), preprocessing_from_dict(run.preprocessing))
-        spectrogram = np.concatenate(list(windows[..., 0]), axis=1)[::-1]  # low frequencies at the bottom
-        picture = Image.fromarray((spectrogram * 255).astype(np.uint8)).resize((size, size // 2), Image.Resampling.BILINEAR)
-        return _png_data_uri(np.asarray(picture))
+        return spectrogram_png(np.concatenate(list(windows[..., 0]), axis=1), width=size, height=size // 2)
     except (CoreError, OSError):
         return None
 
@@ -83,10 +73,8 @@ def thumbnail(run: Run, path: str, *, size: int = 240) -> str | None:
 def audio_data_uri(path: str, *, limit_bytes: int = 5_000_000) -> str | None:
     """The recording's own bytes as a data URI for an audio player; None if missing or too large."""
     try:
-        data = Path(path).read_bytes()
+        if Path(path).stat().st_size > limit_bytes:
+            return None
+        return file_data_uri(path)
     except OSError:
         return None
-    if len(data) > limit_bytes:
-        return None
-    kind = {".wav": "wav", ".flac": "flac", ".ogg": "ogg", ".mp3": "mpeg"}.get(Path(path).suffix.lower(), "wav")
-    return f"data:audio/{kind};base64," + base64.b64encode(data).decode()
