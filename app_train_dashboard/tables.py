@@ -7,7 +7,7 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.decision import apply_temperature
+from core.decision import apply_temperature, predicted_classes
 from core.runs import ModelResult, Run
 
 # Column -> whether larger is better, for highlighting the best value of each column.
@@ -91,13 +91,9 @@ def calibrated_test(run: Run, model: ModelResult) -> tuple[np.ndarray, np.ndarra
 def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | None = None, predicted: str | None = None) -> pd.DataFrame:
     """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered."""
     labels, probs = calibrated_test(run, model)
-    point = model.headline.get("operating_point", {})
-    threshold = point.get("threshold")
+    threshold = model.headline.get("operating_point", {}).get("threshold")
     positive = run.class_names.index(run.positive_class) if run.is_binary else None
-    if positive is not None and threshold is not None:
-        called = np.where(probs[:, positive] >= threshold, positive, 1 - positive)
-    else:
-        called = probs.argmax(axis=1)
+    called = predicted_classes(probs, positive=positive, threshold=threshold)
     if positive is not None and threshold is not None:
         evidence = [f"P({run.positive_class}) {p:.2f}, threshold {threshold:.2f}" for p in probs[:, positive]]
     else:
