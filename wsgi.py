@@ -11,7 +11,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import app_predict.app as predict
 from app_train_dashboard.app import create_app as create_dashboard
-from core import access
+from core.web import access
 
 ANALYTICS_PREFIX = "/analytics"
 

@@ -17,9 +17,9 @@ import logging
 from flask import Blueprint, Flask, Request, Response, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from core.access import current_user
+from core.web.access import current_user
 from core.errors import CoreError, InputRejected, ModelUnavailable
-from core.service import PredictionService
+from core.serving.service import PredictionService
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import logging
 
 from app_predict.factory import create_app
-from core import access
+from core.web import access
 from core.errors import CoreError
-from core.service import PredictionService
+from core.serving.service import PredictionService
 from core.settings import Settings
 
 settings = Settings.from_env()

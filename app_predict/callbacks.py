@@ -13,12 +13,12 @@ from dash.exceptions import PreventUpdate
 from app_predict import figures, ids
 from app_predict.layout import GRAPH_CONFIG, audit_page, detail_controls, example_buttons, predict_page
 from app_predict.report import report_html
-from core.access import current_user
-from core.data_uri import file_data_uri
+from core.web.access import current_user
+from core.web.data_uri import file_data_uri
 from core.errors import CoreError
-from core.examples import list_examples
-from core.preprocess import read_audio
-from core.service import PredictionService
+from core.store.examples import list_examples
+from core.inputs.preprocess import read_audio
+from core.serving.service import PredictionService
 
 UNCERTAIN_TEXT = "Uncertain: refer for specialist review"
 

@@ -7,8 +7,8 @@ from dash import Dash
 from app_predict import api
 from app_predict.callbacks import register_callbacks
 from app_predict.layout import frame
-from core import access
-from core.service import PredictionService
+from core.web import access
+from core.serving.service import PredictionService
 from core.settings import Settings
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from core.data_uri import png_data_uri, spectrogram_png
+from core.web.data_uri import png_data_uri, spectrogram_png
 
 CALM_BLUE, ALERT_AMBER, MUTED = "#2c7be5", "#f0a202", "#adb5bd"
 

@@ -7,7 +7,7 @@ from dash import dash_table, dcc, html
 
 from app_predict import ids
 from app_predict.report import INTENDED_USE
-from core.service import ACCEPTED
+from core.inputs.formats import ACCEPTED
 
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 

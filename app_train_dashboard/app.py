@@ -12,7 +12,7 @@ from dash import Dash
 
 from app_train_dashboard.callbacks import register_callbacks
 from app_train_dashboard.layout import layout
-from core import access
+from core.web import access
 from core.settings import Settings
 
 

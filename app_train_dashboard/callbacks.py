@@ -14,9 +14,9 @@ from dash.exceptions import PreventUpdate
 from app_train_dashboard import data, figures, ids, tables
 from app_train_dashboard.layout import GRAPH_CONFIG, empty_state
 from core.errors import CoreError
-from core.metrics import operating_stats, threshold_for_sensitivity, threshold_for_specificity, threshold_sweep
-from core.registry import champion, promote, save_operating_point
-from core.runs import load_run, run_choices, training_metrics
+from core.evaluation.metrics import operating_stats, threshold_for_sensitivity, threshold_for_specificity, threshold_sweep
+from core.store.registry import champion, promote, save_operating_point
+from core.store.runs import load_run, run_choices, training_metrics
 from core.settings import Settings
 
 SELECTION = [Input(ids.RUN_SELECT, "value"), Input(ids.MODEL_CHECKLIST, "value"), Input(ids.COMPARE_SELECT, "value")]

@@ -12,10 +12,10 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.data_uri import file_data_uri, png_data_uri, spectrogram_png
+from core.web.data_uri import file_data_uri, png_data_uri, spectrogram_png
 from core.errors import CoreError
-from core.preprocess import decode_image, load_sound, preprocessing_from_dict
-from core.runs import ModelResult, Run, load_run, training_metrics
+from core.inputs.preprocess import decode_image, load_sound, preprocessing_from_dict
+from core.store.runs import ModelResult, Run, load_run, training_metrics
 
 
 @dataclass

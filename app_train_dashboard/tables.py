@@ -7,8 +7,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from core.decision import apply_temperature, predicted_classes
-from core.runs import ModelResult, Run
+from core.evaluation.decision import apply_temperature, predicted_classes
+from core.store.runs import ModelResult, Run
 
 # Column -> whether larger is better, for highlighting the best value of each column.
 BETTER = {

@@ -25,14 +25,14 @@ import keras
 import numpy as np
 
 from bench.results_io import save
-from core.augment import Batches, build_augmenter
+from core.training.augment import Batches, build_augmenter
 from core.config import TrainConfig
-from core.dataset import load_dataset
-from core.demo import generate_demo_data
-from core.models import assemble, build_backbone, build_head
-from core.pipeline import encode
-from core.preprocess import ImagePreprocessing
-from core.training import EpochRecorder, cache_features
+from core.data.dataset import load_dataset
+from core.data.demo import generate_demo_data
+from core.training.models import assemble, build_backbone, build_head
+from core.training.pipeline import encode
+from core.inputs.preprocess import ImagePreprocessing
+from core.training.fit import EpochRecorder, cache_features
 
 THROAT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "throat-photos-dev"
 

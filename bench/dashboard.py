@@ -24,16 +24,16 @@ from pathlib import Path
 
 import numpy as np
 
-from core import artifacts
+from core.store import artifacts
 from core.config import DataOptions, TrainConfig, TRANSFER_MODELS
 from bench.results_io import save
 from core.settings import Settings
 
 
 def _build(root: Path, n_models: int, epochs: int) -> tuple[str, list[str]]:
-    from core.demo import generate_demo_data
-    from core.pipeline import train_run
-    from core.preprocess import ImagePreprocessing
+    from core.data.demo import generate_demo_data
+    from core.training.pipeline import train_run
+    from core.inputs.preprocess import ImagePreprocessing
 
     folders = generate_demo_data(root / "data", per_class=12, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=1, weights="none", flip="none", bootstrap_resamples=100)

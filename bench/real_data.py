@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.results_io import save
 from core.config import DataOptions, TrainConfig
-from core.pipeline import train_run
-from core.preprocess import ImagePreprocessing, SoundPreprocessing
+from core.training.pipeline import train_run
+from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = {

@@ -52,12 +52,12 @@ def _p50_ms(call, repeats: int) -> float:
 
 def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
     started = time.perf_counter()
-    from core import artifacts
-    from core.preprocess import image_to_input, load_image, preprocessing_from_dict
+    from core.store import artifacts
+    from core.inputs.preprocess import image_to_input, load_image, preprocessing_from_dict
 
     params = preprocessing_from_dict(artifacts.read_json(Path(run_dir) / "preprocessing.json"))
     if mode == "litert":
-        from core.serving import Predictor
+        from core.serving.predictor import Predictor
 
         predictor = Predictor(run_dir, "custom_cnn")
         end_to_end = lambda: predictor.predict(image)  # noqa: E731
@@ -86,9 +86,9 @@ def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
 
 def _train(root: Path) -> tuple[Path, str]:
     from core.config import DataOptions, TrainConfig
-    from core.demo import generate_demo_data
-    from core.pipeline import train_run
-    from core.preprocess import ImagePreprocessing
+    from core.data.demo import generate_demo_data
+    from core.training.pipeline import train_run
+    from core.inputs.preprocess import ImagePreprocessing
 
     folders = generate_demo_data(root / "data", per_class=20, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=2, weights="none", flip="none", bootstrap_resamples=100)

@@ -1,7 +1,7 @@
 """Shared core of the medical classifier: data, training, evaluation and serving.
 
 Importing `core` is cheap: TensorFlow is imported only by the modules that
-train (`core.models`, `core.augment`, `core.training`, `core.pipeline`).
+train (`core.training.models`, `core.training.augment`, `core.training.fit`, `core.training.pipeline`).
 """
 
 import os

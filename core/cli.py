@@ -146,7 +146,7 @@ def _add_training_options(train: argparse.ArgumentParser) -> None:
 
 
 def _data_options(args: argparse.Namespace):
-    from core.dataset import parse_label_map
+    from core.data.dataset import parse_label_map
 
     return DataOptions(
         sources=tuple(args.data),
@@ -167,8 +167,8 @@ def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
-    from core.audit import audit_dataset
-    from core.dataset import load_dataset
+    from core.data.audit import audit_dataset
+    from core.data.dataset import load_dataset
 
     options = _data_options(args)
     dataset = load_dataset(options.sources, label_map=options.label_map,
@@ -179,8 +179,8 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from core.pipeline import train_run
-    from core.preprocess import ImagePreprocessing, SoundPreprocessing
+    from core.training.pipeline import train_run
+    from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
 
     config = TrainConfig(
         models=tuple(name.strip() for name in args.models.split(",") if name.strip()),
@@ -204,15 +204,15 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from core.demo import generate_demo_data
+    from core.data.demo import generate_demo_data
 
     folders = generate_demo_data(settings.demo_data_dir, per_class=args.per_class, seed=args.seed)
     print(f"synthetic demo data written to {settings.demo_data_dir}")
     if args.data_only:
         return 0
-    from core.examples import export_examples
-    from core.pipeline import train_run
-    from core.preprocess import ImagePreprocessing
+    from core.store.examples import export_examples
+    from core.training.pipeline import train_run
+    from core.inputs.preprocess import ImagePreprocessing
 
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
     runs = [
@@ -239,7 +239,7 @@ def _describe(path: str, prediction) -> list[str]:
 
 
 def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from core.serving import Predictor
+    from core.serving.predictor import Predictor
 
     predictor = Predictor.from_registry(settings.artifacts_dir, run_id=args.run, model=args.model)
     results, failures = [], 0
@@ -262,7 +262,7 @@ def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
-    from core.registry import promote
+    from core.store.registry import promote
 
     entry = promote(settings.artifacts_dir, args.run, args.model)
     print(f"champion is now {entry['run_id']}/{entry['model']}")

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.demo import generate_demo_data
+from core.data.demo import generate_demo_data
 
 TINY_IMAGE_SIZE = 64
 
@@ -23,8 +23,8 @@ def demo_folders(tmp_path_factory) -> dict[str, Path]:
 
 def _train(tmp_path_factory, source: Path, **overrides):
     from core.config import DataOptions, TrainConfig
-    from core.pipeline import train_run
-    from core.preprocess import ImagePreprocessing, SoundPreprocessing
+    from core.training.pipeline import train_run
+    from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
 
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
     config = TrainConfig(
@@ -62,7 +62,7 @@ def combine_runs(root: Path, runs) -> Path:
     """Copy trained runs, and their rows of training_metrics.csv, into one ARTIFACTS_DIR."""
     import shutil
 
-    from core import artifacts
+    from core.store import artifacts
 
     lines = []
     for artifacts_dir, run_id, _ in runs:

@@ -2,7 +2,7 @@
 
 import pytest
 
-from core.examples import export_examples
+from core.store.examples import export_examples
 from tests.support.servers import browser_page, gunicorn, screenshot
 
 

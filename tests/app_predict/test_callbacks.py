@@ -7,8 +7,8 @@ from dash.exceptions import PreventUpdate
 
 from app_predict import ids
 from app_predict.factory import create_app
-from core.examples import export_examples
-from core.service import PredictionService
+from core.store.examples import export_examples
+from core.serving.service import PredictionService
 from core.settings import Settings
 from tests.support.bad_inputs import good_png
 from tests.support.callbacks import call, callback_functions

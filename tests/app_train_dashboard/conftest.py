@@ -1,6 +1,6 @@
 import pytest
 
-from core import artifacts
+from core.store import artifacts
 from tests.conftest import combine_runs
 
 

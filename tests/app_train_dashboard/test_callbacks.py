@@ -6,7 +6,7 @@ from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import ids
 from app_train_dashboard.app import create_app
-from core import artifacts
+from core.store import artifacts
 from core.settings import Settings
 from tests.support.callbacks import call, callback_functions
 

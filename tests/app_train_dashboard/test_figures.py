@@ -4,7 +4,7 @@ import pytest
 
 from app_train_dashboard import figures
 from app_train_dashboard.data import learning_history, selected
-from core.runs import load_run
+from core.store.runs import load_run
 
 
 def test_learning_curves_have_one_trace_per_model_and_split_and_mark_kept_epochs(dashboard_root, run_ids):

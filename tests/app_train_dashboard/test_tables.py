@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 
 from app_train_dashboard import tables
-from core.runs import load_run, run_choices
+from core.store.runs import load_run, run_choices
 
 
 def test_comparison_table_rows_and_best_cells(dashboard_root, run_ids):

@@ -10,7 +10,7 @@ import pytest
 import requests
 from sqlalchemy import create_engine, text
 
-from core.examples import export_examples
+from core.store.examples import export_examples
 from tests.conftest import combine_runs
 from tests.support.bad_inputs import good_png
 from tests.support.servers import browser_page, procfile_web, screenshot, worker_pids

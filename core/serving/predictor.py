@@ -1,0 +1,207 @@
+"""The TensorFlow-free predictor: one run's LiteRT model with the run's exact preprocessing.
+
+    decode -> quality warnings -> preprocess (as recorded) -> LiteRT
+           -> aggregate windows -> temperature -> threshold and review band
+
+Importing this module, loading a model and predicting never import
+TensorFlow, so a serving worker starts fast and stays small.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from core.store import artifacts
+from core.errors import CoreError
+from core.serving.heatmap import occlusion_map, stitch_windows
+from core.serving.litert import LiteRTModel
+from core.evaluation.decision import apply_temperature, predicted_classes
+from core.inputs.preprocess import (
+    ImagePreprocessing,
+    Source,
+    aggregate_windows,
+    decode_image,
+    image_to_input,
+    preprocessing_from_dict,
+    read_audio,
+    resample,
+    resize_image,
+    sound_inputs,
+)
+from core.inputs.quality import QUALITY_REFERENCE, image_warnings, sound_warnings
+from core.store.registry import OPERATING_POINT, champion
+
+
+@dataclass
+class Prediction:
+    """One input's result.
+
+    Attributes:
+        probabilities: Calibrated probability per class name.
+        predicted: The class called at the operating point.
+        uncertain: The probability fell inside the review band: refer for review.
+        warnings: Input-quality problems, as sentences.
+        heatmap: On request, heat in [0, 1] over `display` (the model-size image,
+            or the stitched spectrogram of a recording).
+        display: What the heatmap overlays: (size, size, 3) uint8 image, or
+            (n_mels, frames) spectrogram in [0, 1].
+        duration_seconds, n_windows: Sounds only.
+    """
+
+    run_id: str
+    model: str
+    modality: str
+    class_names: list[str]
+    probabilities: dict[str, float]
+    predicted: str
+    uncertain: bool
+    review_band: list[float]
+    threshold: float | None
+    warnings: list[str] = field(default_factory=list)
+    duration_seconds: float | None = None
+    n_windows: int | None = None
+    heatmap: np.ndarray | None = None
+    display: np.ndarray | None = None
+
+    def to_dict(self) -> dict:
+        """JSON-ready fields, without the arrays."""
+        data = asdict(self)
+        data.pop("heatmap")
+        data.pop("display")
+        return data
+
+
+class Predictor:
+    """Serve one model of one run.
+
+    Args:
+        run_dir: The run's folder under `ARTIFACTS_DIR/runs`.
+        model: Model name within the run.
+        review_band: (low, high) overriding the saved operating point; for two
+            classes it applies to the positive class's probability, otherwise
+            to the top probability.
+        num_threads: LiteRT threads; None uses every core this process may run on.
+        max_image_pixels, max_audio_seconds: Inputs above these are refused
+            before decoding (bounded memory per request).
+
+    Raises:
+        CoreError: the run or model is missing, incomplete or not exported.
+    """
+
+    def __init__(
+        self,
+        run_dir: Path | str,
+        model: str,
+        *,
+        review_band: tuple[float, float] | None = None,
+        num_threads: int | None = None,
+        max_image_pixels: int | None = None,
+        max_audio_seconds: float | None = None,
+    ):
+        self.run_dir = Path(run_dir)
+        self.run_id = self.run_dir.name
+        self.model_name = model
+        folder = artifacts.model_dir(self.run_dir, model)
+        try:
+            classes = artifacts.read_json(self.run_dir / "classes.json")
+            self.params = preprocessing_from_dict(artifacts.read_json(self.run_dir / "preprocessing.json"))
+            report = artifacts.read_json(folder / "report.json")
+        except (OSError, ValueError) as exc:
+            raise CoreError(f"run {self.run_id} model {model} cannot be served: {exc}") from None
+        self.class_names: list[str] = classes["class_names"]
+        positive = classes.get("positive_class")
+        self.positive = None if positive is None else self.class_names.index(positive)
+        headline = report["levels"][report["level"]]
+        self.temperature = float(headline["temperature"])
+        point = dict(headline["operating_point"])
+        saved = folder / OPERATING_POINT
+        if saved.is_file():
+            point.update(artifacts.read_json(saved))
+        self.threshold = point["threshold"]
+        self.review_band = list(review_band) if review_band is not None else list(point["review_band"])
+        self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
+        reference = self.run_dir / QUALITY_REFERENCE
+        self.quality_reference = artifacts.read_json(reference) if reference.is_file() else None
+        threads = num_threads or len(os.sched_getaffinity(0))
+        self.litert = LiteRTModel(folder / "model.tflite", num_threads=threads)
+
+    @classmethod
+    def from_registry(cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs) -> "Predictor":
+        """The champion, or the given run's model (its best if `model` is None)."""
+        if run_id is None:
+            chosen = champion(Path(artifacts_dir))
+            if chosen is None:
+                raise CoreError(f"no trained model in {artifacts_dir}; run `python -m core demo` or `python -m core train` first")
+            run_id, model = chosen["run_id"], model or chosen["model"]
+        if model is None:
+            raise CoreError("give --model together with --run")
+        return cls(artifacts.runs_dir(Path(artifacts_dir)) / run_id, model, **kwargs)
+
+    @property
+    def modality(self) -> str:
+        return self.params.modality
+
+    def _decide(self, probs: np.ndarray) -> tuple[str, bool]:
+        index = int(predicted_classes(probs[None, :], positive=self.positive, threshold=self.threshold)[0])
+        score = probs[self.positive] if self.positive is not None else probs.max()
+        low, high = self.review_band
+        return self.class_names[index], bool(low <= score <= high) if self.positive is not None else bool(score < high)
+
+    def predict(self, source: Source, *, heatmap: bool = False) -> Prediction:
+        """Classify one image or recording (a path or the file's bytes).
+
+        Raises:
+            CoreError: the input cannot be decoded as this model's modality.
+        """
+        if isinstance(self.params, ImagePreprocessing):
+            probs, extras = self._predict_image(source, heatmap)
+        else:
+            probs, extras = self._predict_sound(source, heatmap)
+        calibrated = apply_temperature(probs[None, :], self.temperature)[0]
+        predicted, uncertain = self._decide(calibrated)
+        return Prediction(
+            run_id=self.run_id,
+            model=self.model_name,
+            modality=self.modality,
+            class_names=self.class_names,
+            probabilities={name: float(p) for name, p in zip(self.class_names, calibrated)},
+            predicted=predicted,
+            uncertain=uncertain,
+            review_band=self.review_band,
+            threshold=self.threshold,
+            **extras,
+        )
+
+    def _predict_image(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
+        image = decode_image(source, max_pixels=self.max_image_pixels)
+        pixels = resize_image(image, self.params.image_size)
+        x = image_to_input(pixels)
+        probs = self.litert(x[None])[0]
+        extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
+        if heatmap:
+            extras["heatmap"] = occlusion_map(self.litert, x, int(probs.argmax()))
+        return probs, extras
+
+    def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
+        params = self.params
+        signal, rate = read_audio(source, max_seconds=self.max_audio_seconds)
+        warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
+        windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
+        window_probs = self.litert.predict(windows)
+        probs = aggregate_windows(window_probs, params.aggregation)
+        start_frames = np.round(starts * params.sample_rate / params.hop_length)
+        extras = {
+            "warnings": warnings,
+            "duration_seconds": round(len(signal) / rate, 3),
+            "n_windows": int(len(windows)),
+            "display": stitch_windows(windows[..., 0], start_frames),
+        }
+        if heatmap:
+            target = int(probs.argmax())
+            maps = np.stack([occlusion_map(self.litert, window, target, fill=0.0) for window in windows])
+            extras["heatmap"] = stitch_windows(maps, start_frames)
+        return probs, extras

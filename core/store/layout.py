@@ -1,0 +1,91 @@
+"""Where every artifact lives under ARTIFACTS_DIR: the one owner of every file name.
+
+    ARTIFACTS_DIR/
+      training_metrics.csv          one row per run, model and epoch; appended to
+      registry.json                 the promoted champion and its history
+      audit.db                      the audit log (SQLite, unless DATABASE_URL)
+      examples/<dataset>/           example inputs for the prediction page
+      runs/<run_id>/
+        status.json  config.json  audit.json  split.csv  classes.json
+        preprocessing.json  versions.json  comparisons.json  quality_reference.json
+        previews/<sha256>.png       a picture of each test item (image thumbnail or spectrogram)
+        previews/<sha256>.wav       each test recording, playable in a browser
+        models/<model>/
+          model.keras  model.tflite  history.csv  report.json  summary.json
+          operating_point.json  predictions_<part>[_windows].csv
+
+No other module spells a file name: each asks these objects for a path.
+The layout is documented for people in docs/artifacts.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ModelLayout:
+    """The files of one trained model of a run."""
+
+    dir: Path
+
+    keras = property(lambda self: self.dir / "model.keras")
+    tflite = property(lambda self: self.dir / "model.tflite")
+    history = property(lambda self: self.dir / "history.csv")
+    report = property(lambda self: self.dir / "report.json")
+    summary = property(lambda self: self.dir / "summary.json")
+    operating_point = property(lambda self: self.dir / "operating_point.json")
+
+    def predictions(self, part: str, *, windows: bool = False) -> Path:
+        """`predictions_test.csv`, `predictions_val_windows.csv`, ...: `part` is "test" or "val"."""
+        return self.dir / f"predictions_{part}{'_windows' if windows else ''}.csv"
+
+
+@dataclass(frozen=True)
+class RunLayout:
+    """The files of one training run."""
+
+    dir: Path
+
+    status = property(lambda self: self.dir / "status.json")
+    config = property(lambda self: self.dir / "config.json")
+    audit = property(lambda self: self.dir / "audit.json")
+    split = property(lambda self: self.dir / "split.csv")
+    classes = property(lambda self: self.dir / "classes.json")
+    preprocessing = property(lambda self: self.dir / "preprocessing.json")
+    versions = property(lambda self: self.dir / "versions.json")
+    comparisons = property(lambda self: self.dir / "comparisons.json")
+    quality_reference = property(lambda self: self.dir / "quality_reference.json")
+    previews = property(lambda self: self.dir / "previews")
+    models = property(lambda self: self.dir / "models")
+
+    @property
+    def run_id(self) -> str:
+        return self.dir.name
+
+    def model(self, name: str) -> ModelLayout:
+        return ModelLayout(self.models / name)
+
+    def preview(self, digest: str, suffix: str = ".png") -> Path:
+        """The stored picture (".png") or playable recording (".wav") of the test item with this SHA-256."""
+        return self.previews / f"{digest}{suffix}"
+
+
+@dataclass(frozen=True)
+class ArtifactsLayout:
+    """The top of ARTIFACTS_DIR."""
+
+    root: Path
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "root", Path(self.root))
+
+    runs = property(lambda self: self.root / "runs")
+    metrics_csv = property(lambda self: self.root / "training_metrics.csv")
+    registry = property(lambda self: self.root / "registry.json")
+    examples = property(lambda self: self.root / "examples")
+    audit_db = property(lambda self: self.root / "audit.db")
+
+    def run(self, run_id: str) -> RunLayout:
+        return RunLayout(self.runs / run_id)

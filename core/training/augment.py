@@ -1,0 +1,147 @@
+"""Seeded data augmentation for images and spectrograms.
+
+Augmentation is a Keras model applied to training batches only, outside the
+classifier, so saved and exported models contain no random layers.
+"""
+
+from __future__ import annotations
+
+import math
+
+import keras
+import numpy as np
+from keras import layers, ops
+
+from core.config import FLIP_MODES
+from core.inputs.preprocess import image_to_input
+
+
+
+@keras.saving.register_keras_serializable(package="core")
+class SpecAugment(layers.Layer):
+    """Time shift, gain, added noise and frequency/time masks on (mels, frames, 1) inputs in [0, 1].
+
+    Args:
+        max_shift: Largest circular time shift, as a fraction of the frames.
+        max_gain: Largest level change, in input units (1.0 = the full `top_db` range).
+        noise_std: Standard deviation of the added Gaussian noise.
+        freq_mask: Widest frequency mask, as a fraction of the mel bands.
+        time_mask: Widest time mask, as a fraction of the frames.
+        seed: Seed of the layer's random stream.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_shift: float = 0.15,
+        max_gain: float = 0.1,
+        noise_std: float = 0.02,
+        freq_mask: float = 0.12,
+        time_mask: float = 0.1,
+        seed: int | None = None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.max_shift, self.max_gain, self.noise_std = max_shift, max_gain, noise_std
+        self.freq_mask, self.time_mask, self.seed = freq_mask, time_mask, seed
+        self.generator = keras.random.SeedGenerator(seed)
+
+    def _band_mask(self, batch: int, length: int, max_fraction: float):
+        """(batch, length) float mask that is 0 on one random band per example."""
+        width = keras.random.uniform((batch, 1), 0, max_fraction * length, seed=self.generator)
+        start = keras.random.uniform((batch, 1), 0, 1, seed=self.generator) * (length - width)
+        position = ops.cast(ops.arange(length), "float32")[None, :]
+        inside = ops.logical_and(position >= start, position < start + width)
+        return 1.0 - ops.cast(inside, "float32")
+
+    def call(self, inputs, training=True):
+        if not training:
+            return inputs
+        batch, mels, frames = ops.shape(inputs)[0], inputs.shape[1], inputs.shape[2]
+        shift = ops.cast(
+            keras.random.uniform((batch, 1), -self.max_shift, self.max_shift, seed=self.generator) * frames,
+            "int32",
+        )
+        index = ops.mod(ops.arange(frames)[None, :] - shift, frames)
+        x = ops.take_along_axis(inputs, ops.reshape(index, (batch, 1, frames, 1)), axis=2)
+        x = x + keras.random.uniform((batch, 1, 1, 1), -self.max_gain, self.max_gain, seed=self.generator)
+        x = x + keras.random.normal(ops.shape(x), stddev=self.noise_std, seed=self.generator)
+        x = x * ops.reshape(self._band_mask(batch, mels, self.freq_mask), (batch, mels, 1, 1))
+        x = x * ops.reshape(self._band_mask(batch, frames, self.time_mask), (batch, 1, frames, 1))
+        return ops.clip(x, 0.0, 1.0)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "max_shift": self.max_shift,
+            "max_gain": self.max_gain,
+            "noise_std": self.noise_std,
+            "freq_mask": self.freq_mask,
+            "time_mask": self.time_mask,
+            "seed": self.seed,
+        }
+
+
+def build_augmenter(modality: str, *, seed: int, flip: str = "horizontal") -> keras.Sequential:
+    """The augmentation pipeline for one modality.
+
+    Args:
+        modality: "image" or "sound".
+        seed: Seed for every random layer.
+        flip: Image flips; use "none" for charts, where a mirrored axis
+            changes the meaning (an audiogram's frequency axis, say).
+    """
+    if modality == "sound":
+        return keras.Sequential([SpecAugment(seed=seed, name="spec_augment")], name="augment_sound")
+    if flip not in FLIP_MODES:
+        raise ValueError(f"flip must be one of {FLIP_MODES}, got {flip!r}")
+    steps = [] if flip == "none" else [layers.RandomFlip(flip, seed=seed)]
+    steps += [
+        layers.RandomRotation(0.03, fill_mode="reflect", seed=seed + 1),
+        layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 2),
+        layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 3),
+        layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=seed + 4),
+        layers.RandomContrast(0.15, value_range=(0.0, 1.0), seed=seed + 5),
+    ]
+    return keras.Sequential(steps, name="augment_image")
+
+
+class Batches(keras.utils.PyDataset):
+    """Shuffled, optionally augmented training batches from in-memory arrays.
+
+    Shuffling uses its own seeded generator, so one seed gives one order.
+    """
+
+    def __init__(
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        *,
+        batch_size: int,
+        seed: int,
+        augmenter: keras.Model | None = None,
+        shuffle: bool = True,
+    ):
+        super().__init__()
+        self.x, self.y = x, y
+        self.batch_size = batch_size
+        self.augmenter = augmenter
+        self.shuffle = shuffle
+        self.rng = np.random.default_rng(seed)
+        self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
+
+    def __len__(self) -> int:
+        return math.ceil(len(self.x) / self.batch_size)
+
+    def __getitem__(self, index: int):
+        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
+        x = self.x[rows]
+        if x.dtype == np.uint8:
+            x = image_to_input(x)
+        if self.augmenter is not None:
+            x = ops.convert_to_numpy(self.augmenter(x, training=True))
+        return x, self.y[rows]
+
+    def on_epoch_end(self) -> None:
+        if self.shuffle:
+            self.order = self.rng.permutation(len(self.x))

@@ -1,0 +1,312 @@
+"""Fitting one model: losses, callbacks, cached-feature head training, fine-tuning.
+
+`fit_model` returns the trained Keras model and its per-epoch history as a
+DataFrame; writing files is the caller's job.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import keras
+import numpy as np
+import pandas as pd
+from keras import ops
+from sklearn.utils.class_weight import compute_class_weight
+
+from core.training.augment import Batches, build_augmenter
+from core.config import TrainConfig
+from core.training.models import (
+    assemble,
+    build_backbone,
+    build_custom_cnn,
+    build_head,
+    unfreeze_top,
+)
+from core.inputs.preprocess import image_to_input
+
+log = logging.getLogger(__name__)
+
+@dataclass
+class SplitData:
+    """Model inputs and integer labels per split (windows for sounds)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    modality: str
+    num_classes: int
+
+
+@dataclass
+class FitResult:
+    """A trained model and how it got there.
+
+    Attributes:
+        model: The end-to-end model, best weights restored.
+        history: One row per epoch: epoch, phase, accuracy, loss, val_accuracy,
+            val_loss, learning_rate, epoch_seconds.
+        best_epoch: The 1-based epoch whose weights were kept.
+        train_seconds: Wall time of the whole fit, feature caching included.
+        cache_seconds: Time spent computing cached backbone features.
+    """
+
+    model: keras.Model
+    history: pd.DataFrame
+    best_epoch: int
+    train_seconds: float
+    cache_seconds: float = 0.0
+
+
+@keras.saving.register_keras_serializable(package="core")
+def pairwise_auroc_loss(y_true, y_pred):
+    """Smooth AUROC surrogate: logistic loss on every positive-negative score gap.
+
+    The score is log p(positive) - log p(negative), so the loss ranks
+    positives above negatives instead of matching probabilities. Each item's
+    value is its mean loss over the pairs it takes part in; items of a batch
+    without the other class contribute 0.
+    """
+    labels = ops.cast(ops.reshape(y_true, (-1,)), "float32")
+    eps = keras.config.epsilon()
+    score = ops.log(y_pred[:, 1] + eps) - ops.log(y_pred[:, 0] + eps)
+    gap = score[:, None] - score[None, :]
+    pair = labels[:, None] * (1.0 - labels)[None, :]
+    pair_loss = ops.softplus(-gap) * pair
+    n_pos, n_neg = ops.sum(labels), ops.sum(1.0 - labels)
+    per_positive = ops.sum(pair_loss, axis=1) / ops.maximum(n_neg, 1.0)
+    per_negative = ops.sum(pair_loss, axis=0) / ops.maximum(n_pos, 1.0)
+    return labels * per_positive + (1.0 - labels) * per_negative
+
+
+class EpochRecorder(keras.callbacks.Callback):
+    """Record each epoch's metrics, learning rate and duration, and pass them on.
+
+    Args:
+        phase: "train" for the main phase, "fine_tune" for the second one.
+        first_epoch: Number given to this fit's first epoch (1-based), so a
+            fine-tuning phase continues the numbering.
+        on_epoch: Called with each finished row, e.g. to append to disk.
+    """
+
+    def __init__(self, phase: str, first_epoch: int, on_epoch: Callable[[dict], None] | None):
+        super().__init__()
+        self.phase, self.first_epoch, self.on_epoch = phase, first_epoch, on_epoch
+        self.rows: list[dict] = []
+
+    def on_train_begin(self, logs=None):
+        self.rows = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._started = time.perf_counter()
+        self._rate = float(ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = logs or {}
+        row = {
+            "epoch": self.first_epoch + epoch,
+            "phase": self.phase,
+            "accuracy": logs.get("accuracy"),
+            "loss": logs.get("loss"),
+            "val_accuracy": logs.get("val_accuracy"),
+            "val_loss": logs.get("val_loss"),
+            "learning_rate": self._rate,
+            "epoch_seconds": round(time.perf_counter() - self._started, 4),
+        }
+        self.rows.append(row)
+        if self.on_epoch is not None:
+            self.on_epoch(row)
+
+
+def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
+    """'Balanced' weights, so a rare class counts as much as a common one."""
+    present = np.unique(y)
+    weights = compute_class_weight("balanced", classes=present, y=y)
+    table = {int(c): 1.0 for c in range(num_classes)}
+    table.update({int(c): float(w) for c, w in zip(present, weights)})
+    return table
+
+
+def _loss(name: str, num_classes: int):
+    if name == "auroc":
+        if num_classes != 2:
+            raise ValueError(f"the auroc loss needs exactly 2 classes, got {num_classes}")
+        return pairwise_auroc_loss
+    return keras.losses.SparseCategoricalCrossentropy()
+
+
+def _callbacks(config: TrainConfig, phase: str, first_epoch: int, on_epoch) -> tuple[list, EpochRecorder]:
+    recorder = EpochRecorder(phase, first_epoch, on_epoch)
+    stopper = keras.callbacks.EarlyStopping(
+        monitor="val_loss", patience=config.patience, restore_best_weights=True
+    )
+    reducer = keras.callbacks.ReduceLROnPlateau(
+        monitor="val_loss", factor=0.5, patience=config.lr_patience, min_lr=1e-6
+    )
+    return [recorder, stopper, reducer], recorder
+
+
+def _verbosity() -> int:
+    """Keras' progress bar on a terminal; one line per epoch in logs and CI."""
+    return 1 if sys.stdout.isatty() else 2
+
+
+def _fit(
+    model: keras.Model,
+    train,
+    val: tuple[np.ndarray, np.ndarray],
+    *,
+    config: TrainConfig,
+    epochs: int,
+    learning_rate: float,
+    phase: str,
+    first_epoch: int,
+    num_classes: int,
+    weights: dict[int, float] | None,
+    on_epoch,
+) -> tuple[pd.DataFrame, int]:
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate),
+        loss=_loss(config.loss, num_classes),
+        metrics=["accuracy"],
+    )
+    callbacks, recorder = _callbacks(config, phase, first_epoch, on_epoch)
+    fit_args = {} if isinstance(train, keras.utils.PyDataset) else {"batch_size": config.batch_size}
+    x, y = (train, None) if isinstance(train, keras.utils.PyDataset) else train
+    model.fit(
+        x,
+        y,
+        validation_data=val,
+        epochs=epochs,
+        class_weight=None if config.loss == "auroc" else weights,
+        callbacks=callbacks,
+        verbose=_verbosity(),
+        **fit_args,
+    )
+    stopper = callbacks[1]
+    return pd.DataFrame(recorder.rows), first_epoch + stopper.best_epoch
+
+
+def _as_input(x: np.ndarray) -> np.ndarray:
+    return image_to_input(x) if x.dtype == np.uint8 else x
+
+
+def channel_stats(x: np.ndarray, *, max_items: int = 2048) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of model inputs, from at most `max_items` items."""
+    sample = _as_input(x[:: max(1, len(x) // max_items)]).astype(np.float64)
+    axes = tuple(range(sample.ndim - 1))
+    return sample.mean(axis=axes), np.maximum(sample.var(axis=axes), 1e-6)
+
+
+def extract_features(
+    backbone: keras.Model,
+    x: np.ndarray,
+    *,
+    batch_size: int,
+    augmenter: keras.Model | None = None,
+) -> np.ndarray:
+    """Pooled backbone features for every item, optionally of an augmented view."""
+    chunks = []
+    for start in range(0, len(x), batch_size):
+        batch = _as_input(x[start : start + batch_size])
+        if augmenter is not None:
+            batch = augmenter(batch, training=True)
+        chunks.append(ops.convert_to_numpy(backbone(batch, training=False)))
+    return np.concatenate(chunks)
+
+
+def cache_features(
+    backbone: keras.Model,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    views: int,
+    augmenter: keras.Model,
+    batch_size: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Features of `views` versions of every item: the original, then augmented ones.
+
+    A frozen backbone gives the same output for the same input, so these are
+    computed once and the head trains on them for every epoch.
+    """
+    features = [extract_features(backbone, x, batch_size=batch_size)]
+    for _ in range(max(0, views - 1)):
+        features.append(extract_features(backbone, x, batch_size=batch_size, augmenter=augmenter))
+    return np.concatenate(features), np.tile(y, len(features))
+
+
+def fit_model(
+    name: str,
+    data: SplitData,
+    config: TrainConfig,
+    *,
+    weights: str | None = None,
+    on_epoch: Callable[[dict], None] | None = None,
+) -> FitResult:
+    """Train one model on the training split, validating on the validation split.
+
+    Args:
+        name: "custom_cnn" or a backbone name.
+        data: Inputs and labels.
+        config: Training options.
+        weights: Backbone weights as `core.training.models.resolve_weights` returns them.
+        on_epoch: Receives each epoch's history row as soon as it exists.
+    """
+    keras.utils.set_random_seed(config.seed)
+    started = time.perf_counter()
+    input_shape = data.x_train.shape[1:]
+    augmenter = build_augmenter(data.modality, seed=config.seed, flip=config.flip)
+    weight_table = class_weights(data.y_train, data.num_classes)
+    val = (_as_input(data.x_val), data.y_val)
+    common = dict(config=config, num_classes=data.num_classes, weights=weight_table, on_epoch=on_epoch)
+
+    if name == "custom_cnn":
+        model = build_custom_cnn(
+            input_shape, data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
+        )
+        batches = Batches(data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=augmenter)
+        history, best = _fit(
+            model, batches, val, epochs=config.epochs, learning_rate=config.learning_rate,
+            phase="train", first_epoch=1, **common,
+        )
+        return FitResult(model, history, best, time.perf_counter() - started)
+
+    backbone = build_backbone(name, input_shape, weights=weights)
+    head = build_head(backbone.output_shape[-1], data.num_classes, dropout=config.dropout)
+    cache_started = time.perf_counter()
+    train_features = cache_features(
+        backbone, data.x_train, data.y_train,
+        views=config.cache_views, augmenter=augmenter, batch_size=config.batch_size,
+    )
+    val_features = (extract_features(backbone, data.x_val, batch_size=config.batch_size), data.y_val)
+    cache_seconds = time.perf_counter() - cache_started
+    log.info("%s: cached %d backbone feature rows in %.1f s", name, len(train_features[0]), cache_seconds)
+    history, best = _fit(
+        head, train_features, val_features, epochs=config.epochs, learning_rate=config.learning_rate,
+        phase="train", first_epoch=1, **common,
+    )
+    model = assemble(backbone, head, name=name)
+    if config.fine_tune_epochs > 0:
+        unfreeze_top(backbone, config.fine_tune_layers)
+        batches = Batches(data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=augmenter)
+        tuned, best = _fit(
+            model, batches, val, epochs=config.fine_tune_epochs,
+            learning_rate=config.fine_tune_learning_rate,
+            phase="fine_tune", first_epoch=len(history) + 1, **common,
+        )
+        history = pd.concat([history, tuned], ignore_index=True)
+    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds)
+
+
+def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
+    """Class probabilities for uint8 images or float spectrograms, batch by batch."""
+    chunks = [
+        ops.convert_to_numpy(model(_as_input(x[start : start + batch_size]), training=False))
+        for start in range(0, len(x), batch_size)
+    ]
+    return np.concatenate(chunks).astype(np.float32)

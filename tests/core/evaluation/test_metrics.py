@@ -1,0 +1,64 @@
+import numpy as np
+import pytest
+
+from core.evaluation.metrics import accuracy, roc_auc, sensitivity_specificity, youden_threshold
+
+
+def test_hand_computed_binary_figures():
+    y = np.array([0, 0, 0, 1, 1])
+    p1 = np.array([0.1, 0.4, 0.6, 0.7, 0.3])
+    probs = np.stack([1 - p1, p1], axis=1)
+    assert accuracy(y, probs) == pytest.approx(3 / 5)
+    assert roc_auc(y, probs) == pytest.approx(4 / 6)  # 4 of 6 positive-negative pairs ranked right
+    assert sensitivity_specificity(y, p1, threshold=0.5) == (0.5, pytest.approx(2 / 3))
+    assert sensitivity_specificity(y, p1, threshold=0.3) == (1.0, pytest.approx(1 / 3))
+
+
+def test_youden_threshold_separates_separable_scores():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.35, 0.8, 0.9])
+    threshold = youden_threshold(y, scores)
+    assert 0.3 < threshold <= 0.35
+    assert sensitivity_specificity(y, scores, threshold=threshold) == (1.0, 1.0)
+
+
+def test_positive_class_can_be_index_zero():
+    y = np.array([0, 1, 0, 1])
+    probs = np.array([[0.9, 0.1], [0.2, 0.8], [0.7, 0.3], [0.4, 0.6]])
+    assert roc_auc(y, probs, positive=0) == 1.0
+
+
+def test_multiclass_auc_and_undefined_cases():
+    y = np.array([0, 1, 2, 0, 1, 2])
+    probs = np.eye(3)[y] * 0.7 + 0.1
+    assert roc_auc(y, probs) == pytest.approx(1.0)
+    assert roc_auc(np.array([0, 0]), np.array([[0.6, 0.4], [0.3, 0.7]])) is None
+    assert sensitivity_specificity(np.array([0, 0]), np.array([0.2, 0.9]), threshold=0.5) == (None, 0.5)
+    with pytest.raises(ValueError, match="expected y_true"):
+        accuracy(np.array([0, 1]), np.array([0.5, 0.5]))
+
+
+def test_operating_stats_by_hand():
+    from core.evaluation.metrics import operating_stats, threshold_sweep
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.45, 0.7, 0.55, 0.9])
+    stats = operating_stats(y, scores, threshold=0.5, band=(0.4, 0.6))
+    assert (stats["tp"], stats["fp"], stats["tn"], stats["fn"]) == (2, 1, 3, 0)
+    assert stats["sensitivity"] == 1.0 and stats["specificity"] == 0.75
+    assert stats["ppv"] == pytest.approx(2 / 3) and stats["npv"] == 1.0
+    assert stats["referred"] == pytest.approx(2 / 6)
+    rare = operating_stats(y, scores, threshold=0.5, prevalence=0.01)
+    assert rare["ppv"] == pytest.approx(0.01 / (0.01 + 0.25 * 0.99))  # PPV collapses at low prevalence
+    sweep = threshold_sweep(y, scores)
+    assert sweep["sensitivity"][-1] == 1.0 and sweep["specificity"][-1] == 0.0
+
+
+def test_threshold_for_target_specificity():
+    from core.evaluation.metrics import threshold_for_specificity
+
+    y = np.array([0, 0, 0, 0, 1, 1])
+    scores = np.array([0.1, 0.2, 0.3, 0.6, 0.5, 0.9])
+    threshold = threshold_for_specificity(y, scores, target=0.75)
+    assert sensitivity_specificity(y, scores, threshold=threshold)[1] >= 0.75
+    assert threshold == pytest.approx(0.5)  # the lowest threshold keeping 3 of 4 negatives below it

@@ -1,0 +1,127 @@
+import json
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from core.store import artifacts
+from core.cli import main
+from core.errors import CoreError
+from core.serving.litert import LiteRTModel
+from core.inputs.preprocess import load_sound
+from core.serving.predictor import Predictor
+from core.settings import Settings
+
+
+def _test_files(artifacts_dir, run_id, count=3):
+    split = pd.read_csv(artifacts.runs_dir(artifacts_dir) / run_id / "split.csv")
+    return split.loc[split["split"] == "test", "path"].head(count).tolist()
+
+
+def test_predictor_never_imports_tensorflow(image_run, sound_run):
+    for artifacts_dir, run_id, _ in (image_run, sound_run):
+        run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+        script = textwrap.dedent(
+            f"""
+            import json, sys
+            from core.serving.predictor import Predictor
+            predictor = Predictor({str(run_dir)!r}, "custom_cnn")
+            result = predictor.predict({_test_files(artifacts_dir, run_id, 1)[0]!r}, heatmap=True)
+            print(json.dumps({{"tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")),
+                              "heat": list(result.heatmap.shape), "display": list(result.display.shape),
+                              "sum": sum(result.probabilities.values())}}))
+            """
+        )
+        out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
+        result = json.loads(out.stdout.strip().splitlines()[-1])
+        assert result["tf"] == []
+        assert result["heat"] == result["display"][:2]
+        assert result["sum"] == pytest.approx(1.0)
+
+
+def test_image_prediction_matches_the_recorded_test_prediction(image_run):
+    artifacts_dir, run_id, _ = image_run
+    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    predictor = Predictor(run_dir, "custom_cnn")
+    recorded = pd.read_csv(run_dir / "models" / "custom_cnn" / "predictions_test.csv").iloc[0]
+    report = artifacts.read_json(run_dir / "models" / "custom_cnn" / "report.json")
+    prediction = predictor.predict(recorded["path"])
+    from core.evaluation.decision import apply_temperature
+
+    raw = np.array([[recorded[f"prob_{c}"] for c in predictor.class_names]])
+    expected = apply_temperature(raw, report["levels"]["item"]["temperature"])[0]
+    np.testing.assert_allclose(list(prediction.probabilities.values()), expected, atol=1e-4)
+    assert prediction.run_id == run_id and prediction.model == "custom_cnn"
+    assert prediction.predicted in predictor.class_names
+    assert prediction.display.shape == (64, 64, 3)
+
+
+def test_sound_prediction_aggregates_its_windows(sound_run):
+    artifacts_dir, run_id, _ = sound_run
+    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    predictor = Predictor(run_dir, "custom_cnn", review_band=(0.0, 0.0))
+    path = _test_files(artifacts_dir, run_id, 1)[0]
+    windows, _ = load_sound(path, predictor.params)
+    by_hand = LiteRTModel(run_dir / "models" / "custom_cnn" / "model.tflite").predict(windows).mean(axis=0)
+    from core.evaluation.decision import apply_temperature
+
+    expected = apply_temperature(by_hand[None], predictor.temperature)[0]
+    prediction = predictor.predict(path, heatmap=True)
+    np.testing.assert_allclose(list(prediction.probabilities.values()), expected, atol=1e-5)
+    assert prediction.n_windows == len(windows) and prediction.duration_seconds > 0
+    assert prediction.heatmap.shape == prediction.display.shape and prediction.display.shape[0] == 32
+
+
+def test_review_band_makes_a_prediction_uncertain(sound_run):
+    artifacts_dir, run_id, _ = sound_run
+    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    path = _test_files(artifacts_dir, run_id, 1)[0]
+    assert Predictor(run_dir, "custom_cnn", review_band=(0.0, 1.0)).predict(path).uncertain is True
+    assert Predictor(run_dir, "custom_cnn", review_band=(1.0, 1.0)).predict(path).uncertain is False
+    folder = run_dir / "models" / "custom_cnn"
+    artifacts.write_json(folder / "operating_point.json", {"threshold": 0.5, "review_band": [0.0, 1.0]})
+    try:
+        assert Predictor(run_dir, "custom_cnn").predict(path).uncertain is True  # saved operating point is used
+    finally:
+        (folder / "operating_point.json").unlink()
+
+
+def test_bad_inputs_and_missing_models_are_clear_errors(image_run, tmp_path):
+    artifacts_dir, run_id, _ = image_run
+    predictor = Predictor(artifacts.runs_dir(artifacts_dir) / run_id, "custom_cnn")
+    with pytest.raises(CoreError, match="not a readable image"):
+        predictor.predict(b"plain text, not an image")
+    with pytest.raises(CoreError, match="cannot be served"):
+        Predictor(artifacts.runs_dir(artifacts_dir) / run_id, "vgg16")
+    with pytest.raises(CoreError, match="no trained model"):
+        Predictor.from_registry(tmp_path)
+
+
+def test_predict_cli_reports_each_file_and_survives_a_bad_one(image_run, tmp_path, capsys):
+    artifacts_dir, run_id, _ = image_run
+    good = _test_files(artifacts_dir, run_id, 2)
+    bad = tmp_path / "notes.png"
+    bad.write_text("this is not an image")
+    settings = Settings(artifacts_dir=artifacts_dir)
+    code = main(["predict", good[0], str(bad), good[1], "--run", run_id, "--model", "custom_cnn"], settings=settings)
+    out = capsys.readouterr().out.splitlines()
+    assert code == 2
+    assert out[0].startswith(f"{good[0]}: ") and f"{run_id}/custom_cnn" in out[0]
+    assert any(line.startswith(f"{bad}: error: not a readable image") for line in out)
+    assert any(line.startswith(f"{good[1]}: ") for line in out)
+    assert main(["predict", good[0], "--json"], settings=settings) == 0
+    [result] = json.loads(capsys.readouterr().out)
+    assert {"predicted", "probabilities", "uncertain", "warnings", "run_id", "model"} <= set(result)
+
+
+def test_promote_cli(image_run, capsys, tmp_path):
+    artifacts_dir, run_id, _ = image_run
+    import shutil
+
+    shutil.copytree(artifacts.runs_dir(artifacts_dir) / run_id, artifacts.runs_dir(tmp_path) / run_id)
+    assert main(["promote", run_id, "mobilenet_v2"], settings=Settings(artifacts_dir=tmp_path)) == 0
+    assert "champion is now" in capsys.readouterr().out
+    assert main(["promote", run_id, "nope"], settings=Settings(artifacts_dir=tmp_path)) == 2

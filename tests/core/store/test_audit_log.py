@@ -1,0 +1,69 @@
+"""The audit log against SQLite (and PostgreSQL when a server is available, see test_postgres)."""
+
+import pytest
+
+from core.store.audit_log import AuditLog
+from core.errors import CoreError
+
+FIELDS = dict(modality="image", content_sha256="ab" * 32, run_id="run-1", model="custom_cnn", predicted="sick",
+              probabilities={"sick": 0.8, "well": 0.2}, uncertain=False, warnings=["image is very dark (mean brightness 5%)"])
+
+
+@pytest.fixture
+def audit(tmp_path):
+    return AuditLog(f"sqlite:///{tmp_path / 'audit.db'}")
+
+
+def exercise(audit: AuditLog) -> None:
+    """The behaviour every database must show; shared with the PostgreSQL test."""
+    first = audit.record(**FIELDS, case_ref="C-1", filename="a.png")
+    second = audit.record(**{**FIELDS, "uncertain": True, "model": "vgg16"}, case_ref="C-2")
+    assert audit.count() == 2 and audit.ping()
+    rows = audit.recent()
+    assert [r["id"] for r in rows] == [second, first]  # newest first
+    assert rows[1]["probabilities"] == {"sick": 0.8, "well": 0.2} and rows[1]["warnings"] == FIELDS["warnings"]
+    assert rows[1]["content_sha256"] == "ab" * 32 and rows[1]["input_path"] is None
+    audit.add_feedback(first, verdict="confirmed", user="dr-a")
+    audit.add_feedback(first, verdict="overridden", correct_label="well", comment="on review", user="dr-b")
+    latest = audit.get(first)
+    assert (latest["feedback"], latest["correct_label"], latest["feedback_user"]) == ("overridden", "well", "dr-b")
+    assert [r["id"] for r in audit.recent(uncertain=True)] == [second]
+    assert [r["id"] for r in audit.recent(model="custom_cnn")] == [first]
+    assert [r["id"] for r in audit.recent(case_ref="C-")] == [second, first]
+    assert [r["id"] for r in audit.recent(feedback="none")] == [second]
+    assert [r["id"] for r in audit.recent(feedback="overridden")] == [first]
+    text = AuditLog.to_csv(audit.recent())
+    assert text.splitlines()[0].startswith("id,created_at,case_ref") and "sick=0.8000; well=0.2000" in text
+    with pytest.raises(CoreError, match="no prediction"):
+        audit.add_feedback("missing", verdict="confirmed")
+    with pytest.raises(CoreError, match="needs the correct label"):
+        audit.add_feedback(first, verdict="overridden")
+    with pytest.raises(CoreError, match="verdict must be"):
+        audit.add_feedback(first, verdict="maybe")
+
+
+def test_audit_log_on_sqlite(audit):
+    exercise(audit)
+
+
+def test_a_failed_write_leaves_no_partial_row(audit):
+    audit.record(**FIELDS)
+    with pytest.raises(Exception):
+        audit.record(**{**FIELDS, "probabilities": {"sick": object()}})  # not storable: the transaction rolls back
+    assert audit.count() == 1
+
+
+def test_the_schema_survives_reopening_and_is_versioned(tmp_path):
+    url = f"sqlite:///{tmp_path / 'audit.db'}"
+    AuditLog(url).record(**FIELDS)
+    reopened = AuditLog(url)
+    assert reopened.count() == 1
+    with reopened.engine.connect() as connection:
+        assert connection.exec_driver_sql("SELECT version FROM schema_info").scalar() == 1
+
+
+def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(tmp_path):
+    assert AuditLog(f"sqlite:///{tmp_path / 'new-folder' / 'audit.db'}").ping()
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(CoreError, match="cannot open the audit database"):
+        AuditLog(f"sqlite:///{tmp_path / 'a-file' / 'audit.db'}")
