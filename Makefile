@@ -1,14 +1,15 @@
-# The two set-up commands of the README. Each creates .venv from requirements.txt when missing.
+# The two set-up commands of the README (`make run`, `make test`). Each creates .venv from requirements.txt
+# when missing, and re-installs it when requirements.txt changes.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
+BIN := $(VENV)/bin
 
-.PHONY: run test system-packages bench
+.PHONY: run test lint requirements system-packages bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -r requirements.txt
+	$(PY) -m pip install --quiet -r requirements.txt  # pip itself is pinned there too
 	touch $@
 
 PORT ?= 8000
@@ -33,9 +34,21 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "missing Debian packages: $$missing (sudo apt-get install $$missing); the tests that need them are skipped"; fi
 
-## test: the whole test suite
-test: $(VENV)/.installed system-packages
+## lint: ruff's lint rules and formatting, then the import contracts of pyproject.toml (import-linter)
+lint: $(VENV)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+## test: lint, then the whole test suite
+test: lint system-packages
 	$(PY) -m pytest
+
+## requirements: re-compile requirements.txt (every package pinned) from requirements.in with pip-tools;
+## PIP_COMPILE_ARGS=--upgrade (or --upgrade-package NAME) moves pins forward
+requirements: $(VENV)/.installed
+	CUSTOM_COMPILE_COMMAND="make requirements" $(BIN)/pip-compile --quiet --strip-extras --allow-unsafe --no-emit-index-url --no-emit-find-links \
+		$(PIP_COMPILE_ARGS) --output-file requirements.txt requirements.in
 
 ## bench: the benchmarks of bench/ (the real-data ones need ../shared/data); see docs/benchmarks.md
 bench: $(VENV)/.installed

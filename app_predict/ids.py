@@ -1,7 +1,5 @@
-"""Component IDs, shared by the layout and the callbacks."""
+"""Component IDs, shared by the layouts and the callbacks of the pages."""
 
-URL = "url"
-PAGE = "page"
 MODEL_SELECT = "model-select"
 CASE_REF = "case-ref"
 UPLOAD = "upload"

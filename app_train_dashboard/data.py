@@ -1,21 +1,21 @@
-"""What the callbacks ask of the artifacts: the selected models, their curves, their thumbnails.
+"""What the callbacks ask of the artifacts: the selected models, their curves, the stored previews.
 
 One place for the selection logic, so no callback filters runs by itself.
+Everything is read from ARTIFACTS_DIR, never from the dataset a run was
+trained on.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
-import numpy as np
 import pandas as pd
 
-from core.web.data_uri import file_data_uri, png_data_uri, spectrogram_png
-from core.errors import CoreError
-from core.inputs.preprocess import decode_image, load_sound, preprocessing_from_dict
+from core.store.layout import RunLayout
 from core.store.runs import ModelResult, Run, load_run, training_metrics
+from core.web.data_uri import file_data_uri
 
 
 @dataclass
@@ -27,7 +27,9 @@ class Entry:
     model: ModelResult
 
 
-def selected(artifacts_dir: Path, run_id: str | None, models: Sequence[str] | None, compare_id: str | None = None) -> list[Entry]:
+def selected(
+    artifacts_dir: Path, run_id: str | None, models: Sequence[str] | None, compare_id: str | None = None
+) -> list[Entry]:
     """The chosen models of the chosen run, plus the same models of the comparison run."""
     if not run_id:
         return []
@@ -46,7 +48,7 @@ def selected(artifacts_dir: Path, run_id: str | None, models: Sequence[str] | No
 
 
 def learning_history(artifacts_dir: Path, entries: Sequence[Entry]) -> tuple[pd.DataFrame, dict[str, int]]:
-    """Rows of `training_metrics.csv` for the entries, labelled, and each entry's kept epoch."""
+    """Rows of the training metrics for the entries, labelled, and each entry's kept epoch."""
     metrics = training_metrics(artifacts_dir)
     frames = []
     for entry in entries:
@@ -57,24 +59,21 @@ def learning_history(artifacts_dir: Path, entries: Sequence[Entry]) -> tuple[pd.
     return history, best
 
 
-def thumbnail(run: Run, path: str, *, size: int = 240) -> str | None:
-    """A PNG data URI: the image itself, or the log-mel spectrogram of a recording. None if unreadable."""
-    try:
-        if run.modality == "image":
-            image = decode_image(Path(path))
-            image.thumbnail((size, size))
-            return png_data_uri(np.asarray(image))
-        windows, _ = load_sound(Path(path), preprocessing_from_dict(run.preprocessing))
-        return spectrogram_png(np.concatenate(list(windows[..., 0]), axis=1), width=size, height=size // 2)
-    except (CoreError, OSError):
+def preview_uri(run: Run, sha256: object, suffix: str) -> str | None:
+    """The preview the run stored for a test item, as a data URI for the page.
+
+    Args:
+        run: The run that stored the previews.
+        sha256: The item's content hash, from the `sha256` column of its
+            predictions (missing or NaN for runs trained before previews were stored).
+        suffix: ".png" for the picture (image thumbnail or spectrogram), ".wav" for a recording.
+
+    Returns:
+        A `data:` URI, or None when the run holds no such preview.
+    """
+    if not isinstance(sha256, str) or not sha256:
         return None
-
-
-def audio_data_uri(path: str, *, limit_bytes: int = 5_000_000) -> str | None:
-    """The recording's own bytes as a data URI for an audio player; None if missing or too large."""
     try:
-        if Path(path).stat().st_size > limit_bytes:
-            return None
-        return file_data_uri(path)
+        return file_data_uri(RunLayout(run.path).preview(sha256, suffix))
     except OSError:
         return None

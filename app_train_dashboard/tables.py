@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -88,8 +88,16 @@ def calibrated_test(run: Run, model: ModelResult) -> tuple[np.ndarray, np.ndarra
     return model.test["label_index"].to_numpy(), apply_temperature(probs, model.headline.get("temperature", 1.0))
 
 
-def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | None = None, predicted: str | None = None) -> pd.DataFrame:
-    """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered."""
+def worst_errors(
+    run: Run, model: ModelResult, *, limit: int = 12, true: str | None = None, predicted: str | None = None
+) -> pd.DataFrame:
+    """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered.
+
+    Returns:
+        Columns `path`, `sha256` (the key of the item's stored previews; None
+        for runs trained before previews were stored), `true`, `predicted`,
+        `evidence` and `loss`; at most `limit` rows.
+    """
     labels, probs = calibrated_test(run, model)
     threshold = model.headline.get("operating_point", {}).get("threshold")
     positive = run.class_names.index(run.positive_class) if run.is_binary else None
@@ -101,6 +109,7 @@ def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | N
     frame = pd.DataFrame(
         {
             "path": model.test["path"],
+            "sha256": model.test.get("sha256"),
             "true": [run.class_names[i] for i in labels],
             "predicted": [run.class_names[i] for i in called],
             "evidence": evidence,
@@ -118,7 +127,9 @@ def worst_errors(run: Run, model: ModelResult, *, limit: int = 12, true: str | N
 def audit_findings(audit: dict) -> pd.DataFrame:
     """The audit's unreadable files, duplicates and conflicts, one row each."""
     rows = [{"finding": "unreadable", "files": e["path"], "detail": e["reason"]} for e in audit.get("unreadable", [])]
-    rows += [{"finding": "unsupported", "files": e["path"], "detail": e["reason"]} for e in audit.get("unsupported", [])]
+    rows += [
+        {"finding": "unsupported", "files": e["path"], "detail": e["reason"]} for e in audit.get("unsupported", [])
+    ]
     conflicts = {e["sha256"] for e in audit.get("conflicts", [])}
     for entry in audit.get("duplicates", []):
         kind = "label conflict (dropped)" if entry["sha256"] in conflicts else "duplicate (kept in one split)"
@@ -131,6 +142,11 @@ def group_counts(split: pd.DataFrame) -> pd.DataFrame:
     key = split["group"].fillna("").astype(str)
     key = key.where(key != "", "unit:" + split["unit"].astype(str))
     return (
-        split.assign(key=key).groupby("split").agg(files=("path", "size"), groups=("key", "nunique"))
-        .reindex(["train", "val", "test"]).fillna(0).astype(int).reset_index()
+        split.assign(key=key)
+        .groupby("split")
+        .agg(files=("path", "size"), groups=("key", "nunique"))
+        .reindex(["train", "val", "test"])
+        .fillna(0)
+        .astype(int)
+        .reset_index()
     )

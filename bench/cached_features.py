@@ -25,14 +25,14 @@ import keras
 import numpy as np
 
 from bench.results_io import save
-from core.training.augment import Batches, build_augmenter
 from core.config import TrainConfig
 from core.data.dataset import load_dataset
 from core.data.demo import generate_demo_data
-from core.training.models import assemble, build_backbone, build_head
-from core.training.pipeline import encode
 from core.inputs.preprocess import ImagePreprocessing
+from core.training.augment import Batches, build_augmenter
+from core.training.encode import encode
 from core.training.fit import EpochRecorder, cache_features
+from core.training.models import assemble, build_backbone, build_head
 
 THROAT = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "throat-photos-dev"
 
@@ -41,7 +41,8 @@ def _images(count: int, size: int) -> tuple[np.ndarray, np.ndarray, str]:
     if THROAT.exists():
         source, name = THROAT, "throat-photos-dev"
     else:
-        source, name = generate_demo_data(Path(tempfile.mkdtemp()), per_class=count // 3 + 1)["audiograms"], "synthetic-audiograms"
+        name = "synthetic-audiograms"
+        source = generate_demo_data(Path(tempfile.mkdtemp()), per_class=count // 3 + 1)["audiograms"]
     dataset = load_dataset([source])
     items = [dataset.items[i] for i in np.random.default_rng(0).permutation(len(dataset.items))[:count]]
     classes = sorted({item.label for item in items})

@@ -23,54 +23,48 @@ import time
 from pathlib import Path
 
 import numpy as np
+from flask.testing import FlaskClient
 
-from core.store import artifacts
-from core.config import DataOptions, TrainConfig, TRANSFER_MODELS
 from bench.results_io import save
+from core.config import TRANSFER_MODELS, DataOptions, TrainConfig
 from core.settings import Settings
+from core.store import artifacts
+from core.store.layout import ArtifactsLayout
 
 
 def _build(root: Path, n_models: int, epochs: int) -> tuple[str, list[str]]:
     from core.data.demo import generate_demo_data
-    from core.training.pipeline import train_run
     from core.inputs.preprocess import ImagePreprocessing
+    from core.training.pipeline import train_run
 
     folders = generate_demo_data(root / "data", per_class=12, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=1, weights="none", flip="none", bootstrap_resamples=100)
-    run_id, _ = train_run(DataOptions(sources=(str(folders["audiograms"]),)), config, artifacts_dir=root, image=ImagePreprocessing(64))
-    run_dir = artifacts.runs_dir(root) / run_id
+    data = DataOptions(sources=(str(folders["audiograms"]),))
+    run_id, _ = train_run(data, config, artifacts_dir=root, image=ImagePreprocessing(64))
+    layout = ArtifactsLayout(root)
+    run = layout.run(run_id)
     names = ["custom_cnn", *TRANSFER_MODELS, *[f"variant_{i}" for i in range(n_models)]][:n_models]
     for name in names[1:]:
-        shutil.copytree(run_dir / "models" / "custom_cnn", run_dir / "models" / name)
-    status = artifacts.read_json(run_dir / "status.json")
-    artifacts.write_json(run_dir / "status.json", {**status, "models": names, "models_completed": names})
+        shutil.copytree(run.model("custom_cnn").dir, run.model(name).dir)
+    status = artifacts.read_json(run.status)
+    artifacts.write_json(run.status, {**status, "models": names, "models_completed": names})
     rng = np.random.default_rng(0)
     rows = [
         {"run_id": run_id, "model": name, "epoch": epoch, "accuracy": rng.random(), "loss": rng.random(),
          "val_accuracy": rng.random(), "val_loss": rng.random(), "learning_rate": 1e-3 / (1 + epoch // 30),
          "epoch_seconds": 1.0, "phase": "train"}
         for name in names for epoch in range(1, epochs + 1)
-    ]
-    artifacts.metrics_csv(root).unlink()
-    artifacts.append_rows(artifacts.metrics_csv(root), rows, artifacts.METRICS_COLUMNS)
+    ]  # fmt: skip
+    layout.metrics_csv.unlink()
+    artifacts.append_rows(layout.metrics_csv, rows, list(rows[0]))
     return run_id, names
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--models", type=int, default=5)
-    parser.add_argument("--epochs", type=int, default=100)
-    parser.add_argument("--repeats", type=int, default=30)
-    args = parser.parse_args()
-
-    root = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
-    run_id, names = _build(root, args.models, args.epochs)
-
+def _payload(run_id: str, names: list[str]) -> dict:
+    """The request Dash's front end sends when the run is chosen on the learning-curves tab."""
     from app_train_dashboard import ids
-    from app_train_dashboard.app import create_app
 
-    client = create_app(Settings(artifacts_dir=root)).server.test_client()
-    payload = {
+    return {
         "output": f"{ids.LEARNING_CURVE_GRAPH}.figure",
         "outputs": {"id": ids.LEARNING_CURVE_GRAPH, "property": "figure"},
         "inputs": [
@@ -83,24 +77,41 @@ def main() -> None:
         "changedPropIds": [f"{ids.RUN_SELECT}.value"],
         "state": [],
     }
-    def call(*, cold_files: bool) -> float:
-        if cold_files:
-            artifacts._cache.clear()  # as when a run is opened for the first time
-        started = time.perf_counter()
-        response = client.post("/_dash-update-component", json=payload)
-        elapsed = time.perf_counter() - started
-        if response.status_code != 200:
-            raise SystemExit(f"callback failed: {response.status_code} {response.data[:300]!r}")
-        call.traces = len(response.get_json()["response"][ids.LEARNING_CURVE_GRAPH]["figure"]["data"])
-        return elapsed * 1000
 
-    first = call(cold_files=True)
-    cold = [call(cold_files=True) for _ in range(args.repeats)]
-    warm = [call(cold_files=False) for _ in range(args.repeats)]
+
+def _timed(client: FlaskClient, payload: dict, *, cold_files: bool) -> tuple[float, int]:
+    """Milliseconds of one callback request, and the number of traces in the figure it returned."""
+    if cold_files:
+        artifacts._cache.clear()  # as when a run is opened for the first time
+    started = time.perf_counter()
+    response = client.post("/_dash-update-component", json=payload)
+    elapsed = time.perf_counter() - started
+    if response.status_code != 200:
+        raise SystemExit(f"callback failed: {response.status_code} {response.data[:300]!r}")
+    return elapsed * 1000, len(response.get_json()["response"][payload["outputs"]["id"]]["figure"]["data"])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--models", type=int, default=5)
+    parser.add_argument("--epochs", type=int, default=100)
+    parser.add_argument("--repeats", type=int, default=30)
+    args = parser.parse_args()
+
+    root = Path(tempfile.mkdtemp(prefix="bench-dashboard-"))
+    run_id, names = _build(root, args.models, args.epochs)
+
+    from app_train_dashboard.factory import create_app
+
+    client = create_app(Settings(artifacts_dir=root)).server.test_client()
+    payload = _payload(run_id, names)
+    first, traces = _timed(client, payload, cold_files=True)
+    cold = [_timed(client, payload, cold_files=True)[0] for _ in range(args.repeats)]
+    warm = [_timed(client, payload, cold_files=False)[0] for _ in range(args.repeats)]
     record = {
         "models": len(names),
         "epochs": args.epochs,
-        "traces": call.traces,
+        "traces": traces,
         "first_request_of_process_ms": round(first, 1),
         "cold_files_median_ms": round(statistics.median(cold), 1),
         "cold_files_max_ms": round(max(cold), 1),

@@ -23,7 +23,7 @@ import numpy as np
 import requests
 
 from bench.results_io import save
-from bench.serving import _train
+from bench.serving import train_demo_run
 from tests.support.servers import procfile_web, worker_pids
 
 
@@ -34,56 +34,41 @@ def _rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--seconds", type=float, default=60)
-    parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--threads", type=int, default=4)
-    args = parser.parse_args()
+def _hammer(url: str, data: bytes, *, clients: int, seconds: float) -> tuple[list[float], list[str], float]:
+    """`clients` threads posting `data` for `seconds`: (latencies of answered requests, failures, duration)."""
+    latencies: list[float] = []
+    errors: list[str] = []
+    lock = threading.Lock()
+    deadline = time.monotonic() + seconds
 
-    run_dir, image = _train(Path(tempfile.mkdtemp(prefix="bench-load-")))
-    data = Path(image).read_bytes()
-    env = {"ARTIFACTS_DIR": str(run_dir.parent.parent), "WEB_CONCURRENCY": str(args.workers), "GUNICORN_THREADS": str(args.threads)}
-    with procfile_web(env) as (url, master):
-        for _ in range(20):  # every worker loads the model and answers once before measuring
-            requests.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30).raise_for_status()
-        workers = worker_pids(master.pid)
-        memory_start = {pid: _rss_mb(pid) for pid in workers}
-        latencies: list[float] = []
-        errors: list[str] = []
-        lock = threading.Lock()
-        deadline = time.monotonic() + args.seconds
+    def client() -> None:
+        session = requests.Session()
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            try:
+                response = session.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30)
+                failure = None if response.status_code == 200 else f"HTTP {response.status_code}"
+            except requests.RequestException as exc:
+                failure = type(exc).__name__
+            elapsed = time.perf_counter() - began
+            with lock:
+                (errors.append(failure) if failure else latencies.append(elapsed))
 
-        def client() -> None:
-            session = requests.Session()
-            while time.monotonic() < deadline:
-                began = time.perf_counter()
-                try:
-                    response = session.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30)
-                    failure = None if response.status_code == 200 else f"HTTP {response.status_code}"
-                except requests.RequestException as exc:
-                    failure = type(exc).__name__
-                elapsed = time.perf_counter() - began
-                with lock:
-                    (errors.append(failure) if failure else latencies.append(elapsed))
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies, errors, time.perf_counter() - started
 
-        started = time.perf_counter()
-        threads = [threading.Thread(target=client) for _ in range(args.clients)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
-        duration = time.perf_counter() - started
-        memory_end = {pid: _rss_mb(pid) for pid in worker_pids(master.pid)}
 
+def _summary(latencies: list[float], errors: list[str], duration: float, memory_start: dict, memory_end: dict) -> dict:
+    """Throughput, latency percentiles, errors and worker memory, as bench/results/load_test.json records them."""
     times = np.array(latencies) * 1000
     growth = {str(pid): round((memory_end[pid] - memory_start[pid]) / memory_start[pid] * 100, 1)
               for pid in memory_start if pid in memory_end}
-    save("load_test", {
-        "clients": args.clients,
-        "workers": args.workers,
-        "threads_per_worker": args.threads,
+    return {
         "seconds": round(duration, 1),
         "predictions": len(latencies),
         "throughput_per_s": round(len(latencies) / duration, 1),
@@ -94,7 +79,28 @@ def main() -> None:
         "worker_rss_mb_end": {str(k): round(v, 1) for k, v in memory_end.items()},
         "worker_memory_growth_percent": growth,
         "workers_replaced": sorted(set(memory_start) ^ set(memory_end)),
-    })
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=8)
+    parser.add_argument("--seconds", type=float, default=60)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    args = parser.parse_args()
+
+    artifacts_dir, _, image = train_demo_run(Path(tempfile.mkdtemp(prefix="bench-load-")))
+    data = Path(image).read_bytes()
+    env = {"ARTIFACTS_DIR": str(artifacts_dir), "WEB_CONCURRENCY": str(args.workers), "GUNICORN_THREADS": str(args.threads)}
+    with procfile_web(env) as (url, master):
+        for _ in range(20):  # every worker loads the model and answers once before measuring
+            requests.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30).raise_for_status()
+        memory_start = {pid: _rss_mb(pid) for pid in worker_pids(master.pid)}
+        latencies, errors, duration = _hammer(url, data, clients=args.clients, seconds=args.seconds)
+        memory_end = {pid: _rss_mb(pid) for pid in worker_pids(master.pid)}
+    record = {"clients": args.clients, "workers": args.workers, "threads_per_worker": args.threads}
+    save("load_test", {**record, **_summary(latencies, errors, duration, memory_start, memory_end)})
 
 
 if __name__ == "__main__":

@@ -29,13 +29,12 @@ from pathlib import Path
 import requests
 
 from bench.results_io import save
-from bench.serving import _train
-from tests.support.servers import free_port
+from bench.serving import train_demo_run
+from tests.support.servers import free_port, worker_pids
 
 
 def _worker_memory_mb(master: int) -> dict[str, float]:
-    children = Path(f"/proc/{master}/task/{master}/children").read_text().split()
-    status = Path(f"/proc/{children[0]}/status").read_text().splitlines()
+    status = Path(f"/proc/{worker_pids(master)[0]}/status").read_text().splitlines()
     values = {line.split(":")[0]: int(line.split()[1]) / 1024 for line in status if line.startswith(("VmRSS", "VmHWM"))}
     return {"rss_mb": round(values["VmRSS"], 1), "peak_mb": round(values["VmHWM"], 1)}
 
@@ -45,8 +44,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200)
     args = parser.parse_args()
 
-    run_dir, image = _train(Path(tempfile.mkdtemp(prefix="bench-predict-")))
-    artifacts_dir = run_dir.parent.parent
+    artifacts_dir, _, image = train_demo_run(Path(tempfile.mkdtemp(prefix="bench-predict-")))
     port = free_port()
     log_path = artifacts_dir / "server.log"
     env = {**os.environ, "ARTIFACTS_DIR": str(artifacts_dir)}

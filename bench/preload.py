@@ -19,7 +19,7 @@ from pathlib import Path
 import requests
 
 from bench.results_io import save
-from bench.serving import _train
+from bench.serving import train_demo_run
 from tests.support.servers import procfile_web, worker_pids
 
 
@@ -38,11 +38,11 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=50)
     args = parser.parse_args()
 
-    run_dir, image = _train(Path(tempfile.mkdtemp(prefix="bench-preload-")))
+    artifacts_dir, _, image = train_demo_run(Path(tempfile.mkdtemp(prefix="bench-preload-")))
     data = Path(image).read_bytes()
     record = {"workers": args.workers}
     for preload in ("true", "false"):
-        env = {"ARTIFACTS_DIR": str(run_dir.parent.parent), "WEB_CONCURRENCY": str(args.workers), "GUNICORN_PRELOAD": preload}
+        env = {"ARTIFACTS_DIR": str(artifacts_dir), "WEB_CONCURRENCY": str(args.workers), "GUNICORN_PRELOAD": preload}
         with procfile_web(env) as (url, master):
             for _ in range(args.requests):
                 requests.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30).raise_for_status()

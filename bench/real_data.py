@@ -19,8 +19,8 @@ from pathlib import Path
 
 from bench.results_io import save
 from core.config import DataOptions, TrainConfig
-from core.training.pipeline import train_run
 from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
+from core.training.run import train_run
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 DATASETS = {
@@ -31,7 +31,10 @@ DATASETS = {
         group_pattern=r"^(.*?)_(?:jpg|jpeg|JPG)\.rf\.",
     ),
 }
-COLUMNS = ("model", "test_n", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity", "threshold", "best_epoch", "train_seconds")
+COLUMNS = (
+    "model", "test_n", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity", "threshold", "best_epoch",
+    "train_seconds",
+)
 
 
 def main() -> None:

@@ -52,10 +52,12 @@ def _p50_ms(call, repeats: int) -> float:
 
 def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
     started = time.perf_counter()
-    from core.store import artifacts
     from core.inputs.preprocess import image_to_input, load_image, preprocessing_from_dict
+    from core.store.artifacts import read_json
+    from core.store.layout import RunLayout
 
-    params = preprocessing_from_dict(artifacts.read_json(Path(run_dir) / "preprocessing.json"))
+    run = RunLayout(Path(run_dir))
+    params = preprocessing_from_dict(read_json(run.preprocessing))
     if mode == "litert":
         from core.serving.predictor import Predictor
 
@@ -65,7 +67,7 @@ def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
     else:
         import keras
 
-        model = keras.models.load_model(Path(run_dir) / "models" / "custom_cnn" / "model.keras")
+        model = keras.models.load_model(run.model("custom_cnn").keras)
         model_call = lambda x: model.predict(x, verbose=0)  # noqa: E731
         end_to_end = lambda: model_call(image_to_input(load_image(image, params))[None])  # noqa: E731
     end_to_end()
@@ -84,18 +86,23 @@ def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
     print(json.dumps(result))
 
 
-def _train(root: Path) -> tuple[Path, str]:
+def train_demo_run(root: Path) -> tuple[Path, str, str]:
+    """Train the benchmarks' model: a 128x128 custom CNN on the synthetic audiograms, 2 epochs, under `root`.
+
+    Returns:
+        (ARTIFACTS_DIR, run id, path of one audiogram to predict).
+    """
     from core.config import DataOptions, TrainConfig
     from core.data.demo import generate_demo_data
-    from core.training.pipeline import train_run
     from core.inputs.preprocess import ImagePreprocessing
+    from core.training.pipeline import train_run
 
     folders = generate_demo_data(root / "data", per_class=20, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=2, weights="none", flip="none", bootstrap_resamples=100)
     run_id, _ = train_run(DataOptions(sources=(str(folders["audiograms"]),)), config,
                           artifacts_dir=root / "artifacts", image=ImagePreprocessing(image_size=128))
     image = next((folders["audiograms"] / "normal").glob("*.png"))
-    return root / "artifacts" / "runs" / run_id, str(image)
+    return root / "artifacts", run_id, str(image)
 
 
 def main() -> None:
@@ -108,7 +115,10 @@ def main() -> None:
         _worker(*args.worker, args.predictions)
         return
 
-    run_dir, image = _train(Path(tempfile.mkdtemp(prefix="bench-serving-")))
+    from core.store.layout import ArtifactsLayout
+
+    artifacts_dir, run_id, image = train_demo_run(Path(tempfile.mkdtemp(prefix="bench-serving-")))
+    run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[: args.threads])
     results = {}
     for mode in ("litert", "keras"):

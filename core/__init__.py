@@ -1,10 +1,7 @@
 """Shared core of the medical classifier: data, training, evaluation and serving.
 
-Importing `core` is cheap: TensorFlow is imported only by the modules that
-train (`core.training.models`, `core.training.augment`, `core.training.fit`, `core.training.pipeline`).
+Importing `core` is cheap and changes nothing in the process (no environment
+variables, no logging set-up): TensorFlow is imported only by `core.training`.
+Keras' default backend is TensorFlow; the command line (`python -m core`)
+quiets TensorFlow's C++ log before anything imports it.
 """
-
-import os
-
-os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")

@@ -11,12 +11,13 @@ import argparse
 import json
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from core.config import FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
 from core.errors import CoreError
 from core.settings import Settings
+from core.store.layout import ArtifactsLayout
 
 DEMO_IMAGE_SIZE = 128
 
@@ -42,7 +43,9 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
         "--label-map", metavar="OLD=NEW,...",
         help="rename or merge labels, e.g. mild=hearing_loss,severe=hearing_loss",
     )
-    group.add_argument("--group-column", default="group", help="manifest column naming the patient or site (default: group)")
+    group.add_argument(
+        "--group-column", default="group", help="manifest column naming the patient or site (default: group)"
+    )
     group.add_argument(
         "--group-pattern", metavar="REGEX",
         help="regex over file names whose first capture group names the group, for files without a group "
@@ -107,11 +110,13 @@ def _add_training_options(train: argparse.ArgumentParser) -> None:
                         help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: {','.join(defaults.models)})")
     models.add_argument("--epochs", type=int, default=defaults.epochs, help=f"most epochs (default: {defaults.epochs})")
     models.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default: {defaults.batch_size}")
-    models.add_argument("--learning-rate", type=float, default=defaults.learning_rate, help=f"Adam's rate (default: {defaults.learning_rate})")
+    models.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
+                        help=f"Adam's rate (default: {defaults.learning_rate})")
     models.add_argument("--patience", type=int, default=defaults.patience,
                         help=f"early-stopping patience in epochs (default: {defaults.patience})")
     models.add_argument("--loss", choices=LOSSES, default=defaults.loss,
-                        help="cross_entropy, or auroc: a pairwise ranking surrogate for two classes (default: cross_entropy)")
+                        help="cross_entropy, or auroc: a pairwise ranking surrogate for two classes "
+                        "(default: cross_entropy)")
     models.add_argument("--weights", default=defaults.weights, metavar="imagenet|none|PATH",
                         help="backbone weights: imagenet (downloaded by Keras when online), none, a weights file, "
                         "or a folder of Keras' '*_notop.h5' files (default: imagenet)")
@@ -129,18 +134,21 @@ def _add_training_options(train: argparse.ArgumentParser) -> None:
                         help="two classes: pick the threshold on validation as the highest reaching this "
                         "sensitivity (default: Youden's J)")
     models.add_argument("--bootstrap-resamples", type=int, default=defaults.bootstrap_resamples,
-                        help=f"resamples for confidence intervals and paired tests (default: {defaults.bootstrap_resamples})")
+                        help="resamples for confidence intervals and paired tests "
+                        f"(default: {defaults.bootstrap_resamples})")
 
     prep = train.add_argument_group("preprocessing")
     prep.add_argument("--image-size", type=int, default=224, help="square image input side in pixels (default: 224)")
-    prep.add_argument("--sample-rate", type=int, default=4000, help="recordings are resampled to this rate (default: 4000)")
+    prep.add_argument("--sample-rate", type=int, default=4000,
+                      help="recordings are resampled to this rate (default: 4000)")
     prep.add_argument("--window-seconds", type=float, default=5.0, help="window length in seconds (default: 5)")
     prep.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction (default: 0.25)")
     prep.add_argument("--n-mels", type=int, default=64, help="mel bands (default: 64)")
     prep.add_argument("--n-fft", type=int, default=512, help="FFT size in samples (default: 512)")
     prep.add_argument("--hop-length", type=int, default=128, help="samples between frames (default: 128)")
     prep.add_argument("--fmin", type=float, default=20.0, help="lowest mel frequency in Hz (default: 20)")
-    prep.add_argument("--fmax", type=float, default=None, help="highest mel frequency in Hz (default: half the sample rate)")
+    prep.add_argument("--fmax", type=float, default=None,
+                      help="highest mel frequency in Hz (default: half the sample rate)")
     prep.add_argument("--aggregation", choices=("mean", "max"), default="mean",
                       help="how window probabilities combine into a recording's (default: mean)")
 
@@ -160,7 +168,7 @@ def _data_options(args: argparse.Namespace):
 
 
 def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
-    print(f"run {run_id} written to {artifacts_dir / 'runs' / run_id}")
+    print(f"run {run_id} written to {ArtifactsLayout(artifacts_dir).run(run_id).dir}")
     columns = [c for c in ("model", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity",
                            "threshold", "ece", "best_epoch", "train_seconds", "litert_ok") if c in results.columns]
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
@@ -179,8 +187,8 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
-    from core.training.pipeline import train_run
     from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
+    from core.training.run import train_run
 
     config = TrainConfig(
         models=tuple(name.strip() for name in args.models.split(",") if name.strip()),
@@ -210,13 +218,14 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     print(f"synthetic demo data written to {settings.demo_data_dir}")
     if args.data_only:
         return 0
-    from core.store.examples import export_examples
-    from core.training.pipeline import train_run
     from core.inputs.preprocess import ImagePreprocessing
+    from core.store.examples import export_examples
+    from core.training.run import train_run
 
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
     runs = [
-        (folders["audiograms"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none", seed=args.seed)),
+        (folders["audiograms"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none",
+                                            seed=args.seed)),
         (folders["heart_sounds"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, seed=args.seed)),
     ]
     for folder, config in runs:
@@ -280,7 +289,11 @@ COMMANDS = {
 
 def main(argv: Sequence[str] | None = None, settings: Settings | None = None) -> int:
     args = _build_parser().parse_args(argv)
-    settings = settings or Settings.from_env()
+    try:
+        settings = settings or Settings.from_env()
+    except CoreError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.debug:
         logging.getLogger("core").setLevel(logging.DEBUG)

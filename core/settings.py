@@ -1,56 +1,53 @@
-"""Process-wide settings, read once from the environment.
+"""Process-wide settings, read once from the environment and validated there.
 
 Every component takes a `Settings` (or the values it needs) as an argument;
 nothing else in the project reads `os.environ`. The README lists every
-variable with its default.
+variable with its default. A wrong value stops the process at start-up with
+one line naming the variable and the value received (`core.errors.CoreError`),
+never a pydantic dump.
+
+`Settings(...)` takes explicit values only and never looks at the environment,
+so tests and tools stay hermetic; `Settings.from_env()` is the one reader.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+from typing import Annotated, Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import CoreError
+from core.store.layout import ArtifactsLayout
 
-TRUE = {"1", "true", "yes", "on"}
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# What each rule asks for, for the messages of pydantic's own checks (numbers, booleans).
+_REQUIREMENTS = {
+    "float_parsing": "a positive number",
+    "finite_number": "a positive number",
+    "greater_than": "a positive number",
+    "bool_parsing": "true or false (1/0, yes/no, on/off)",
+}
+_SECRET_FIELDS = {"database_url", "users"}  # their values never appear in a message
+_URL_SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise CoreError(f"{name} must be a number, got {raw!r}") from None
-    if value <= 0:
-        raise CoreError(f"{name} must be positive, got {raw!r}")
-    return value
-
-
-def _users(raw: str) -> dict[str, str]:
-    """`alice:<hash>,bob:<hash>` (Werkzeug password hashes) as {user: hash}."""
-    users = {}
-    for entry in filter(None, (part.strip() for part in raw.split(","))):
-        name, sep, hashed = entry.partition(":")
-        if not sep or not name or not hashed:
-            raise CoreError("AUTH_USERS entries must look like user:password-hash, separated by commas")
-        users[name] = hashed
-    return users
+PositiveNumber = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 
 
-@dataclass(frozen=True)
-class Settings:
-    """Deployment settings.
+class Settings(BaseSettings):
+    """Deployment settings, immutable once read.
 
     Attributes:
         artifacts_dir: Runs, `training_metrics.csv`, the registry and (by
             default) the audit database (`ARTIFACTS_DIR`, default `artifacts`).
         demo_data_dir: Where `python -m core demo` writes synthetic data
             (`DEMO_DATA_DIR`, default `demo_data`).
-        log_level: Python logging level name (`LOG_LEVEL`, default `INFO`).
+        log_level: Python logging level name (`LOG_LEVEL`, default `INFO`;
+            any case, stored upper-case).
         database_url: SQLAlchemy URL of the audit log (`DATABASE_URL`; default
             SQLite at `ARTIFACTS_DIR/audit.db`; `postgres://` is accepted).
         users: Login names and Werkzeug password hashes (`AUTH_USERS`,
@@ -62,36 +59,127 @@ class Settings:
             (`STORE_INPUTS`, default off: only a content hash is kept).
     """
 
+    model_config = SettingsConfigDict(frozen=True, extra="forbid")
+
     artifacts_dir: Path = Path("artifacts")
     demo_data_dir: Path = Path("demo_data")
     log_level: str = "INFO"
-    database_url: str | None = None
-    users: dict[str, str] = field(default_factory=dict)
-    max_upload_mb: float = 20.0
-    max_audio_seconds: float = 900.0
-    max_image_megapixels: float = 40.0
+    database_url: str | None = Field(default=None, repr=False)  # may hold a password
+    users: dict[str, str] = Field(default_factory=dict, repr=False)
+    max_upload_mb: PositiveNumber = 20.0
+    max_audio_seconds: PositiveNumber = 900.0
+    max_image_megapixels: PositiveNumber = 40.0
     store_inputs: bool = False
+
+    def __init__(self, **values: Any) -> None:
+        try:
+            super().__init__(**values)
+        except ValidationError as exc:
+            raise CoreError("; ".join(_message(error) for error in exc.errors())) from None
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Explicit values only: the environment is read by `from_env`, and by nothing else."""
+        return (init_settings,)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """The settings of `environ` (default `os.environ`); unset or empty variables keep their default.
+
+        Raises:
+            CoreError: A variable holds an invalid value; the message names it and the value received.
+        """
+        env = os.environ if environ is None else environ
+        return cls(**{field: env[name] for field, name in ENV_NAMES.items() if env.get(name, "").strip()})
 
     @property
     def audit_database_url(self) -> str:
         """DATABASE_URL for SQLAlchemy; the PaaS's `postgres://` form is sent to the installed psycopg 3 driver."""
-        url = self.database_url or f"sqlite:///{(Path(self.artifacts_dir) / 'audit.db').resolve()}"
+        url = self.database_url or f"sqlite:///{ArtifactsLayout(self.artifacts_dir).audit_db.resolve()}"
         for prefix in ("postgres://", "postgresql://"):
             if url.startswith(prefix):
-                return "postgresql+psycopg://" + url[len(prefix):]
+                return "postgresql+psycopg://" + url[len(prefix) :]
         return url
 
+    @field_validator("artifacts_dir", "demo_data_dir")
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        return cls(
-            artifacts_dir=Path(env.get("ARTIFACTS_DIR", "artifacts")),
-            demo_data_dir=Path(env.get("DEMO_DATA_DIR", "demo_data")),
-            log_level=env.get("LOG_LEVEL", "INFO").upper(),
-            database_url=env.get("DATABASE_URL") or None,
-            users=_users(env.get("AUTH_USERS", "")),
-            max_upload_mb=_number(env, "MAX_UPLOAD_MB", 20.0),
-            max_audio_seconds=_number(env, "MAX_AUDIO_SECONDS", 900.0),
-            max_image_megapixels=_number(env, "MAX_IMAGE_MEGAPIXELS", 40.0),
-            store_inputs=env.get("STORE_INPUTS", "").strip().lower() in TRUE,
-        )
+    def _folder(cls, path: Path) -> Path:
+        if path.exists() and not path.is_dir():
+            raise ValueError(f"must be a folder, got {str(path)!r}, which is a file")
+        return path
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level(cls, value: object) -> str:
+        level = str(value).strip().upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(f"must be one of {', '.join(LOG_LEVELS)}, got {value!r}")
+        return level
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url(cls, url: str | None) -> str | None:
+        if url is not None and not _URL_SCHEME.match(url):
+            raise ValueError(
+                "must be a database URL such as postgresql://user:password@host/db or sqlite:///path/audit.db, "
+                "got a value without a scheme (not shown: it may hold a password)"
+            )
+        return url
+
+    @field_validator("users", mode="before")
+    @classmethod
+    def _users_list(cls, value: object) -> object:
+        return parse_users(value) if isinstance(value, str) else value
+
+    @field_validator("users")
+    @classmethod
+    def _password_hashes(cls, users: dict[str, str]) -> dict[str, str]:
+        # A plain password where a hash belongs would make Werkzeug refuse every login, silently.
+        for name, hashed in users.items():
+            if hashed.count("$") < 2:
+                raise ValueError(
+                    f"must hold Werkzeug password hashes (method$salt$hash), got something else for {name!r}; "
+                    "make one with werkzeug.security.generate_password_hash"
+                )
+        return users
+
+
+def parse_users(raw: str) -> dict[str, str]:
+    """`alice:<hash>,bob:<hash>` as `{user: hash}`; empty entries (a trailing comma) are skipped.
+
+    Raises:
+        ValueError: An entry is not `user:hash`, or a name repeats.
+    """
+    users: dict[str, str] = {}
+    for number, entry in enumerate(filter(None, (part.strip() for part in raw.split(","))), start=1):
+        name, sep, hashed = entry.partition(":")
+        if not sep or not name or not hashed:
+            raise ValueError(f"must look like user:password-hash,user2:password-hash, got a malformed entry {number}")
+        if name in users:
+            raise ValueError(f"must name each user once, got {name!r} twice")
+        users[name] = hashed
+    return users
+
+
+def _message(error: Mapping[str, Any]) -> str:
+    """One pydantic error as `NAME must be ..., got VALUE`, naming the environment variable."""
+    field = str(error["loc"][0]) if error["loc"] else ""
+    name = ENV_NAMES.get(field, field)
+    if error["type"] == "extra_forbidden":
+        return f"{field!r} is not a setting; the settings are {', '.join(ENV_NAMES)}"
+    if error["type"] == "value_error":
+        return f"{name} {error['ctx']['error']}"
+    requirement = _REQUIREMENTS.get(error["type"], error["msg"].lower())
+    shown = "a value not shown" if field in _SECRET_FIELDS else repr(error["input"])
+    return f"{name} must be {requirement}, got {shown}"
+
+
+# The environment variable behind each field: its name upper-cased, but for the login list.
+ENV_NAMES = {field: field.upper() for field in Settings.model_fields} | {"users": "AUTH_USERS"}

@@ -23,8 +23,8 @@ def demo_folders(tmp_path_factory) -> dict[str, Path]:
 
 def _train(tmp_path_factory, source: Path, **overrides):
     from core.config import DataOptions, TrainConfig
-    from core.training.pipeline import train_run
     from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
+    from core.training.pipeline import train_run
 
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
     config = TrainConfig(
@@ -62,15 +62,16 @@ def combine_runs(root: Path, runs) -> Path:
     """Copy trained runs, and their rows of training_metrics.csv, into one ARTIFACTS_DIR."""
     import shutil
 
-    from core.store import artifacts
+    from core.store.layout import ArtifactsLayout
 
-    lines = []
+    lines, target = [], ArtifactsLayout(root)
     for artifacts_dir, run_id, _ in runs:
-        shutil.copytree(artifacts.runs_dir(artifacts_dir) / run_id, artifacts.runs_dir(root) / run_id)
-        text = artifacts.metrics_csv(artifacts_dir).read_text().splitlines()
+        source = ArtifactsLayout(artifacts_dir)
+        shutil.copytree(source.run(run_id).dir, target.run(run_id).dir)
+        text = source.metrics_csv.read_text().splitlines()
         lines = lines or text[:1]
         lines += [line for line in text[1:] if line.startswith(run_id)]
-    artifacts.metrics_csv(root).write_text("\n".join(lines) + "\n")
+    target.metrics_csv.write_text("\n".join(lines) + "\n")
     return root
 
 

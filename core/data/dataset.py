@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
 
-from core.errors import CoreError
+from core.errors import InvalidInput, NotFound
 from core.inputs.formats import modality_of
-
 
 
 @dataclass(frozen=True)
@@ -70,7 +69,7 @@ def parse_label_map(text: str | None) -> dict[str, str]:
     for pair in text.split(","):
         old, sep, new = pair.partition("=")
         if not sep or not old.strip() or not new.strip():
-            raise CoreError(f"--label-map entries must look like old=new, got {pair!r}")
+            raise InvalidInput(f"--label-map entries must look like old=new, got {pair!r}")
         mapping[old.strip()] = new.strip()
     return mapping
 
@@ -93,7 +92,7 @@ def group_from_name(name: str, pattern: re.Pattern[str]) -> str | None:
 def _from_class_folders(root: Path) -> tuple[list[tuple[Path, str, str | None]], list[Skipped]]:
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
-        raise CoreError(
+        raise InvalidInput(
             f"{root} has no class sub-folders; expected {root}/<class>/<file> "
             "or a CSV manifest with path,label columns"
         )
@@ -117,7 +116,7 @@ def _from_manifest(
         columns = set(reader.fieldnames or [])
         missing = {"path", "label"} - columns
         if missing:
-            raise CoreError(
+            raise InvalidInput(
                 f"manifest {manifest} lacks column(s) {', '.join(sorted(missing))}; "
                 f"it has {', '.join(sorted(columns)) or 'none'}"
             )
@@ -157,16 +156,17 @@ def load_dataset(
             whole match) is the group, for items with no group column.
 
     Raises:
-        CoreError: a source is missing or malformed, no usable files were
+        NotFound: a source is missing.
+        InvalidInput: a source is malformed, no usable files were
             found, or images and sounds are mixed.
     """
     if not sources:
-        raise CoreError("no data given: pass --data PATH (a class-folder root or a CSV manifest)")
+        raise InvalidInput("no data given: pass --data PATH (a class-folder root or a CSV manifest)")
     label_map = label_map or {}
     try:
         pattern = re.compile(group_pattern) if group_pattern else None
     except re.error as exc:
-        raise CoreError(f"--group-pattern {group_pattern!r} is not a valid regex: {exc}") from None
+        raise InvalidInput(f"--group-pattern {group_pattern!r} is not a valid regex: {exc}") from None
 
     items: list[Item] = []
     skipped: list[Skipped] = []
@@ -177,9 +177,9 @@ def load_dataset(
         elif root.is_file() and root.suffix.lower() == ".csv":
             rows, passed = _from_manifest(root, group_column)
         elif root.exists():
-            raise CoreError(f"{root} is neither a folder nor a .csv manifest")
+            raise InvalidInput(f"{root} is neither a folder nor a .csv manifest")
         else:
-            raise CoreError(f"data source {root} does not exist")
+            raise NotFound(f"data source {root} does not exist")
         skipped.extend(passed)
         for path, label, group in rows:
             if group is None and pattern is not None:
@@ -187,7 +187,7 @@ def load_dataset(
             items.append(Item(path, label_map.get(label, label), group, str(source)))
 
     if not items:
-        raise CoreError(f"no image or sound files found in {', '.join(map(str, sources))}")
+        raise InvalidInput(f"no image or sound files found in {', '.join(map(str, sources))}")
     return Dataset(items=items, modality=_single_modality(items), skipped=skipped)
 
 
@@ -199,7 +199,7 @@ def _single_modality(items: Iterable[Item]) -> str:
         examples = "; ".join(
             f"{len(paths)} {kind} files such as {paths[0].name}" for kind, paths in sorted(by_modality.items())
         )
-        raise CoreError(
+        raise InvalidInput(
             f"a dataset must be all images or all sounds, found {examples}. "
             "Train them as separate runs."
         )

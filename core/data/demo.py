@@ -80,7 +80,7 @@ def draw_audiogram(label: str, rng: np.random.Generator, *, size: int = 512) -> 
     marker = int(size * rng.uniform(0.010, 0.016))
     width = int(rng.integers(1, 3))
     for ear, colour in ears:
-        points = [(x_of(f), y_of(db)) for f, db in zip(FREQUENCIES, audiogram_thresholds(label, rng))]
+        points = [(x_of(f), y_of(db)) for f, db in zip(FREQUENCIES, audiogram_thresholds(label, rng), strict=True)]
         draw.line(points, fill=colour, width=width)
         for x, y in points:
             if ear == "right":

@@ -4,16 +4,20 @@ Items that must stay together (same patient, same source photo, identical
 content) are joined into one unit first; units are then split with
 scikit-learn's StratifiedGroupKFold, which keeps class proportions as close as
 the units allow. The test fold is taken first, then validation from the rest.
+`split_table` is the record of it that each run keeps.
 """
 
 from __future__ import annotations
 
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
+from pathlib import Path
 
 import numpy as np
+import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
-from core.errors import CoreError
+from core.data.dataset import Item
+from core.errors import InvalidInput
 
 SPLITS = ("train", "val", "test")
 
@@ -52,7 +56,7 @@ def _hold_out(labels: np.ndarray, units: np.ndarray, fraction: float, seed: int)
     n_splits = max(2, int(round(1 / fraction)))
     n_units = len(np.unique(units))
     if n_units < n_splits:
-        raise CoreError(
+        raise InvalidInput(
             f"too few independent items to split: {n_units} groups, need at least {n_splits} "
             f"for a {fraction:.0%} hold-out. Add data or change --split."
         )
@@ -79,10 +83,10 @@ def assign_splits(
         seed: Same seed, same data, same split.
 
     Raises:
-        CoreError: bad fractions, or too few units to hold out val and test.
+        InvalidInput: bad fractions, or too few units to hold out val and test.
     """
     if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
-        raise CoreError(f"split fractions must be three positive numbers summing to 1, got {fractions!r}")
+        raise InvalidInput(f"split fractions must be three positive numbers summing to 1, got {fractions!r}")
     labels_arr, units_arr = np.asarray(labels), np.asarray(units)
     assignment = np.full(len(labels_arr), "train", dtype=object)
 
@@ -93,3 +97,25 @@ def assign_splits(
     val = _hold_out(labels_arr[rest], units_arr[rest], val_share, seed + 1)
     assignment[rest[val]] = "val"
     return assignment.astype(str)
+
+
+def split_table(items: Sequence[Item], hashes: dict[Path, str], units: np.ndarray, split: np.ndarray) -> pd.DataFrame:
+    """One row per item: `path, label, group, unit, sha256, source, split`, as a run stores it.
+
+    Args:
+        items: The usable items, in the order of `units` and `split`.
+        hashes: Each item's content SHA-256, from the audit.
+        units: From `linked_units`.
+        split: From `assign_splits`.
+    """
+    return pd.DataFrame(
+        {
+            "path": [str(item.path) for item in items],
+            "label": [item.label for item in items],
+            "group": [item.group or "" for item in items],
+            "unit": units,
+            "sha256": [hashes[item.path] for item in items],
+            "source": [item.source for item in items],
+            "split": split,
+        }
+    )

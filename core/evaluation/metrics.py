@@ -148,9 +148,8 @@ def expected_calibration_error(bins: dict) -> float:
     total = sum(bins["count"])
     if not total:
         return 0.0
-    return float(
-        sum(n * abs(p - o) for n, p, o in zip(bins["count"], bins["predicted"], bins["observed"]) if n) / total
-    )
+    rows = zip(bins["count"], bins["predicted"], bins["observed"], strict=True)
+    return float(sum(n * abs(p - o) for n, p, o in rows if n) / total)
 
 
 def brier(y_true: np.ndarray, probs: np.ndarray) -> float:
@@ -299,4 +298,8 @@ def operating_stats(
 def threshold_sweep(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 1) -> dict[str, list[float]]:
     """Sensitivity and specificity at every distinct threshold (from scikit-learn's ROC curve)."""
     fpr, tpr, thresholds = roc_curve(np.asarray(y_true) == positive, scores)
-    return {"threshold": np.minimum(thresholds, 1.0).tolist(), "sensitivity": tpr.tolist(), "specificity": (1 - fpr).tolist()}
+    return {
+        "threshold": np.minimum(thresholds, 1.0).tolist(),
+        "sensitivity": tpr.tolist(),
+        "specificity": (1 - fpr).tolist(),
+    }

@@ -1,4 +1,4 @@
-"""The evaluation report of one model, and the paired comparison of a run's models.
+"""The evaluation report of one model at one level: every test figure, calibrated on validation.
 
 Built from predictions alone (labels, probabilities, groups), so it can be
 recomputed from the CSVs a run wrote. Calibration and the operating point are
@@ -14,12 +14,17 @@ fitted on validation and only applied to test:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import combinations
-from typing import Sequence
 
 import numpy as np
-from sklearn.metrics import average_precision_score, classification_report, confusion_matrix, precision_recall_curve, roc_curve
+from sklearn.metrics import (
+    average_precision_score,
+    classification_report,
+    confusion_matrix,
+    precision_recall_curve,
+    roc_curve,
+)
 
 from core.evaluation.decision import apply_temperature, predicted_classes
 from core.evaluation.metrics import (
@@ -29,8 +34,6 @@ from core.evaluation.metrics import (
     expected_calibration_error,
     fit_temperature,
     log_loss_of,
-    mcnemar_test,
-    paired_auc_bootstrap,
     reliability_bins,
     roc_auc,
     sensitivity_specificity,
@@ -40,7 +43,6 @@ from core.evaluation.metrics import (
 
 DEFAULT_BAND_HALF_WIDTH = 0.15
 DEFAULT_CONFIDENCE_FLOOR = 0.6
-SIGNIFICANCE = 0.05
 
 
 @dataclass
@@ -141,7 +143,9 @@ def evaluate_level(
         "class_names": list(class_names),
         "temperature": temperature,
         "accuracy": accuracy(test.labels, calibrated),
-        "accuracy_ci": bootstrap_ci(test.labels, calibrated, accuracy, groups=test.groups, n_resamples=n_resamples, seed=seed),
+        "accuracy_ci": bootstrap_ci(
+            test.labels, calibrated, accuracy, groups=test.groups, n_resamples=n_resamples, seed=seed
+        ),
         "loss": log_loss_of(test.labels, test.probs),
         "loss_calibrated": log_loss_of(test.labels, calibrated),
         "auc": roc_auc(test.labels, calibrated, positive=auc_positive),
@@ -175,42 +179,3 @@ def evaluate_level(
 def calibrated_test(report: dict, test: Predictions) -> Predictions:
     """Test predictions after the temperature stored in a level's report."""
     return Predictions(test.labels, apply_temperature(test.probs, report["temperature"]), test.groups)
-
-
-def compare_models(
-    tests: dict[str, Predictions],
-    reports: dict[str, dict],
-    *,
-    positive: int | None,
-    n_resamples: int = 1000,
-    seed: int = 0,
-) -> list[dict]:
-    """Paired tests for every pair of models evaluated on the same test items.
-
-    McNemar compares correctness at each model's operating point; a paired
-    bootstrap compares AUROC. Each entry carries a sentence for the dashboard.
-    """
-    comparisons = []
-    for a, b in combinations(sorted(tests), 2):
-        test_a, test_b = calibrated_test(reports[a], tests[a]), calibrated_test(reports[b], tests[b])
-        correct = {
-            name: predicted_classes(t.probs, positive=positive, threshold=reports[name]["operating_point"]["threshold"]) == t.labels
-            for name, t in ((a, test_a), (b, test_b))
-        }
-        auc = paired_auc_bootstrap(
-            test_a.labels, test_a.probs, test_b.probs, positive=positive if positive is not None else 1,
-            groups=test_a.groups, n_resamples=n_resamples, seed=seed,
-        )
-        mcnemar = mcnemar_test(correct[a], correct[b])
-        comparisons.append({"a": a, "b": b, "mcnemar": mcnemar, "auc": auc, "text": _sentence(a, b, mcnemar, auc)})
-    return comparisons
-
-
-def _sentence(a: str, b: str, mcnemar: dict, auc: dict) -> str:
-    parts = []
-    if auc["p_value"] is not None:
-        verdict = "significant" if auc["p_value"] < SIGNIFICANCE else "not significant"
-        parts.append(f"AUC difference {auc['difference']:+.3f} {verdict} (p={auc['p_value']:.2f})")
-    verdict = "significant" if mcnemar["p_value"] < SIGNIFICANCE else "not significant"
-    parts.append(f"accuracy difference {verdict} (McNemar p={mcnemar['p_value']:.2f})")
-    return f"{a} vs {b}: " + "; ".join(parts)

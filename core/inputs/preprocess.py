@@ -17,14 +17,14 @@ import io
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import BinaryIO, Union
+from typing import BinaryIO
 
 import numpy as np
 from PIL import Image, ImageOps
 
-from core.errors import CoreError
+from core.errors import InvalidInput
 
-Source = Union[str, Path, bytes, BinaryIO]
+Source = str | Path | bytes | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -78,13 +78,13 @@ class SoundPreprocessing:
 
     def __post_init__(self) -> None:
         if not 0 <= self.overlap < 1:
-            raise CoreError(f"window overlap must be in [0, 1), got {self.overlap!r}")
+            raise InvalidInput(f"window overlap must be in [0, 1), got {self.overlap!r}")
         if self.window_seconds <= 0:
-            raise CoreError(f"window length must be positive, got {self.window_seconds!r} s")
+            raise InvalidInput(f"window length must be positive, got {self.window_seconds!r} s")
         if self.aggregation not in ("mean", "max"):
-            raise CoreError(f"aggregation must be 'mean' or 'max', got {self.aggregation!r}")
+            raise InvalidInput(f"aggregation must be 'mean' or 'max', got {self.aggregation!r}")
         if self.fmax is not None and self.fmax > self.sample_rate / 2:
-            raise CoreError(
+            raise InvalidInput(
                 f"fmax {self.fmax} Hz is above the Nyquist frequency {self.sample_rate / 2} Hz"
             )
 
@@ -105,14 +105,14 @@ class SoundPreprocessing:
         return asdict(self)
 
 
-Preprocessing = Union[ImagePreprocessing, SoundPreprocessing]
+Preprocessing = ImagePreprocessing | SoundPreprocessing
 
 
 def preprocessing_from_dict(data: dict) -> Preprocessing:
     """Rebuild the parameters saved in a run's `preprocessing.json`."""
     kind = {"image": ImagePreprocessing, "sound": SoundPreprocessing}.get(data.get("modality"))
     if kind is None:
-        raise CoreError(f"unknown preprocessing modality {data.get('modality')!r}")
+        raise InvalidInput(f"unknown preprocessing modality {data.get('modality')!r}")
     return kind(**data)
 
 
@@ -127,7 +127,7 @@ def decode_image(source: Source, *, max_pixels: int | None = None) -> Image.Imag
         max_pixels: Refuse images with more pixels, before decoding them.
 
     Raises:
-        CoreError: the content is not a readable image, or has too many pixels
+        InvalidInput: the content is not a readable image, or has too many pixels
             (`max_pixels`, or Pillow's decompression-bomb limit).
     """
     try:
@@ -136,7 +136,7 @@ def decode_image(source: Source, *, max_pixels: int | None = None) -> Image.Imag
             with Image.open(_open(source)) as image:
                 width, height = image.size
                 if max_pixels is not None and width * height > max_pixels:
-                    raise CoreError(
+                    raise InvalidInput(
                         f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
                         f"above the {max_pixels / 1e6:.0f}-megapixel limit"
                     )
@@ -145,9 +145,9 @@ def decode_image(source: Source, *, max_pixels: int | None = None) -> Image.Imag
                 oriented = ImageOps.exif_transpose(image)
                 return _to_rgb(oriented)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise CoreError(f"image is too large to decode safely ({exc})") from None
+        raise InvalidInput(f"image is too large to decode safely ({exc})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
-        raise CoreError(f"not a readable image ({exc})") from None
+        raise InvalidInput(f"not a readable image ({exc})") from None
 
 
 def _to_rgb(image: Image.Image) -> Image.Image:
@@ -179,8 +179,18 @@ def resize_image(image: Image.Image, image_size: int) -> np.ndarray:
 
 
 def image_to_input(pixels: np.ndarray) -> np.ndarray:
-    """uint8 pixels to the float32 [0, 1] model input."""
+    """uint8 pixels to the float32 [0, 1] model input: the one place pixels are scaled."""
     return pixels.astype(np.float32) / 255.0
+
+
+def as_model_input(x: np.ndarray) -> np.ndarray:
+    """What a model takes, from the arrays training keeps in memory.
+
+    Images are kept as uint8 (a quarter of the memory) and scaled by
+    `image_to_input` batch by batch; spectrogram windows are float32 model
+    inputs already and pass through unchanged.
+    """
+    return image_to_input(x) if x.dtype == np.uint8 else x
 
 
 def load_image(source: Source, params: ImagePreprocessing) -> np.ndarray:
@@ -195,7 +205,7 @@ def read_audio(source: Source, *, max_seconds: float | None = None) -> tuple[np.
         max_seconds: Refuse longer recordings, before decoding them.
 
     Raises:
-        CoreError: unreadable content, too long, no samples, or NaN/inf samples.
+        InvalidInput: unreadable content, too long, no samples, or NaN/inf samples.
     """
     import soundfile
 
@@ -204,17 +214,19 @@ def read_audio(source: Source, *, max_seconds: float | None = None) -> tuple[np.
             stream = _open(source)
             info = soundfile.info(stream)
             if info.frames > max_seconds * info.samplerate:
-                raise CoreError(f"recording is {info.duration / 60:.1f} min long, above the {max_seconds / 60:g}-minute limit")
+                raise InvalidInput(
+                    f"recording is {info.duration / 60:.1f} min long, above the {max_seconds / 60:g}-minute limit"
+                )
             if hasattr(stream, "seek"):
                 stream.seek(0)
             source = stream
         samples, rate = soundfile.read(_open(source), dtype="float32", always_2d=True)
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as exc:
-        raise CoreError(f"not a readable sound file ({exc})") from None
+        raise InvalidInput(f"not a readable sound file ({exc})") from None
     if samples.size == 0:
-        raise CoreError("the recording has no samples")
+        raise InvalidInput("the recording has no samples")
     if not np.isfinite(samples).all():
-        raise CoreError("the recording contains NaN or infinite samples")
+        raise InvalidInput("the recording contains NaN or infinite samples")
     return np.ascontiguousarray(samples.mean(axis=1), dtype=np.float32), int(rate)
 
 
@@ -224,7 +236,8 @@ def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:
         return signal
     import librosa
 
-    return np.ascontiguousarray(librosa.resample(signal, orig_sr=rate, target_sr=target, res_type="soxr_hq"), dtype=np.float32)
+    resampled = librosa.resample(signal, orig_sr=rate, target_sr=target, res_type="soxr_hq")
+    return np.ascontiguousarray(resampled, dtype=np.float32)
 
 
 def decode_audio(source: Source, sample_rate: int | None) -> np.ndarray:

@@ -16,7 +16,6 @@ BLUR_LIMIT = 10.0
 SILENCE_DBFS = -50.0
 CLIP_LEVEL, CLIP_SHARE = 0.999, 0.001
 LOW_SNR_DB = 6.0
-QUALITY_REFERENCE = "quality_reference.json"
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:
@@ -40,7 +39,11 @@ def image_reference(images: np.ndarray) -> dict:
     """
     stats = np.array([image_stats(pixels) for pixels in images])
     low, high = np.percentile(stats[:, 0], [1, 99])
-    return {"brightness": [float(low), float(high)], "sharpness_p1": float(np.percentile(stats[:, 1], 1)), "n": int(len(images))}
+    return {
+        "brightness": [float(low), float(high)],
+        "sharpness_p1": float(np.percentile(stats[:, 1], 1)),
+        "n": int(len(images)),
+    }
 
 
 def image_warnings(image: Image.Image, pixels: np.ndarray, *, reference: dict | None = None) -> list[str]:

@@ -8,7 +8,7 @@ patches that covered it.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -55,7 +55,7 @@ def occlusion_map(
     drops = np.maximum(probs[0] - probs[1:], 0.0)
     heat = np.zeros((height, width))
     cover = np.zeros((height, width))
-    for drop, (top, left) in zip(drops, boxes):
+    for drop, (top, left) in zip(drops, boxes, strict=True):
         heat[top : top + patch_h, left : left + patch_w] += drop
         cover[top : top + patch_h, left : left + patch_w] += 1
     heat /= np.maximum(cover, 1)
@@ -69,7 +69,7 @@ def stitch_windows(windows: np.ndarray, starts_frames: np.ndarray) -> np.ndarray
     total = int(starts_frames.max()) + frames
     canvas = np.zeros((rows, total))
     count = np.zeros(total)
-    for window, start in zip(windows, starts_frames.astype(int)):
+    for window, start in zip(windows, starts_frames.astype(int), strict=True):
         canvas[:, start : start + frames] += window
         count[start : start + frames] += 1
     return (canvas / np.maximum(count, 1)).astype(np.float32)

@@ -10,15 +10,12 @@ TensorFlow, so a serving worker starts fast and stays small.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 import numpy as np
 
-from core.store import artifacts
 from core.errors import CoreError
-from core.serving.heatmap import occlusion_map, stitch_windows
-from core.serving.litert import LiteRTModel
 from core.evaluation.decision import apply_temperature, predicted_classes
 from core.inputs.preprocess import (
     ImagePreprocessing,
@@ -32,8 +29,14 @@ from core.inputs.preprocess import (
     resize_image,
     sound_inputs,
 )
-from core.inputs.quality import QUALITY_REFERENCE, image_warnings, sound_warnings
-from core.store.registry import OPERATING_POINT, champion
+from core.inputs.quality import image_warnings, sound_warnings
+from core.serving.heatmap import occlusion_map, stitch_windows
+from core.serving.litert import LiteRTModel
+from core.store.artifacts import read_json
+from core.store.layout import ArtifactsLayout, RunLayout
+from core.store.registry import champion
+
+ARRAYS = ("heatmap", "display")
 
 
 @dataclass
@@ -68,11 +71,17 @@ class Prediction:
     display: np.ndarray | None = None
 
     def to_dict(self) -> dict:
-        """JSON-ready fields, without the arrays."""
-        data = asdict(self)
-        data.pop("heatmap")
-        data.pop("display")
-        return data
+        """The one JSON form of a prediction (CLI, REST API, page): every field but the arrays.
+
+        Fields are read, not deep-copied as `dataclasses.asdict` would, so the
+        arrays are never copied only to be dropped.
+        """
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAYS}
+
+
+def _saved_operating_point(path: Path) -> dict:
+    """The operating point chosen after training (dashboard or CLI), overriding the report's; {} when none."""
+    return read_json(path) if path.is_file() else {}
 
 
 class Predictor:
@@ -102,14 +111,12 @@ class Predictor:
         max_image_pixels: int | None = None,
         max_audio_seconds: float | None = None,
     ):
-        self.run_dir = Path(run_dir)
-        self.run_id = self.run_dir.name
-        self.model_name = model
-        folder = artifacts.model_dir(self.run_dir, model)
+        layout = RunLayout(Path(run_dir))
+        self.run_dir, self.run_id, self.model_name = layout.dir, layout.run_id, model
         try:
-            classes = artifacts.read_json(self.run_dir / "classes.json")
-            self.params = preprocessing_from_dict(artifacts.read_json(self.run_dir / "preprocessing.json"))
-            report = artifacts.read_json(folder / "report.json")
+            classes = read_json(layout.classes)
+            self.params = preprocessing_from_dict(read_json(layout.preprocessing))
+            report = read_json(layout.model(model).report)
         except (OSError, ValueError) as exc:
             raise CoreError(f"run {self.run_id} model {model} cannot be served: {exc}") from None
         self.class_names: list[str] = classes["class_names"]
@@ -117,20 +124,16 @@ class Predictor:
         self.positive = None if positive is None else self.class_names.index(positive)
         headline = report["levels"][report["level"]]
         self.temperature = float(headline["temperature"])
-        point = dict(headline["operating_point"])
-        saved = folder / OPERATING_POINT
-        if saved.is_file():
-            point.update(artifacts.read_json(saved))
+        point = {**headline["operating_point"], **_saved_operating_point(layout.model(model).operating_point)}
         self.threshold = point["threshold"]
         self.review_band = list(review_band) if review_band is not None else list(point["review_band"])
         self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
-        reference = self.run_dir / QUALITY_REFERENCE
-        self.quality_reference = artifacts.read_json(reference) if reference.is_file() else None
+        self.quality_reference = read_json(layout.quality_reference) if layout.quality_reference.is_file() else None
         threads = num_threads or len(os.sched_getaffinity(0))
-        self.litert = LiteRTModel(folder / "model.tflite", num_threads=threads)
+        self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
 
     @classmethod
-    def from_registry(cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs) -> "Predictor":
+    def from_registry(cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs) -> Predictor:
         """The champion, or the given run's model (its best if `model` is None)."""
         if run_id is None:
             chosen = champion(Path(artifacts_dir))
@@ -139,7 +142,7 @@ class Predictor:
             run_id, model = chosen["run_id"], model or chosen["model"]
         if model is None:
             raise CoreError("give --model together with --run")
-        return cls(artifacts.runs_dir(Path(artifacts_dir)) / run_id, model, **kwargs)
+        return cls(ArtifactsLayout(artifacts_dir).run(run_id).dir, model, **kwargs)
 
     @property
     def modality(self) -> str:
@@ -168,7 +171,7 @@ class Predictor:
             model=self.model_name,
             modality=self.modality,
             class_names=self.class_names,
-            probabilities={name: float(p) for name, p in zip(self.class_names, calibrated)},
+            probabilities={name: float(p) for name, p in zip(self.class_names, calibrated, strict=True)},
             predicted=predicted,
             uncertain=uncertain,
             review_band=self.review_band,

@@ -11,17 +11,23 @@ import hashlib
 import logging
 import threading
 from dataclasses import dataclass
-from pathlib import Path
 
-from core.store import artifacts
-from core.store.audit_log import AuditLog
-from core.errors import InputRejected, ModelUnavailable
-from core.store.registry import champion, list_runs, servable_models
+from core.errors import EmptyInput, InputRejected, InputTooLarge, ModelUnavailable, Unavailable
+from core.inputs.formats import ACCEPTED, FORMATS, FileFormat, sniff
 from core.serving.predictor import Prediction, Predictor
 from core.settings import Settings
-from core.inputs.formats import ACCEPTED, FORMATS, FileFormat, sniff
+from core.store.artifacts import atomic_write
+from core.store.audit_log import AuditLog
+from core.store.layout import ArtifactsLayout
+from core.store.registry import champion, list_runs, servable_models
 
 log = logging.getLogger(__name__)
+
+
+def model_key(run_id: str, model: str) -> str:
+    """How a model is named to clients (the page, `/api/models`, `model=` of `/api/predict`): `run_id/model`."""
+    return f"{run_id}/{model}"
+
 
 def _describe_unknown(data: bytes) -> str:
     sample = data[:512]
@@ -40,6 +46,11 @@ class Outcome:
     prediction_id: str
     filename: str | None
     content_sha256: str
+    case_ref: str | None
+
+    def to_dict(self) -> dict:
+        """The recorded prediction as JSON: audit-log `id`, `filename`, `case_ref`, then `Prediction.to_dict()`."""
+        return {"id": self.prediction_id, "filename": self.filename, "case_ref": self.case_ref, **self.prediction.to_dict()}
 
 
 class PredictionService:
@@ -66,7 +77,7 @@ class PredictionService:
             if run.get("state") != "complete":
                 continue
             for name in servable_models(self.settings.artifacts_dir, run["run_id"]):
-                key = f"{run['run_id']}/{name}"
+                key = model_key(run["run_id"], name)
                 is_champion = best is not None and (best["run_id"], best["model"]) == (run["run_id"], name)
                 listed.append({"key": key, "run_id": run["run_id"], "model": name, "dataset": run.get("dataset"),
                                "modality": run.get("modality"), "champion": is_champion})
@@ -76,7 +87,8 @@ class PredictionService:
         """The predictor for `run_id/model`, or the champion's when `key` is empty.
 
         Raises:
-            ModelUnavailable: no trained model, or an unknown key.
+            ModelUnavailable: an unknown key (404).
+            Unavailable: no trained model yet (503).
         """
         if key:
             run_id, sep, model = key.partition("/")
@@ -85,12 +97,12 @@ class PredictionService:
         else:
             best = champion(self.settings.artifacts_dir)
             if best is None:
-                raise ModelUnavailable("no trained model is available yet; run `make run` or `python -m core train` first", status=503)
+                raise Unavailable("no trained model is available yet; run `make run` or `python -m core train` first")
             run_id, model = best["run_id"], best["model"]
         with self._lock:
             if (run_id, model) not in self._predictors:
                 self._predictors[(run_id, model)] = Predictor(
-                    artifacts.runs_dir(self.settings.artifacts_dir) / run_id,
+                    ArtifactsLayout(self.settings.artifacts_dir).run(run_id).dir,
                     model,
                     max_image_pixels=int(self.settings.max_image_megapixels * 1e6),
                     max_audio_seconds=self.settings.max_audio_seconds,
@@ -98,11 +110,11 @@ class PredictionService:
             return self._predictors[(run_id, model)]
 
     def check(self, data: bytes, predictor: Predictor) -> FileFormat:
-        """The upload's format, or InputRejected saying why it is refused."""
+        """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""
         if not data:
-            raise InputRejected("the file is empty", status=400)
+            raise EmptyInput("the file is empty")
         if len(data) > self.max_upload_bytes:
-            raise InputRejected(f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit", status=413)
+            raise InputTooLarge(f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit")
         file_format = sniff(data)
         if file_format is None:
             raise InputRejected(f"not a supported image or sound file ({_describe_unknown(data)}); accepted: {ACCEPTED}")
@@ -110,7 +122,7 @@ class PredictionService:
             readable = ", ".join(fmt.name for fmt in FORMATS if fmt.modality == predictor.modality)
             raise InputRejected(
                 f"this is a {file_format.name} {file_format.modality} file, but the model "
-                f"{predictor.run_id}/{predictor.model_name} reads {predictor.modality}s ({readable})"
+                f"{model_key(predictor.run_id, predictor.model_name)} reads {predictor.modality}s ({readable})"
             )
         return file_format
 
@@ -126,7 +138,7 @@ class PredictionService:
         """Check, predict and record one upload.
 
         Raises:
-            InputRejected, ModelUnavailable, CoreError: the upload is refused,
+            InputRejected, ModelUnavailable, Unavailable, CoreError: the upload is refused,
                 no model can serve it, or its content is unreadable; nothing is recorded.
         """
         predictor = self.predictor(model)
@@ -134,13 +146,13 @@ class PredictionService:
         prediction = predictor.predict(data, heatmap=heatmap)
         digest = hashlib.sha256(data).hexdigest()
         stored = self._store(data, digest, file_format) if self.settings.store_inputs else None
+        case_ref = (case_ref or "").strip()[:200] or None
         prediction_id = self.audit_log.record(
             modality=prediction.modality, content_sha256=digest, run_id=prediction.run_id, model=prediction.model,
             predicted=prediction.predicted, probabilities=prediction.probabilities, uncertain=prediction.uncertain,
-            warnings=prediction.warnings, case_ref=(case_ref or "").strip()[:200] or None,
-            filename=(filename or "")[:500] or None, input_path=stored,
+            warnings=prediction.warnings, case_ref=case_ref, filename=(filename or "")[:500] or None, input_path=stored,
         )
-        return Outcome(prediction, prediction_id, filename, digest)
+        return Outcome(prediction, prediction_id, filename, digest, case_ref)
 
     def explain(self, data: bytes, *, model: str | None = None) -> Prediction:
         """The same prediction with its heatmap, for display; not recorded again."""
@@ -149,7 +161,7 @@ class PredictionService:
         return predictor.predict(data, heatmap=True)
 
     def _store(self, data: bytes, digest: str, file_format: FileFormat) -> str:
-        path = Path(self.settings.artifacts_dir) / "inputs" / f"{digest}{file_format.suffix}"
+        path = ArtifactsLayout(self.settings.artifacts_dir).stored_input(digest, file_format.suffix)
         if not path.exists():
-            artifacts.atomic_write(path, lambda tmp: tmp.write_bytes(data))
+            atomic_write(path, lambda tmp: tmp.write_bytes(data))
         return str(path)

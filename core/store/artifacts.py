@@ -1,28 +1,9 @@
-"""The on-disk layout under ARTIFACTS_DIR, and atomic writes into it.
+"""Atomic reads and writes of artifact files: the one way anything under ARTIFACTS_DIR is written.
 
-Layout (documented in docs/artifacts.md):
-
-    ARTIFACTS_DIR/
-      training_metrics.csv          one row per run, model and epoch; appended to
-      runs/<run_id>/
-        status.json                 running | complete | failed, and when
-        config.json                 the training options
-        audit.json                  the dataset audit
-        split.csv                   every file's split, group and hash
-        classes.json                class names, positive class
-        preprocessing.json          parameters that serving must reproduce
-        versions.json               library versions
-        models/<model>/
-          model.keras               the trained Keras model
-          history.csv               per-epoch history
-          predictions_test.csv      test predictions per item (per recording for sounds)
-          predictions_val.csv       validation predictions, for thresholds and calibration
-          predictions_test_windows.csv, predictions_val_windows.csv   sounds only
-          summary.json              headline figures and training facts
-
-Every file is written to a temporary name in the same folder and renamed
-into place, so a reader never sees half a file and a killed run never
-damages an earlier one.
+Every file is written to a temporary name in the same folder
+(`.<stem>.<random>.tmp<suffix>`) and renamed into place, so a reader never
+sees half a file and a killed run never damages an earlier one. The names
+themselves come from `core.store.layout`; this module spells none.
 """
 
 from __future__ import annotations
@@ -33,36 +14,27 @@ import fcntl
 import io
 import json
 import os
-import secrets
 import tempfile
 import threading
-from datetime import datetime, timezone
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from core.store.layout import ArtifactsLayout
 
 if TYPE_CHECKING:
     import pandas
 
-RUNS_DIR = "runs"
-METRICS_CSV = "training_metrics.csv"
-METRICS_COLUMNS = (
-    "run_id",
-    "model",
-    "epoch",
-    "accuracy",
-    "loss",
-    "val_accuracy",
-    "val_loss",
-    "learning_rate",
-    "epoch_seconds",
-    "phase",
-)
-
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
-    """Call `write(tmp_path)`, then rename the finished file onto `path`."""
+    """Call `write(tmp_path)`, then rename the finished file onto `path`.
+
+    The temporary name keeps `path`'s suffix, so writers that insist on one
+    (Keras' `.keras`, LiteRT's `.tflite`) can write it too.
+    """
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    handle, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.stem}.", suffix=f".tmp{path.suffix}")
     os.close(handle)
     tmp = Path(tmp_name)
     try:
@@ -75,15 +47,19 @@ def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
         raise
 
 
+def write_bytes(path: Path, data: bytes) -> None:
+    atomic_write(path, lambda tmp: tmp.write_bytes(data))
+
+
 def write_text(path: Path, text: str) -> None:
-    atomic_write(path, lambda tmp: tmp.write_text(text, encoding="utf-8"))
+    write_bytes(path, text.encode("utf-8"))
 
 
 def write_json(path: Path, data: Any) -> None:
     write_text(path, json.dumps(data, indent=2, default=_json_default) + "\n")
 
 
-def write_csv(path: Path, frame: "pandas.DataFrame") -> None:
+def write_csv(path: Path, frame: pandas.DataFrame) -> None:
     write_text(path, frame.to_csv(index=False))
 
 
@@ -158,43 +134,14 @@ def append_rows(path: Path, rows: Sequence[dict], columns: Sequence[str]) -> Non
         elif not existing.endswith(b"\n"):
             existing += b"\n"
         writer.writerows(rows)
-
-        def write(tmp: Path) -> None:
-            tmp.write_bytes(existing + buffer.getvalue().encode("utf-8"))
-
-        atomic_write(path, write)
+        write_bytes(path, existing + buffer.getvalue().encode("utf-8"))
 
 
-def save_keras_model(model: Any, path: Path) -> None:
-    """Save a Keras model atomically (Keras needs the `.keras` suffix on the temp name)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{secrets.token_hex(4)}.tmp.keras")
-    try:
-        model.save(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def new_run_id(name: str, *, now: datetime | None = None) -> str:
-    """Sortable, unique and readable: `20261121-041530-throat-photos-3fa2`."""
-    stamp = (now or datetime.now(timezone.utc)).strftime("%Y%m%d-%H%M%S")
-    slug = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in name.lower()).strip("-") or "run"
-    return f"{stamp}-{slug[:40]}-{secrets.token_hex(2)}"
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
-
+# Transitional: tests/conftest.py, tests/core/serving/test_predictor.py and bench/dashboard.py
+# still call these two. Delete them once those files ask `ArtifactsLayout` for the paths.
 def runs_dir(artifacts_dir: Path) -> Path:
-    return Path(artifacts_dir) / RUNS_DIR
-
-
-def model_dir(run_dir: Path, model_name: str) -> Path:
-    return Path(run_dir) / "models" / model_name
+    return ArtifactsLayout(artifacts_dir).runs
 
 
 def metrics_csv(artifacts_dir: Path) -> Path:
-    return Path(artifacts_dir) / METRICS_CSV
+    return ArtifactsLayout(artifacts_dir).metrics_csv

@@ -15,21 +15,35 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
-from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Integer, String, Text, create_engine, event, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    create_engine,
+    event,
+    func,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
 
-from core.errors import CoreError
+from core.errors import InvalidInput, NotFound, Unavailable
 
 SCHEMA_VERSION = 1
 VERDICTS = ("confirmed", "overridden")
 CSV_COLUMNS = (
     "id", "created_at", "case_ref", "filename", "modality", "content_sha256", "run_id", "model", "predicted",
-    "probabilities", "uncertain", "warnings", "feedback", "correct_label", "feedback_comment", "feedback_user", "feedback_at",
+    "probabilities", "uncertain", "warnings", "feedback", "correct_label", "feedback_comment", "feedback_user",
+    "feedback_at",
 )
 
 
@@ -60,7 +74,7 @@ class PredictionRecord(Base):
     probabilities: Mapped[dict] = mapped_column(JSON)
     uncertain: Mapped[bool] = mapped_column(Boolean, index=True)
     warnings: Mapped[list] = mapped_column(JSON)
-    feedback: Mapped[list["FeedbackRecord"]] = relationship(back_populates="prediction", order_by="FeedbackRecord.id")
+    feedback: Mapped[list[FeedbackRecord]] = relationship(back_populates="prediction", order_by="FeedbackRecord.id")
 
 
 class FeedbackRecord(Base):
@@ -79,7 +93,7 @@ class FeedbackRecord(Base):
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class AuditLog:
@@ -93,8 +107,9 @@ class AuditLog:
         self.url = url
         try:
             self.engine = create_engine(url, pool_pre_ping=True)
-            if self.engine.url.get_backend_name() == "sqlite" and self.engine.url.database not in (None, "", ":memory:"):
-                Path(self.engine.url.database).parent.mkdir(parents=True, exist_ok=True)
+            database = self.engine.url.database
+            if self.engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:"):
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
             if url.startswith("sqlite"):
                 event.listen(self.engine, "connect", _sqlite_pragmas)
             Base.metadata.create_all(self.engine)
@@ -102,7 +117,8 @@ class AuditLog:
                 if session.get(SchemaInfo, SCHEMA_VERSION) is None:
                     session.add(SchemaInfo(version=SCHEMA_VERSION))
         except (SQLAlchemyError, OSError) as exc:
-            raise CoreError(f"cannot open the audit database ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
+            raise Unavailable(f"cannot open the audit database ({reason})") from None
 
     def ping(self) -> bool:
         """Whether the database answers."""
@@ -140,21 +156,28 @@ class AuditLog:
         return record_id
 
     def add_feedback(
-        self, prediction_id: str, *, verdict: str, correct_label: str | None = None, comment: str | None = None, user: str | None = None
+        self,
+        prediction_id: str,
+        *,
+        verdict: str,
+        correct_label: str | None = None,
+        comment: str | None = None,
+        user: str | None = None,
     ) -> dict:
         """Attach a clinician's verdict to a prediction.
 
         Raises:
-            CoreError: unknown prediction, unknown verdict, or an override without a label.
+            NotFound: unknown prediction.
+            InvalidInput: unknown verdict, or an override without a label.
         """
         if verdict not in VERDICTS:
-            raise CoreError(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+            raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
         if verdict == "overridden" and not correct_label:
-            raise CoreError("an override needs the correct label")
+            raise InvalidInput("an override needs the correct label")
         with Session(self.engine) as session, session.begin():
             prediction = session.get(PredictionRecord, prediction_id)
             if prediction is None:
-                raise CoreError(f"no prediction with id {prediction_id!r}")
+                raise NotFound(f"no prediction with id {prediction_id!r}")
             label = correct_label if verdict == "overridden" else prediction.predicted
             feedback = FeedbackRecord(prediction_id=prediction_id, created_at=_now(), verdict=verdict,
                                       correct_label=label, comment=comment or None, user=user)
@@ -176,7 +199,11 @@ class AuditLog:
         feedback: str | None = None,
     ) -> list[dict]:
         """Newest predictions first, filtered; `feedback` is 'confirmed', 'overridden' or 'none'."""
-        query = select(PredictionRecord).options(selectinload(PredictionRecord.feedback)).order_by(PredictionRecord.created_at.desc())
+        query = (
+            select(PredictionRecord)
+            .options(selectinload(PredictionRecord.feedback))
+            .order_by(PredictionRecord.created_at.desc())
+        )
         if model:
             query = query.where(PredictionRecord.model == model)
         if case_ref:
@@ -199,7 +226,8 @@ class AuditLog:
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
         for row in rows:
-            writer.writerow({**row, "probabilities": _compact(row["probabilities"]), "warnings": " | ".join(row["warnings"])})
+            warnings = " | ".join(row["warnings"])
+            writer.writerow({**row, "probabilities": _compact(row["probabilities"]), "warnings": warnings})
         return buffer.getvalue()
 
 

@@ -2,7 +2,7 @@
 
 `python -m core demo` calls `export_examples` after training, so a new user
 can try the page in one click. Only the demo's synthetic data is exported
-this way; the files are copies under ARTIFACTS_DIR/examples.
+this way; the files are copies under `ArtifactsLayout.examples`.
 """
 
 from __future__ import annotations
@@ -12,18 +12,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from core.store import artifacts
 from core.inputs.formats import modality_of
-
-EXAMPLES_DIR = "examples"
+from core.store import artifacts
+from core.store.layout import ArtifactsLayout
 
 
 def export_examples(artifacts_dir: Path, run_id: str, *, per_class: int = 1) -> list[Path]:
-    """Copy `per_class` test items of each class of a run into ARTIFACTS_DIR/examples/<dataset>/."""
-    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
-    dataset = artifacts.read_json(run_dir / "status.json").get("dataset", run_id)
-    split = pd.read_csv(run_dir / "split.csv")
-    target = Path(artifacts_dir) / EXAMPLES_DIR / dataset
+    """Copy `per_class` test items of each class of a run into the examples folder, under the run's dataset name."""
+    layout = ArtifactsLayout(artifacts_dir)
+    run = layout.run(run_id)
+    dataset = artifacts.read_json(run.status).get("dataset", run_id)
+    split = pd.read_csv(run.split)
+    target = layout.examples / dataset
     target.mkdir(parents=True, exist_ok=True)
     copied = []
     for label, rows in split[split["split"] == "test"].groupby("label"):
@@ -36,7 +36,7 @@ def export_examples(artifacts_dir: Path, run_id: str, *, per_class: int = 1) -> 
 
 def list_examples(artifacts_dir: Path, modality: str | None = None) -> list[dict]:
     """Exported examples, optionally of one modality: {"label", "path", "modality"}."""
-    root = Path(artifacts_dir) / EXAMPLES_DIR
+    root = ArtifactsLayout(artifacts_dir).examples
     found = []
     for path in sorted(root.glob("*/*")) if root.is_dir() else []:
         kind = modality_of(path)

@@ -5,6 +5,7 @@
       registry.json                 the promoted champion and its history
       audit.db                      the audit log (SQLite, unless DATABASE_URL)
       examples/<dataset>/           example inputs for the prediction page
+      inputs/<sha256><suffix>       uploads, kept only when STORE_INPUTS is on
       runs/<run_id>/
         status.json  config.json  audit.json  split.csv  classes.json
         preprocessing.json  versions.json  comparisons.json  quality_reference.json
@@ -86,6 +87,11 @@ class ArtifactsLayout:
     registry = property(lambda self: self.root / "registry.json")
     examples = property(lambda self: self.root / "examples")
     audit_db = property(lambda self: self.root / "audit.db")
+    inputs = property(lambda self: self.root / "inputs")
+
+    def stored_input(self, digest: str, suffix: str) -> Path:
+        """Where an upload with this SHA-256 is kept when STORE_INPUTS is on (`suffix` from its sniffed format)."""
+        return self.inputs / f"{digest}{suffix}"
 
     def run(self, run_id: str) -> RunLayout:
         return RunLayout(self.runs / run_id)

@@ -7,15 +7,19 @@ than raising, so one damaged run never takes the others down.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pandas as pd
 
 from core.store import artifacts
 from core.store.artifacts import cached_read
+from core.store.layout import ArtifactsLayout, ModelLayout
 from core.store.registry import list_runs
+from core.store.run_writer import METRICS_COLUMNS
+
 
 def _csv(path: Path) -> pd.DataFrame:
     return pd.read_csv(path)
@@ -69,8 +73,8 @@ class Run:
         return len(self.class_names) == 2 and self.positive_class is not None
 
 
-def _read(run: Run, name: str, reader: Callable[[Path], Any], *, required: bool = True) -> Any:
-    path = run.path / name
+def _read(run: Run, path: Path, reader: Callable[[Path], Any], *, required: bool = True) -> Any:
+    name = path.relative_to(run.path).as_posix()
     try:
         return cached_read(path, reader)
     except FileNotFoundError:
@@ -81,30 +85,33 @@ def _read(run: Run, name: str, reader: Callable[[Path], Any], *, required: bool 
     return None
 
 
+def _read_model(run: Run, name: str, files: ModelLayout) -> ModelResult:
+    return ModelResult(
+        name=name,
+        summary=_read(run, files.summary, artifacts.read_json) or {},
+        report=_read(run, files.report, artifacts.read_json) or {},
+        history=_read(run, files.history, _csv),
+        test=_read(run, files.predictions("test"), _csv),
+        test_windows=_read(run, files.predictions("test", windows=True), _csv, required=False),
+        operating_point=_read(run, files.operating_point, artifacts.read_json, required=False),
+    )
+
+
 def load_run(artifacts_dir: Path, run_id: str) -> Run:
     """Everything the dashboard shows about one run; problems are collected, not raised."""
-    path = artifacts.runs_dir(artifacts_dir) / run_id
-    run = Run(run_id=run_id, path=path, status={})
-    run.status = _read(run, "status.json", artifacts.read_json) or {"state": "damaged"}
+    layout = ArtifactsLayout(artifacts_dir).run(run_id)
+    run = Run(run_id=run_id, path=layout.dir, status={})
+    run.status = _read(run, layout.status, artifacts.read_json) or {"state": "damaged"}
     if run.status.get("state") != "complete":
         run.problems.append(f"run is {run.status.get('state', 'unknown')}")
-    classes = _read(run, "classes.json", artifacts.read_json) or {}
+    classes = _read(run, layout.classes, artifacts.read_json) or {}
     run.class_names, run.positive_class = classes.get("class_names", []), classes.get("positive_class")
-    run.audit = _read(run, "audit.json", artifacts.read_json) or {}
-    run.split = _read(run, "split.csv", _csv)
-    run.preprocessing = _read(run, "preprocessing.json", artifacts.read_json) or {}
-    run.comparisons = _read(run, "comparisons.json", artifacts.read_json, required=False) or []
+    run.audit = _read(run, layout.audit, artifacts.read_json) or {}
+    run.split = _read(run, layout.split, _csv)
+    run.preprocessing = _read(run, layout.preprocessing, artifacts.read_json) or {}
+    run.comparisons = _read(run, layout.comparisons, artifacts.read_json, required=False) or []
     for name in run.status.get("models_completed", []):
-        folder = f"models/{name}/"
-        result = ModelResult(
-            name=name,
-            summary=_read(run, folder + "summary.json", artifacts.read_json) or {},
-            report=_read(run, folder + "report.json", artifacts.read_json) or {},
-            history=_read(run, folder + "history.csv", _csv),
-            test=_read(run, folder + "predictions_test.csv", _csv),
-            test_windows=_read(run, folder + "predictions_test_windows.csv", _csv, required=False),
-            operating_point=_read(run, folder + "operating_point.json", artifacts.read_json, required=False),
-        )
+        result = _read_model(run, name, layout.model(name))
         if result.report and result.history is not None and result.test is not None:
             run.models[name] = result
     return run
@@ -124,8 +131,8 @@ def run_choices(artifacts_dir: Path) -> list[dict]:
 
 
 def training_metrics(artifacts_dir: Path) -> pd.DataFrame:
-    """`training_metrics.csv`, or an empty frame with its columns when there is none."""
+    """The training metrics (`ArtifactsLayout.metrics_csv`), or an empty frame with its columns when there is none."""
     try:
-        return cached_read(artifacts.metrics_csv(artifacts_dir), _csv)
+        return cached_read(ArtifactsLayout(artifacts_dir).metrics_csv, _csv)
     except (OSError, ValueError, pd.errors.ParserError):
-        return pd.DataFrame(columns=list(artifacts.METRICS_COLUMNS))
+        return pd.DataFrame(columns=list(METRICS_COLUMNS))

@@ -13,8 +13,7 @@ import numpy as np
 from keras import layers, ops
 
 from core.config import FLIP_MODES
-from core.inputs.preprocess import image_to_input
-
+from core.inputs.preprocess import as_model_input
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -135,9 +134,7 @@ class Batches(keras.utils.PyDataset):
 
     def __getitem__(self, index: int):
         rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        x = self.x[rows]
-        if x.dtype == np.uint8:
-            x = image_to_input(x)
+        x = as_model_input(self.x[rows])
         if self.augmenter is not None:
             x = ops.convert_to_numpy(self.augmenter(x, training=True))
         return x, self.y[rows]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import keras
 import numpy as np
@@ -18,8 +18,9 @@ import pandas as pd
 from keras import ops
 from sklearn.utils.class_weight import compute_class_weight
 
-from core.training.augment import Batches, build_augmenter
 from core.config import TrainConfig
+from core.inputs.preprocess import as_model_input
+from core.training.augment import Batches, build_augmenter
 from core.training.models import (
     assemble,
     build_backbone,
@@ -27,7 +28,6 @@ from core.training.models import (
     build_head,
     unfreeze_top,
 )
-from core.inputs.preprocess import image_to_input
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def class_weights(y: np.ndarray, num_classes: int) -> dict[int, float]:
     present = np.unique(y)
     weights = compute_class_weight("balanced", classes=present, y=y)
     table = {int(c): 1.0 for c in range(num_classes)}
-    table.update({int(c): float(w) for c, w in zip(present, weights)})
+    table.update({int(c): float(w) for c, w in zip(present, weights, strict=True)})
     return table
 
 
@@ -192,13 +192,9 @@ def _fit(
     return pd.DataFrame(recorder.rows), first_epoch + stopper.best_epoch
 
 
-def _as_input(x: np.ndarray) -> np.ndarray:
-    return image_to_input(x) if x.dtype == np.uint8 else x
-
-
 def channel_stats(x: np.ndarray, *, max_items: int = 2048) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and variance of model inputs, from at most `max_items` items."""
-    sample = _as_input(x[:: max(1, len(x) // max_items)]).astype(np.float64)
+    sample = as_model_input(x[:: max(1, len(x) // max_items)]).astype(np.float64)
     axes = tuple(range(sample.ndim - 1))
     return sample.mean(axis=axes), np.maximum(sample.var(axis=axes), 1e-6)
 
@@ -213,7 +209,7 @@ def extract_features(
     """Pooled backbone features for every item, optionally of an augmented view."""
     chunks = []
     for start in range(0, len(x), batch_size):
-        batch = _as_input(x[start : start + batch_size])
+        batch = as_model_input(x[start : start + batch_size])
         if augmenter is not None:
             batch = augmenter(batch, training=True)
         chunks.append(ops.convert_to_numpy(backbone(batch, training=False)))
@@ -259,54 +255,86 @@ def fit_model(
     """
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
-    input_shape = data.x_train.shape[1:]
-    augmenter = build_augmenter(data.modality, seed=config.seed, flip=config.flip)
-    weight_table = class_weights(data.y_train, data.num_classes)
-    val = (_as_input(data.x_val), data.y_val)
-    common = dict(config=config, num_classes=data.num_classes, weights=weight_table, on_epoch=on_epoch)
-
+    plan = _Plan(
+        data=data,
+        config=config,
+        augmenter=build_augmenter(data.modality, seed=config.seed, flip=config.flip),
+        val=(as_model_input(data.x_val), data.y_val),
+        common=dict(
+            config=config, num_classes=data.num_classes, on_epoch=on_epoch,
+            weights=class_weights(data.y_train, data.num_classes),
+        ),
+    )
     if name == "custom_cnn":
-        model = build_custom_cnn(
-            input_shape, data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
-        )
-        batches = Batches(data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=augmenter)
-        history, best = _fit(
-            model, batches, val, epochs=config.epochs, learning_rate=config.learning_rate,
-            phase="train", first_epoch=1, **common,
-        )
-        return FitResult(model, history, best, time.perf_counter() - started)
+        model, history, best, cache_seconds = _fit_custom_cnn(plan)
+    else:
+        model, history, best, cache_seconds = _fit_transfer(name, plan, weights)
+    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds)
 
-    backbone = build_backbone(name, input_shape, weights=weights)
+
+@dataclass
+class _Plan:
+    """What both kinds of fit share: the data, the options, the augmenter and `_fit`'s common arguments."""
+
+    data: SplitData
+    config: TrainConfig
+    augmenter: keras.Model
+    val: tuple[np.ndarray, np.ndarray]
+    common: dict
+
+    def batches(self) -> Batches:
+        """Shuffled, augmented end-to-end training batches."""
+        data, config = self.data, self.config
+        return Batches(
+            data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=self.augmenter
+        )
+
+
+def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float]:
+    data, config = plan.data, plan.config
+    model = build_custom_cnn(
+        data.x_train.shape[1:], data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
+    )
+    history, best = _fit(
+        model, plan.batches(), plan.val, epochs=config.epochs, learning_rate=config.learning_rate,
+        phase="train", first_epoch=1, **plan.common,
+    )
+    return model, history, best, 0.0
+
+
+def _fit_transfer(name: str, plan: _Plan, weights: str | None) -> tuple[keras.Model, pd.DataFrame, int, float]:
+    """Head on cached backbone features, then optional end-to-end fine-tuning of the top backbone layers."""
+    data, config = plan.data, plan.config
+    backbone = build_backbone(name, data.x_train.shape[1:], weights=weights)
     head = build_head(backbone.output_shape[-1], data.num_classes, dropout=config.dropout)
     cache_started = time.perf_counter()
     train_features = cache_features(
         backbone, data.x_train, data.y_train,
-        views=config.cache_views, augmenter=augmenter, batch_size=config.batch_size,
+        views=config.cache_views, augmenter=plan.augmenter, batch_size=config.batch_size,
     )
     val_features = (extract_features(backbone, data.x_val, batch_size=config.batch_size), data.y_val)
     cache_seconds = time.perf_counter() - cache_started
     log.info("%s: cached %d backbone feature rows in %.1f s", name, len(train_features[0]), cache_seconds)
     history, best = _fit(
         head, train_features, val_features, epochs=config.epochs, learning_rate=config.learning_rate,
-        phase="train", first_epoch=1, **common,
+        phase="train", first_epoch=1, **plan.common,
     )
     model = assemble(backbone, head, name=name)
     if config.fine_tune_epochs > 0:
         unfreeze_top(backbone, config.fine_tune_layers)
-        batches = Batches(data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=augmenter)
         tuned, best = _fit(
-            model, batches, val, epochs=config.fine_tune_epochs,
+            model, plan.batches(), plan.val, epochs=config.fine_tune_epochs,
             learning_rate=config.fine_tune_learning_rate,
-            phase="fine_tune", first_epoch=len(history) + 1, **common,
+            phase="fine_tune", first_epoch=len(history) + 1, **plan.common,
         )
         history = pd.concat([history, tuned], ignore_index=True)
-    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds)
+    return model, history, best, cache_seconds
 
 
 def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
     """Class probabilities for uint8 images or float spectrograms, batch by batch."""
     chunks = [
-        ops.convert_to_numpy(model(_as_input(x[start : start + batch_size]), training=False))
+        ops.convert_to_numpy(model(as_model_input(x[start : start + batch_size]), training=False))
         for start in range(0, len(x), batch_size)
     ]
     return np.concatenate(chunks).astype(np.float32)

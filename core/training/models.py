@@ -18,7 +18,7 @@ import numpy as np
 from keras import layers
 
 from core.config import CUSTOM_CNN, MODEL_NAMES
-from core.errors import CoreError
+from core.errors import InvalidInput, NotFound, Unavailable
 
 
 @dataclass(frozen=True)
@@ -142,12 +142,13 @@ def build_backbone(
         weights: "imagenet", a local weights file, or None for random weights.
 
     Raises:
-        CoreError: unknown name, input too small, or weights not obtainable.
+        InvalidInput: unknown name, input too small, or a weights file that does not fit.
+        Unavailable: the ImageNet weights cannot be downloaded (offline).
     """
     spec = _spec(name)
     height, width, _ = input_shape
     if min(height, width) < spec.min_size:
-        raise CoreError(f"{name} needs inputs of at least {spec.min_size}x{spec.min_size}, got {height}x{width}")
+        raise InvalidInput(f"{name} needs inputs of at least {spec.min_size}x{spec.min_size}, got {height}x{width}")
     constructor = getattr(keras.applications, spec.constructor)
     try:
         base = constructor(
@@ -156,7 +157,8 @@ def build_backbone(
             input_shape=(height, width, 3),
         )
     except Exception as exc:
-        raise CoreError(_weights_failure(name, weights, exc)) from None
+        failure = Unavailable if weights == "imagenet" else InvalidInput
+        raise failure(_weights_failure(name, weights, exc)) from None
     base.trainable = False
     inputs = keras.Input(shape=input_shape, name="input")
     x = BackboneInput(spec.input_mode, name="backbone_input")(inputs)
@@ -167,7 +169,7 @@ def build_backbone(
 
 def _spec(name: str) -> BackboneSpec:
     if name not in BACKBONES:
-        raise CoreError(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
+        raise InvalidInput(f"unknown model {name!r}; choose from {', '.join(MODEL_NAMES)}")
     return BACKBONES[name]
 
 
@@ -225,7 +227,7 @@ def resolve_weights(option: str | None, model_name: str) -> str | Path | None:
         model_name: The backbone the weights are for.
 
     Raises:
-        CoreError: the path does not exist, or the folder has no file for this model.
+        NotFound: the path does not exist, or the folder has no file for this model.
     """
     if option is None or str(option).lower() == "none":
         return None
@@ -244,9 +246,9 @@ def resolve_weights(option: str | None, model_name: str) -> str | Path | None:
             and ("notop" in candidate.name or "no_top" in candidate.name)
         )
         if not matches:
-            raise CoreError(
+            raise NotFound(
                 f"no weights for {model_name} in {path}: expected a file named like "
                 f"'{prefix}..._notop.h5' (Keras' own name for the no-top ImageNet weights)"
             )
         return matches[-1]
-    raise CoreError(f"--weights {option!r} is neither imagenet, none, nor an existing file or folder")
+    raise NotFound(f"--weights {option!r} is neither imagenet, none, nor an existing file or folder")

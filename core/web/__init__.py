@@ -1,4 +1,8 @@
-"""Flask-level pieces both web apps share: login, the request log, start-up warm-up and data URIs.
+"""Flask-level pieces both web apps share: the server with login and the request log, warm-up, data URIs.
+
+Modules: `server` (builds the Flask server under each Dash app, reads its
+services), `login`, `request_log`, `warmup`, `callbacks` (Dash callbacks
+declared per module, attached per app), `data_uri`.
 
 The only part of `core` that may import Flask. May import `core.serving` and `core.store`.
 Nothing in `core` imports Dash; the apps build their Dash apps on the Flask server made here.

@@ -15,7 +15,8 @@ here: attaching calls the app's own `app.callback`.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 
 class Callbacks:

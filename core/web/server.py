@@ -14,7 +14,8 @@ from typing import Any
 from flask import Flask, current_app
 
 from core.settings import Settings
-from core.web.access import install, log_requests
+from core.web.login import install as install_login
+from core.web.request_log import log_requests
 
 VIEWPORT = [{"name": "viewport", "content": "width=device-width, initial-scale=1"}]
 
@@ -25,7 +26,7 @@ def build_server(name: str, settings: Settings, **services: Any) -> Flask:
     server.extensions["settings"] = settings
     server.extensions.update(services)
     log_requests(server)
-    install(server, settings.users)
+    install_login(server, settings.users)
     return server
 
 

@@ -7,9 +7,9 @@ from dash.exceptions import PreventUpdate
 
 from app_predict import ids
 from app_predict.factory import create_app
-from core.store.examples import export_examples
 from core.serving.service import PredictionService
 from core.settings import Settings
+from core.store.examples import export_examples
 from tests.support.bad_inputs import good_png
 from tests.support.callbacks import call, callback_functions
 

@@ -6,7 +6,7 @@ import pytest
 from werkzeug.security import generate_password_hash
 
 from app_predict.factory import create_app as create_predict
-from app_train_dashboard.app import create_app as create_dashboard
+from app_train_dashboard.factory import create_app as create_dashboard
 from core.errors import CoreError
 from core.settings import Settings
 
@@ -41,3 +41,13 @@ def test_open_mode_says_so_and_bad_user_lists_are_refused(predict_root):
     assert "Open access: no login configured" in str(client.get("/_dash-layout").get_json())
     with pytest.raises(CoreError, match="AUTH_USERS"):
         Settings.from_env({"AUTH_USERS": "alice-without-hash"})
+
+
+def test_priming_sets_up_dash_in_a_worker_even_when_login_is_required(settings):
+    """Login runs before Dash's own first-request hooks: the start-up request must still reach them."""
+    from core.web.warmup import prime
+
+    app = create_predict(settings)
+    prime(app.server)
+    assert app._got_first_request == {"pages": True, "setup_server": True}
+    assert app.server.test_client().get("/_dash-layout").status_code == 401  # priming opened nothing

@@ -1,13 +1,21 @@
 """Callbacks called as Dash would call them, over real artifacts."""
 
 import json
+from pathlib import Path
+
+import pandas as pd
 import pytest
+from dash import html
 from dash.exceptions import PreventUpdate
 
-from app_train_dashboard import ids
-from app_train_dashboard.app import create_app
-from core.store import artifacts
+from app_train_dashboard import ids, tables
+from app_train_dashboard.factory import create_app
+from app_train_dashboard.tabs.errors import NO_PREVIEW
 from core.settings import Settings
+from core.store import artifacts
+from core.store.layout import ArtifactsLayout
+from core.store.runs import load_run
+from core.web.data_uri import file_data_uri
 from tests.support.callbacks import call, callback_functions
 
 
@@ -55,14 +63,21 @@ def test_threshold_explorer_numbers_follow_the_threshold(callbacks, run_ids):
     args = (run, ["custom_cnn"], None)
     low = callbacks["explore_threshold"]("custom_cnn", 0.05, [0.3, 0.6], None, *args)
     high = callbacks["explore_threshold"]("custom_cnn", 0.95, [0.3, 0.6], 0.2, *args)
-    low_text, high_text = json.dumps(low[0].to_plotly_json(), default=str), json.dumps(high[0].to_plotly_json(), default=str)
+    low_text, high_text = (
+        json.dumps(low[0].to_plotly_json(), default=str),
+        json.dumps(high[0].to_plotly_json(), default=str),
+    )
     assert low_text != high_text and "prevalence 0.200" in high_text
     matrix_low, matrix_high = low[1].data[0].z, high[1].data[0].z
     assert sum(map(sum, matrix_low)) == sum(map(sum, matrix_high))
     assert matrix_low[0][1] >= matrix_high[0][1]  # fewer false positives at a higher threshold
-    threshold, _ = _call(callbacks["set_threshold"], "custom_cnn", 1, "sensitivity", 1.0, *args, triggered=ids.OP_TARGET_BUTTON)
+    threshold, _ = _call(
+        callbacks["set_threshold"], "custom_cnn", 1, "sensitivity", 1.0, *args, triggered=ids.OP_TARGET_BUTTON
+    )
     assert 0 <= threshold <= 1
-    multiclass = callbacks["explore_threshold"]("custom_cnn", 0.5, [0.3, 0.6], None, run_ids["image"], ["custom_cnn"], None)
+    multiclass = callbacks["explore_threshold"](
+        "custom_cnn", 0.5, [0.3, 0.6], None, run_ids["image"], ["custom_cnn"], None
+    )
     assert "two-class" in json.dumps(multiclass[0].to_plotly_json(), default=str)
 
 
@@ -70,18 +85,23 @@ def test_saving_the_operating_point_writes_it_through_core(callbacks, run_ids, d
     run = run_ids["sound"]
     result = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], run, ["custom_cnn"], None)
     assert result.color == "success"
-    saved = artifacts.read_json(artifacts.runs_dir(dashboard_root) / run / "models" / "custom_cnn" / "operating_point.json")
+    saved = artifacts.read_json(ArtifactsLayout(dashboard_root).run(run).model("custom_cnn").operating_point)
     assert saved["threshold"] == 0.42 and saved["review_band"] == [0.3, 0.55]
 
 
 def test_promotion_needs_confirmation(callbacks, run_ids, dashboard_root):
     run = run_ids["image"]
-    opened, text, _ = _call(callbacks["promote_model"], 1, None, None, "mobilenet_v2", run, triggered=ids.PROMOTE_BUTTON)
+    opened, text, _ = _call(
+        callbacks["promote_model"], 1, None, None, "mobilenet_v2", run, triggered=ids.PROMOTE_BUTTON
+    )
     assert opened is True and "mobilenet_v2" in text
-    assert not (dashboard_root / "registry.json").exists()
-    closed, _, result = _call(callbacks["promote_model"], 1, 1, None, "mobilenet_v2", run, triggered=ids.PROMOTE_CONFIRM)
+    registry = ArtifactsLayout(dashboard_root).registry
+    assert not registry.exists()
+    closed, _, result = _call(
+        callbacks["promote_model"], 1, 1, None, "mobilenet_v2", run, triggered=ids.PROMOTE_CONFIRM
+    )
     assert closed is False and result.color == "success"
-    assert artifacts.read_json(dashboard_root / "registry.json")["champion"]["model"] == "mobilenet_v2"
+    assert artifacts.read_json(registry)["champion"]["model"] == "mobilenet_v2"
 
 
 def test_errors_gallery_dataset_panel_and_exports(callbacks, run_ids):
@@ -94,3 +114,40 @@ def test_errors_gallery_dataset_panel_and_exports(callbacks, run_ids):
     assert download["filename"] == "training_metrics.csv" and "run_id,model,epoch" in download["content"]
     table = _call(callbacks["export_csv"], 1, None, run, ["custom_cnn"], None, triggered=ids.EXPORT_COMPARISON_BUTTON)
     assert table["filename"] == f"comparison_{run}.csv" and table["content"].startswith("model,accuracy")
+
+
+def _components(tree, kind) -> list:
+    """Every component of type `kind` inside a Dash component tree (or list of trees)."""
+    if isinstance(tree, (list, tuple)):
+        return [found for child in tree for found in _components(child, kind)]
+    if not hasattr(tree, "to_plotly_json"):
+        return []
+    return ([tree] if isinstance(tree, kind) else []) + _components(getattr(tree, "children", None), kind)
+
+
+def _gallery(root: Path, run_id: str) -> list:
+    errors_gallery = callback_functions(create_app(Settings(artifacts_dir=root)))["errors_gallery"]
+    return errors_gallery("custom_cnn", None, None, run_id, ["custom_cnn"], None)[2]
+
+
+def test_errors_gallery_shows_the_pictures_and_recordings_stored_in_the_run_after_the_data_moved(moved_data_root):
+    root, run = moved_data_root
+    cards = _gallery(root, run.run_id)
+    loaded = load_run(root, run.run_id)
+    shown = tables.worst_errors(loaded, loaded.models["custom_cnn"])
+    assert len(cards) == len(shown) == min(12, len(loaded.models["custom_cnn"].test))
+    assert shown["sha256"].notna().all() and shown["path"].str.startswith("/data-that-moved/").all()
+    pictures = [file_data_uri(run.preview(digest, ".png")) for digest in shown["sha256"]]
+    recordings = [file_data_uri(run.preview(digest, ".wav")) for digest in shown["sha256"]]
+    assert [picture.src for picture in _components(cards, html.Img)] == pictures
+    assert [recording.src for recording in _components(cards, html.Audio)] == recordings
+    assert all(src.startswith("data:audio/") for src in recordings)
+
+
+def test_errors_gallery_of_a_run_without_previews_says_so_in_place_of_the_picture(previewless_root):
+    root, run = previewless_root
+    cards = _gallery(root, run.run_id)
+    texts = [div.children for div in _components(cards, html.Div)]
+    assert len(cards) == min(12, len(pd.read_csv(run.model("custom_cnn").predictions("test"))))
+    assert texts.count(NO_PREVIEW) == len(cards)
+    assert not _components(cards, html.Img) and not _components(cards, html.Audio)

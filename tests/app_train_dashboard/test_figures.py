@@ -12,7 +12,12 @@ def test_learning_curves_have_one_trace_per_model_and_split_and_mark_kept_epochs
     history, best = learning_history(dashboard_root, entries)
     fig = figures.fig_learning_curves(history, metric="loss", best_epochs=best)
     names = [trace.name for trace in fig.data]
-    assert names == ["custom_cnn · train", "custom_cnn · validation", "mobilenet_v2 · train", "mobilenet_v2 · validation"]
+    assert names == [
+        "custom_cnn · train",
+        "custom_cnn · validation",
+        "mobilenet_v2 · train",
+        "mobilenet_v2 · validation",
+    ]
     run = load_run(dashboard_root, run_ids["image"])
     expected = run.models["custom_cnn"].history["val_loss"].to_numpy()
     np.testing.assert_allclose(fig.data[1].y, expected, rtol=1e-6)
@@ -25,8 +30,15 @@ def test_learning_curves_have_one_trace_per_model_and_split_and_mark_kept_epochs
 
 
 def test_learning_rate_drops_are_marked():
-    history = pd.DataFrame({"label": "m", "epoch": [1, 2, 3], "learning_rate": [1e-3, 1e-3, 5e-4],
-                            "accuracy": [0.5, 0.6, 0.7], "val_accuracy": [0.5, 0.55, 0.6]})
+    history = pd.DataFrame(
+        {
+            "label": "m",
+            "epoch": [1, 2, 3],
+            "learning_rate": [1e-3, 1e-3, 5e-4],
+            "accuracy": [0.5, 0.6, 0.7],
+            "val_accuracy": [0.5, 0.55, 0.6],
+        }
+    )
     fig = figures.fig_learning_curves(history, best_epochs={"m": 2})
     assert list(fig.data[1].marker.symbol) == ["circle", "star", "triangle-down"]
 

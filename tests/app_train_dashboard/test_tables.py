@@ -47,8 +47,11 @@ def test_dataset_tables(dashboard_root, run_ids):
     run = load_run(dashboard_root, run_ids["image"])
     counts = tables.group_counts(run.split)
     assert list(counts["split"]) == ["train", "val", "test"] and counts["files"].sum() == len(run.split)
-    audit = {"unreadable": [{"path": "a.png", "reason": "not a readable image"}],
-             "duplicates": [{"sha256": "x", "paths": ["b.png", "c.png"], "labels": ["n", "s"]}], "conflicts": [{"sha256": "x"}]}
+    audit = {
+        "unreadable": [{"path": "a.png", "reason": "not a readable image"}],
+        "duplicates": [{"sha256": "x", "paths": ["b.png", "c.png"], "labels": ["n", "s"]}],
+        "conflicts": [{"sha256": "x"}],
+    }
     findings = tables.audit_findings(audit)
     assert list(findings["finding"]) == ["unreadable", "label conflict (dropped)"]
 

@@ -1,7 +1,6 @@
 import subprocess
 import sys
 
-
 from core.cli import main
 from core.settings import Settings
 

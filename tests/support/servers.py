@@ -10,8 +10,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -33,32 +33,44 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: float) -> None:
+    """Poll `url` until it answers 200; fail with the server's log if it exits or does not answer within `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args[-1]} exited: {_tail(log)}")
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{process.args[-1]} did not answer on {url} within {timeout} s") from None
+            time.sleep(0.3)
+
+
 @contextlib.contextmanager
 def _serving(command: list[str], env: dict[str, str], *, probe: str, timeout: float) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `command` with PORT set to a free port, wait until `probe` answers 200; yield (URL, process)."""
     port = free_port()
-    log = tempfile.TemporaryFile()
-    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env, "PORT": str(port)}, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + timeout
-    try:
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"{command[-1]} exited: {_tail(log)}")
-            try:
-                urllib.request.urlopen(url + probe, timeout=2)
-                break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(f"{command[-1]} did not answer on {url}{probe} within {timeout} s")
-                time.sleep(0.3)
-        yield url, process
-    finally:
-        process.terminate()
+    with tempfile.TemporaryFile() as log:
+        environment = {**os.environ, **env, "PORT": str(port)}
+        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
+            _wait_until_answering(process, url + probe, log, timeout=timeout)
+            yield url, process
+        finally:
+            _stop(process)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    """Terminate `process`, killing it if it has not exited after 20 s."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 @contextlib.contextmanager

@@ -45,7 +45,10 @@ def test_audit_reads_sounds_and_rejects_empty_and_nan_recordings(tmp_path):
     soundfile.write(tmp_path / "a" / "nan.wav", nan, 2000, subtype="FLOAT")
     report, usable, _ = audit_dataset(load_dataset([tmp_path]))
     reasons = {e["path"].split("/")[-1]: e["reason"] for e in report.unreadable}
-    assert reasons == {"empty.wav": "the recording has no samples", "nan.wav": "the recording contains NaN or infinite samples"}
+    assert reasons == {
+        "empty.wav": "the recording has no samples",
+        "nan.wav": "the recording contains NaN or infinite samples",
+    }
     assert [item.path.name for item in usable] == ["ok.wav"]
     assert report.imbalanced is False
 

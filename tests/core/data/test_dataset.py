@@ -4,8 +4,8 @@ import pytest
 from PIL import Image
 
 from core.data.dataset import group_from_name, load_dataset, parse_label_map
-from core.inputs.formats import modality_of
 from core.errors import CoreError
+from core.inputs.formats import modality_of
 
 
 def _png(path):
@@ -21,7 +21,8 @@ def test_class_folders_give_one_item_per_file_labelled_by_folder(tmp_path):
     (tmp_path / "sick" / "notes.txt").write_text("x")
     dataset = load_dataset([tmp_path])
     assert dataset.modality == "image"
-    assert sorted((p.path.name, p.label) for p in dataset.items) == [("a.png", "healthy"), ("b.jpg", "sick"), ("c.png", "sick")]
+    found = sorted((p.path.name, p.label) for p in dataset.items)
+    assert found == [("a.png", "healthy"), ("b.jpg", "sick"), ("c.png", "sick")]
     assert [s.reason for s in dataset.skipped] == ["unsupported file type .txt"]
 
 
@@ -69,7 +70,10 @@ def test_mixing_images_and_sounds_is_a_clear_error(tmp_path):
 
 @pytest.mark.parametrize(
     "name, expected",
-    [("a.PNG", "image"), ("a.tiff", "image"), ("a.bmp", "image"), ("a.flac", "sound"), ("a.mp3", "sound"), ("a.ogg", "sound"), ("a.txt", None)],
+    [
+        ("a.PNG", "image"), ("a.tiff", "image"), ("a.bmp", "image"),
+        ("a.flac", "sound"), ("a.mp3", "sound"), ("a.ogg", "sound"), ("a.txt", None),
+    ],
 )
 def test_modality_is_detected_from_the_extension(name, expected):
     assert modality_of(name) == expected

@@ -20,7 +20,9 @@ def test_generated_data_is_labelled_synthetic_and_readable(tmp_path):
 
 def test_audiogram_classes_differ_where_audiology_says_they_do():
     rng = np.random.default_rng(0)
-    mean = {label: np.mean([audiogram_thresholds(label, rng) for _ in range(200)], axis=0) for label in AUDIOGRAM_CLASSES}
+    mean = {
+        label: np.mean([audiogram_thresholds(label, rng) for _ in range(200)], axis=0) for label in AUDIOGRAM_CLASSES
+    }
     low, k4, k8 = 0, 5, 7  # 250 Hz, 4 kHz, 8 kHz
     assert abs(mean["normal"][low] - mean["high_frequency_loss"][low]) < 5
     assert mean["high_frequency_loss"][k8] - mean["normal"][k8] > 30

@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 
-from core.errors import CoreError
 from core.data.splits import assign_splits, linked_units
+from core.errors import CoreError
 
 
 def test_split_is_stratified_near_70_15_15_and_seeded():

@@ -10,6 +10,7 @@ from core.inputs.preprocess import (
     ImagePreprocessing,
     SoundPreprocessing,
     aggregate_windows,
+    as_model_input,
     decode_audio,
     decode_image,
     frame_windows,
@@ -129,3 +130,12 @@ def test_parameters_round_trip_and_are_validated():
         SoundPreprocessing(overlap=1.0)
     with pytest.raises(CoreError, match="Nyquist"):
         SoundPreprocessing(sample_rate=2000, fmax=1500)
+
+
+def test_model_inputs_scale_uint8_images_once_and_pass_spectrograms_through():
+    pixels = np.array([[[0, 51, 255]]], dtype=np.uint8)
+    scaled = as_model_input(pixels)
+    assert scaled.dtype == np.float32
+    np.testing.assert_allclose(scaled, [[[0.0, 0.2, 1.0]]], rtol=1e-6)
+    windows = np.full((2, 4, 3, 1), 0.5, dtype=np.float32)
+    assert as_model_input(windows) is windows

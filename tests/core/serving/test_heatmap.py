@@ -1,9 +1,9 @@
 import numpy as np
 
 from core.config import TrainConfig
-from core.training.export import export_litert
 from core.serving.heatmap import occlusion_map, stitch_windows
 from core.serving.litert import LiteRTModel
+from core.training.export import export_litert
 from core.training.fit import SplitData, fit_model
 
 

@@ -7,23 +7,24 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from core.store import artifacts
 from core.cli import main
 from core.errors import CoreError
-from core.serving.litert import LiteRTModel
 from core.inputs.preprocess import load_sound
+from core.serving.litert import LiteRTModel
 from core.serving.predictor import Predictor
 from core.settings import Settings
+from core.store.artifacts import read_json, write_json
+from core.store.layout import ArtifactsLayout, RunLayout
 
 
 def _test_files(artifacts_dir, run_id, count=3):
-    split = pd.read_csv(artifacts.runs_dir(artifacts_dir) / run_id / "split.csv")
+    split = pd.read_csv(ArtifactsLayout(artifacts_dir).run(run_id).split)
     return split.loc[split["split"] == "test", "path"].head(count).tolist()
 
 
 def test_predictor_never_imports_tensorflow(image_run, sound_run):
     for artifacts_dir, run_id, _ in (image_run, sound_run):
-        run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+        run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
         script = textwrap.dedent(
             f"""
             import json, sys
@@ -44,10 +45,10 @@ def test_predictor_never_imports_tensorflow(image_run, sound_run):
 
 def test_image_prediction_matches_the_recorded_test_prediction(image_run):
     artifacts_dir, run_id, _ = image_run
-    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
     predictor = Predictor(run_dir, "custom_cnn")
-    recorded = pd.read_csv(run_dir / "models" / "custom_cnn" / "predictions_test.csv").iloc[0]
-    report = artifacts.read_json(run_dir / "models" / "custom_cnn" / "report.json")
+    recorded = pd.read_csv(RunLayout(run_dir).model("custom_cnn").predictions("test")).iloc[0]
+    report = read_json(RunLayout(run_dir).model("custom_cnn").report)
     prediction = predictor.predict(recorded["path"])
     from core.evaluation.decision import apply_temperature
 
@@ -61,11 +62,11 @@ def test_image_prediction_matches_the_recorded_test_prediction(image_run):
 
 def test_sound_prediction_aggregates_its_windows(sound_run):
     artifacts_dir, run_id, _ = sound_run
-    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
     predictor = Predictor(run_dir, "custom_cnn", review_band=(0.0, 0.0))
     path = _test_files(artifacts_dir, run_id, 1)[0]
     windows, _ = load_sound(path, predictor.params)
-    by_hand = LiteRTModel(run_dir / "models" / "custom_cnn" / "model.tflite").predict(windows).mean(axis=0)
+    by_hand = LiteRTModel(RunLayout(run_dir).model("custom_cnn").tflite).predict(windows).mean(axis=0)
     from core.evaluation.decision import apply_temperature
 
     expected = apply_temperature(by_hand[None], predictor.temperature)[0]
@@ -77,25 +78,25 @@ def test_sound_prediction_aggregates_its_windows(sound_run):
 
 def test_review_band_makes_a_prediction_uncertain(sound_run):
     artifacts_dir, run_id, _ = sound_run
-    run_dir = artifacts.runs_dir(artifacts_dir) / run_id
+    run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
     path = _test_files(artifacts_dir, run_id, 1)[0]
     assert Predictor(run_dir, "custom_cnn", review_band=(0.0, 1.0)).predict(path).uncertain is True
     assert Predictor(run_dir, "custom_cnn", review_band=(1.0, 1.0)).predict(path).uncertain is False
-    folder = run_dir / "models" / "custom_cnn"
-    artifacts.write_json(folder / "operating_point.json", {"threshold": 0.5, "review_band": [0.0, 1.0]})
+    saved = RunLayout(run_dir).model("custom_cnn").operating_point
+    write_json(saved, {"threshold": 0.5, "review_band": [0.0, 1.0]})
     try:
         assert Predictor(run_dir, "custom_cnn").predict(path).uncertain is True  # saved operating point is used
     finally:
-        (folder / "operating_point.json").unlink()
+        saved.unlink()
 
 
 def test_bad_inputs_and_missing_models_are_clear_errors(image_run, tmp_path):
     artifacts_dir, run_id, _ = image_run
-    predictor = Predictor(artifacts.runs_dir(artifacts_dir) / run_id, "custom_cnn")
+    predictor = Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "custom_cnn")
     with pytest.raises(CoreError, match="not a readable image"):
         predictor.predict(b"plain text, not an image")
     with pytest.raises(CoreError, match="cannot be served"):
-        Predictor(artifacts.runs_dir(artifacts_dir) / run_id, "vgg16")
+        Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "vgg16")
     with pytest.raises(CoreError, match="no trained model"):
         Predictor.from_registry(tmp_path)
 
@@ -121,7 +122,7 @@ def test_promote_cli(image_run, capsys, tmp_path):
     artifacts_dir, run_id, _ = image_run
     import shutil
 
-    shutil.copytree(artifacts.runs_dir(artifacts_dir) / run_id, artifacts.runs_dir(tmp_path) / run_id)
+    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(tmp_path).run(run_id).dir)
     assert main(["promote", run_id, "mobilenet_v2"], settings=Settings(artifacts_dir=tmp_path)) == 0
     assert "champion is now" in capsys.readouterr().out
     assert main(["promote", run_id, "nope"], settings=Settings(artifacts_dir=tmp_path)) == 2

@@ -1,9 +1,11 @@
 import csv
-from datetime import datetime, timezone
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from core.store import artifacts
+from core.store.run_writer import METRICS_COLUMNS
 
 
 def test_append_rows_keeps_existing_rows_and_writes_the_header_once(tmp_path):
@@ -29,7 +31,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
 
 def test_an_interrupted_append_leaves_earlier_runs_readable(tmp_path, monkeypatch):
     path = tmp_path / "training_metrics.csv"
-    artifacts.append_rows(path, [{"run_id": "old", "epoch": 1}], artifacts.METRICS_COLUMNS)
+    artifacts.append_rows(path, [{"run_id": "old", "epoch": 1}], METRICS_COLUMNS)
     real_replace = artifacts.os.replace
 
     def killed(*args):
@@ -37,14 +39,29 @@ def test_an_interrupted_append_leaves_earlier_runs_readable(tmp_path, monkeypatc
 
     monkeypatch.setattr(artifacts.os, "replace", killed)
     with pytest.raises(SystemExit):
-        artifacts.append_rows(path, [{"run_id": "new", "epoch": 1}], artifacts.METRICS_COLUMNS)
+        artifacts.append_rows(path, [{"run_id": "new", "epoch": 1}], METRICS_COLUMNS)
     monkeypatch.setattr(artifacts.os, "replace", real_replace)
     rows = list(csv.DictReader(path.open()))
     assert [row["run_id"] for row in rows] == ["old"]
 
 
-def test_run_ids_sort_by_time_and_are_safe_folder_names():
-    early = artifacts.new_run_id("Throat photos/v2", now=datetime(2026, 1, 2, tzinfo=timezone.utc))
-    late = artifacts.new_run_id("a", now=datetime(2026, 3, 1, tzinfo=timezone.utc))
-    assert early < late
-    assert early.startswith("20260102-000000-throat-photos-v2-") and "/" not in early
+def test_the_temporary_file_keeps_the_suffix_writers_like_keras_insist_on(tmp_path):
+    seen = []
+
+    def keras_like(tmp):
+        seen.append(tmp)
+        assert tmp.suffix == ".keras" and tmp.parent == tmp_path and tmp.name.startswith(".model.")
+        tmp.write_bytes(b"zip")
+
+    artifacts.atomic_write(tmp_path / "model.keras", keras_like)
+    assert (tmp_path / "model.keras").read_bytes() == b"zip"
+    assert not seen[0].exists() and [p.name for p in tmp_path.iterdir()] == ["model.keras"]
+
+
+def test_bytes_text_json_and_csv_round_trip(tmp_path):
+    artifacts.write_bytes(tmp_path / "a" / "b.png", b"\x89PNG")
+    artifacts.write_json(tmp_path / "c.json", {"n": np.int64(3), "path": tmp_path})
+    artifacts.write_csv(tmp_path / "d.csv", pd.DataFrame({"x": [1, 2]}))
+    assert (tmp_path / "a" / "b.png").read_bytes() == b"\x89PNG"
+    assert artifacts.read_json(tmp_path / "c.json") == {"n": 3, "path": str(tmp_path)}
+    assert (tmp_path / "d.csv").read_text() == "x\n1\n2\n"

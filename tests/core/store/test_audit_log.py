@@ -1,12 +1,15 @@
 """The audit log against SQLite (and PostgreSQL when a server is available, see test_postgres)."""
 
 import pytest
+from sqlalchemy.exc import StatementError
 
+from core.errors import InvalidInput, NotFound, Unavailable
 from core.store.audit_log import AuditLog
-from core.errors import CoreError
 
-FIELDS = dict(modality="image", content_sha256="ab" * 32, run_id="run-1", model="custom_cnn", predicted="sick",
-              probabilities={"sick": 0.8, "well": 0.2}, uncertain=False, warnings=["image is very dark (mean brightness 5%)"])
+FIELDS = dict(
+    modality="image", content_sha256="ab" * 32, run_id="run-1", model="custom_cnn", predicted="sick",
+    probabilities={"sick": 0.8, "well": 0.2}, uncertain=False, warnings=["image is very dark (mean brightness 5%)"],
+)
 
 
 @pytest.fixture
@@ -34,11 +37,11 @@ def exercise(audit: AuditLog) -> None:
     assert [r["id"] for r in audit.recent(feedback="overridden")] == [first]
     text = AuditLog.to_csv(audit.recent())
     assert text.splitlines()[0].startswith("id,created_at,case_ref") and "sick=0.8000; well=0.2000" in text
-    with pytest.raises(CoreError, match="no prediction"):
+    with pytest.raises(NotFound, match="no prediction"):
         audit.add_feedback("missing", verdict="confirmed")
-    with pytest.raises(CoreError, match="needs the correct label"):
+    with pytest.raises(InvalidInput, match="needs the correct label"):
         audit.add_feedback(first, verdict="overridden")
-    with pytest.raises(CoreError, match="verdict must be"):
+    with pytest.raises(InvalidInput, match="verdict must be"):
         audit.add_feedback(first, verdict="maybe")
 
 
@@ -48,7 +51,7 @@ def test_audit_log_on_sqlite(audit):
 
 def test_a_failed_write_leaves_no_partial_row(audit):
     audit.record(**FIELDS)
-    with pytest.raises(Exception):
+    with pytest.raises(StatementError):
         audit.record(**{**FIELDS, "probabilities": {"sick": object()}})  # not storable: the transaction rolls back
     assert audit.count() == 1
 
@@ -65,5 +68,5 @@ def test_the_schema_survives_reopening_and_is_versioned(tmp_path):
 def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(tmp_path):
     assert AuditLog(f"sqlite:///{tmp_path / 'new-folder' / 'audit.db'}").ping()
     (tmp_path / "a-file").write_text("not a folder")
-    with pytest.raises(CoreError, match="cannot open the audit database"):
+    with pytest.raises(Unavailable, match="cannot open the audit database"):
         AuditLog(f"sqlite:///{tmp_path / 'a-file' / 'audit.db'}")

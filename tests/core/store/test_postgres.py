@@ -8,8 +8,8 @@ import tempfile
 
 import pytest
 
-from core.store.audit_log import AuditLog
 from core.settings import Settings
+from core.store.audit_log import AuditLog
 from tests.core.store.test_audit_log import exercise
 from tests.support.servers import free_port
 

@@ -4,10 +4,10 @@ import keras
 import numpy as np
 import pytest
 
-from core.training.augment import build_augmenter
 from core.config import TrainConfig
-from core.training.models import build_backbone
+from core.training.augment import build_augmenter
 from core.training.fit import SplitData, cache_features, class_weights, extract_features, fit_model, pairwise_auroc_loss
+from core.training.models import build_backbone
 
 
 def test_pairwise_auroc_loss_matches_a_hand_computation():

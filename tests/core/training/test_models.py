@@ -4,7 +4,7 @@ import pytest
 from keras.src.legacy.saving import legacy_h5_format
 
 from core.errors import CoreError
-from core.training.models import BackboneInput, build_backbone, build_custom_cnn, build_head, assemble, resolve_weights
+from core.training.models import BackboneInput, assemble, build_backbone, build_custom_cnn, build_head, resolve_weights
 
 
 def test_custom_cnn_has_conv_blocks_pooling_and_a_softmax_head():

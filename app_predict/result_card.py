@@ -1,0 +1,96 @@
+"""The card of the selected result on the prediction page: verdict, pictures, probabilities and review controls.
+
+Plain layout: the page's callbacks compute the figures and pass them in.
+"""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import dcc, html
+
+from app_predict import figures, ids
+from app_predict.report import UNCERTAIN_TEXT
+
+GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
+
+
+def _verdict(result: dict) -> dbc.Alert:
+    """The called class, or the referral notice when the probability fell inside the review band."""
+    if result["uncertain"]:
+        return dbc.Alert([html.H4(UNCERTAIN_TEXT, className="mb-1"),
+                          html.Div(f"Most likely {result['predicted']}, but inside the review band: a specialist should decide.")],
+                         color="warning", className="verdict-uncertain")
+    return dbc.Alert(html.H4(result["predicted"], className="mb-0"), color="info", className="verdict")
+
+
+def _preview(result: dict, *, waveform: go.Figure | None, audio_src: str | None) -> list:
+    """The input as the model sees it under the (initially empty) heatmap; a sound adds its waveform and a player."""
+    picture = html.Div(
+        [html.Img(src=result["picture"], alt="input as the model sees it", style={"width": "100%", "display": "block"}),
+         html.Img(id=ids.HEATMAP_IMAGE, alt="")],
+        style={"position": "relative", "width": "100%", "maxWidth": "420px"},
+    )
+    if waveform is None:
+        return [picture]
+    return [
+        dcc.Graph(figure=waveform, config=GRAPH_CONFIG),
+        html.Div("Log-mel spectrogram the model sees (time →, frequency ↑)", className="small text-muted"),
+        picture,
+        html.Audio(src=audio_src, controls=True, className="w-100 mt-2"),
+    ]
+
+
+def _facts(result: dict) -> list:
+    """Probabilities per class, the model, the prediction id and the input-quality warnings."""
+    probabilities = figures.fig_probabilities(result["probabilities"], predicted=result["predicted"], uncertain=result["uncertain"])
+    return [
+        html.H6("Calibrated probability per class"),
+        dcc.Graph(figure=probabilities, config=GRAPH_CONFIG),
+        html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
+        html.Div(f"Prediction id {result['id']}", className="small text-muted"),
+        *[dbc.Alert([html.B("Input quality: "), w], color="warning", className="py-1 mb-1 small") for w in result["warnings"]],
+    ]
+
+
+def _review_controls(class_names: list[str]) -> list:
+    """Heatmap toggle, confirm or override with a comment, and the report download, under a result."""
+    return [
+        dbc.Row(
+            [
+                dbc.Col(dbc.Switch(id=ids.HEATMAP_SWITCH, label="Show heatmap (what drove the result)", value=False), md=6),
+                dbc.Col([dbc.Label("Heatmap opacity", className="small"),
+                         dcc.Slider(id=ids.HEATMAP_OPACITY, min=0, max=1, step=0.05, value=0.5, marks={0: "0", 1: "1"})], md=6),
+            ],
+            className="mt-2",
+        ),
+        html.Div(id=ids.HEATMAP_NOTE, className="small text-muted"),
+        html.H6("Your review", className="mt-3"),
+        dbc.Row(
+            [
+                dbc.Col(dbc.Button("Confirm result", id=ids.CONFIRM_BUTTON, color="success"), width="auto"),
+                dbc.Col(dcc.Dropdown(id=ids.OVERRIDE_LABEL, options=class_names, placeholder="correct label"), md=3),
+                dbc.Col(dbc.Button("Override", id=ids.OVERRIDE_BUTTON, color="warning"), width="auto"),
+                dbc.Col(dbc.Input(id=ids.FEEDBACK_COMMENT, placeholder="comment (optional)", maxLength=2000), md=4),
+            ],
+            className="g-2 align-items-center",
+        ),
+        html.Div(id=ids.FEEDBACK_RESULT, className="mt-2"),
+        dbc.Button("Download report (HTML)", id=ids.REPORT_BUTTON, color="secondary", outline=True, className="mt-3"),
+    ]
+
+
+def result_card(result: dict, *, waveform: go.Figure | None = None, audio_src: str | None = None) -> dbc.Card:
+    """The selected result.
+
+    Args:
+        result: One entry of the page's results (`Outcome.to_dict()` plus `picture`).
+        waveform: The recording's envelope, for sounds.
+        audio_src: The recording as a data URI, for the player.
+    """
+    body = [
+        _verdict(result),
+        dbc.Row([dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]),
+        *_review_controls(result["class_names"]),
+    ]
+    return dbc.Card(dbc.CardBody(body), className="result-card")

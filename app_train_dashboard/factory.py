@@ -1,0 +1,31 @@
+"""Building the analytics dashboard over given settings: the standalone frame and `wsgi.py` both call `create_app`."""
+
+from __future__ import annotations
+
+from dash import Dash
+
+from app_train_dashboard import selection
+from app_train_dashboard.layout import layout
+from app_train_dashboard.tabs import TABS
+from core.settings import Settings
+from core.web.server import build_server, dash_options
+
+
+def create_app(settings: Settings, *, requests_pathname_prefix: str | None = None) -> Dash:
+    """A dashboard over `settings.artifacts_dir`, optionally served under a path prefix (e.g. "/analytics/").
+
+    Args:
+        settings: Where the artifacts are, and who may log in.
+        requests_pathname_prefix: The path the page is served under, when
+            another app holds "/".
+
+    Returns:
+        The Dash app; its Flask server is `app.server`.
+    """
+    app = Dash(
+        __name__, server=build_server(__name__, settings), **dash_options("Model analytics", requests_pathname_prefix)
+    )
+    app.layout = layout
+    for module in (selection, *TABS):
+        module.callbacks.attach(app)
+    return app

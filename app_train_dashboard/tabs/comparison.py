@@ -1,0 +1,142 @@
+"""Comparison: test figures of the selected models side by side, paired tests, and promotion to champion."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, ctx, dcc, html, no_update
+
+from app_train_dashboard import ids, tables
+from app_train_dashboard.components import table
+from app_train_dashboard.data import Entry
+from app_train_dashboard.selection import SELECTION, artifacts_dir, entries
+from core.errors import CoreError
+from core.store.registry import promote
+from core.web.callbacks import Callbacks
+
+callbacks = Callbacks()
+
+GOOD = {"backgroundColor": "#d3f9d8", "fontWeight": "600"}
+NOTE = (
+    "Test figures at the operating threshold, after calibration; best value per column in green. Sounds: per recording."
+)
+
+
+def _promote_modal() -> dbc.Modal:
+    buttons = [
+        dbc.Button("Cancel", id=ids.PROMOTE_CANCEL, color="secondary"),
+        dbc.Button("Promote", id=ids.PROMOTE_CONFIRM, color="danger"),
+    ]
+    return dbc.Modal(
+        [
+            dbc.ModalHeader(dbc.ModalTitle("Promote model")),
+            dbc.ModalBody(id=ids.PROMOTE_MODAL_TEXT),
+            dbc.ModalFooter(buttons),
+        ],
+        id=ids.PROMOTE_MODAL,
+        is_open=False,
+    )
+
+
+def layout() -> dbc.Tab:
+    """The comparison table, the paired-test sentences and the champion controls."""
+    promotion = dbc.Row(
+        [
+            dbc.Col(dcc.Dropdown(id=ids.PROMOTE_MODEL, placeholder="model to serve"), lg=4),
+            dbc.Col(dbc.Button("Promote to champion…", id=ids.PROMOTE_BUTTON, color="primary"), width="auto"),
+        ],
+        className="g-2",
+    )
+    return dbc.Tab(
+        [
+            html.P(NOTE, className="text-muted small mt-2"),
+            table(ids.COMPARISON_TABLE, sort_action="native"),
+            html.H6("Are the differences real?", className="mt-3"),
+            html.Ul(id=ids.SIGNIFICANCE_LIST),
+            html.H6("Champion", className="mt-3"),
+            promotion,
+            html.Div(id=ids.PROMOTE_RESULT, className="mt-2"),
+            _promote_modal(),
+        ],
+        label="Comparison",
+        tab_id="comparison",
+    )
+
+
+def _columns(frame: pd.DataFrame) -> list[dict]:
+    """DataTable columns: numbers sort as numbers, floats show three decimals."""
+    return [
+        {
+            "name": c.replace("_", " "),
+            "id": c,
+            "type": "numeric" if frame[c].dtype.kind in "fi" else "text",
+            "format": {"specifier": ".3f"} if frame[c].dtype.kind == "f" else None,
+        }
+        for c in frame.columns
+    ]
+
+
+def _significance(chosen: list[Entry], run_id: str) -> list[html.Li]:
+    """The run's paired-test sentences about the models shown, or a line saying there are none."""
+    shown = {e.model.name for e in chosen if e.run.run_id == run_id}
+    sentences = [html.Li(c["text"]) for e in chosen[:1] for c in e.run.comparisons if {c["a"], c["b"]} <= shown]
+    return sentences or [html.Li("No paired tests for this selection.")]
+
+
+@callbacks(
+    Output(ids.COMPARISON_TABLE, "data"),
+    Output(ids.COMPARISON_TABLE, "columns"),
+    Output(ids.COMPARISON_TABLE, "style_data_conditional"),
+    Output(ids.SIGNIFICANCE_LIST, "children"),
+    Output(ids.PROMOTE_MODEL, "options"),
+    *SELECTION,
+)
+def comparison(run_id: str | None, models: list[str] | None, compare_id: str | None) -> tuple:
+    """The comparison table with the best cells in green, the paired tests, and the promotable models."""
+    chosen = entries(run_id, models, compare_id)
+    frame = tables.comparison_table([(e.label, e.model) for e in chosen])
+    styles = [
+        {"if": {"row_index": row, "column_id": column}, **GOOD}
+        for column, rows in tables.best_cells(frame).items()
+        for row in rows
+    ]
+    promotable = sorted({e.model.name for e in chosen if e.run.run_id == run_id})
+    return (
+        frame.to_dict("records"),
+        _columns(frame),
+        styles,
+        _significance(chosen, run_id),
+        [{"label": n, "value": n} for n in promotable],
+    )
+
+
+@callbacks(
+    Output(ids.PROMOTE_MODAL, "is_open"),
+    Output(ids.PROMOTE_MODAL_TEXT, "children"),
+    Output(ids.PROMOTE_RESULT, "children"),
+    Input(ids.PROMOTE_BUTTON, "n_clicks"),
+    Input(ids.PROMOTE_CONFIRM, "n_clicks"),
+    Input(ids.PROMOTE_CANCEL, "n_clicks"),
+    State(ids.PROMOTE_MODEL, "value"),
+    State(ids.RUN_SELECT, "value"),
+    prevent_initial_call=True,
+)
+def promote_model(
+    _open: int | None, _confirm: int | None, _cancel: int | None, model: str | None, run_id: str
+) -> tuple:
+    """Ask for confirmation, then make the model the champion served to clinicians."""
+    if ctx.triggered_id == ids.PROMOTE_BUTTON:
+        if not model:
+            return False, no_update, dbc.Alert("Choose the model to promote first.", color="secondary")
+        return True, f"Serve {model} of run {run_id} to clinicians from now on?", no_update
+    if ctx.triggered_id == ids.PROMOTE_CANCEL:
+        return False, no_update, no_update
+    try:
+        promoted = promote(artifacts_dir(), run_id, model, by="dashboard")
+    except CoreError as exc:
+        return False, no_update, dbc.Alert(str(exc), color="danger")
+    return (
+        False,
+        no_update,
+        dbc.Alert(f"{promoted['model']} of {promoted['run_id']} is now the champion.", color="success"),
+    )

@@ -1,0 +1,49 @@
+"""Learning curves: training and validation accuracy or loss per epoch of the selected models."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import plotly.graph_objects as go
+from dash import Input, Output, dcc
+
+from app_train_dashboard import data, figures, ids
+from app_train_dashboard.components import graph
+from app_train_dashboard.selection import SELECTION, artifacts_dir, entries
+from core.web.callbacks import Callbacks
+
+callbacks = Callbacks()
+
+
+def layout() -> dbc.Tab:
+    """Metric and scale switches above the learning-curve graph."""
+    log_switch = dbc.Checklist(
+        id=ids.CURVE_LOG, options=[{"label": "log scale", "value": "log"}], value=[], inline=True, switch=True
+    )
+    switches = dbc.Row(
+        [
+            dbc.Col(
+                dbc.RadioItems(id=ids.CURVE_METRIC, options=["accuracy", "loss"], value="accuracy", inline=True),
+                width="auto",
+            ),
+            dbc.Col(log_switch, width="auto"),
+        ],
+        className="my-2",
+    )
+    return dbc.Tab([switches, dcc.Loading(graph(ids.LEARNING_CURVE_GRAPH))], label="Learning curves", tab_id="curves")
+
+
+@callbacks(
+    Output(ids.LEARNING_CURVE_GRAPH, "figure"),
+    *SELECTION,
+    Input(ids.CURVE_METRIC, "value"),
+    Input(ids.CURVE_LOG, "value"),
+)
+def learning_curves(
+    run_id: str | None, models: list[str] | None, compare_id: str | None, metric: str, log_scale: list[str] | None
+) -> go.Figure:
+    """One pair of curves per selected model, the kept epoch starred."""
+    chosen = entries(run_id, models, compare_id)
+    if not chosen:
+        return figures.empty_figure("Select a run and at least one model")
+    history, best = data.learning_history(artifacts_dir(), chosen)
+    return figures.fig_learning_curves(history, metric=metric, log_y="log" in (log_scale or []), best_epochs=best)

@@ -1,0 +1,207 @@
+"""Operating point: move a two-class model's threshold and review band, read the consequences, save them."""
+
+from __future__ import annotations
+
+import dash_bootstrap_components as dbc
+import pandas as pd
+from dash import Input, Output, State, ctx, dcc, html, no_update
+from dash.exceptions import PreventUpdate
+
+from app_train_dashboard import figures, ids, tables
+from app_train_dashboard.components import graph, model_picker
+from app_train_dashboard.selection import SELECTION_STATE, entry, offer_selected_models
+from core.errors import CoreError
+from core.evaluation.metrics import (
+    operating_stats,
+    threshold_for_sensitivity,
+    threshold_for_specificity,
+    threshold_sweep,
+)
+from core.store.registry import save_operating_point
+from core.web.callbacks import Callbacks
+
+callbacks = Callbacks()
+offer_selected_models(callbacks, ids.OP_MODEL)
+
+DEFAULT_BAND = [0.35, 0.65]
+TARGETS = [
+    {"label": "target sensitivity", "value": "sensitivity"},
+    {"label": "target specificity", "value": "specificity"},
+]
+TOOLTIP = {"placement": "bottom", "always_visible": True}
+
+
+def _controls() -> dbc.Card:
+    target = dbc.InputGroup(
+        [
+            dbc.Select(id=ids.OP_TARGET_KIND, options=TARGETS, value="sensitivity"),
+            dbc.Input(id=ids.OP_TARGET_VALUE, type="number", min=0, max=1, step=0.01, value=0.9),
+            dbc.Button("Apply", id=ids.OP_TARGET_BUTTON, color="secondary"),
+        ],
+        className="mt-3",
+        size="sm",
+    )
+    return dbc.Card(
+        dbc.CardBody(
+            [
+                *model_picker(ids.OP_MODEL),
+                dbc.Label("Threshold on the positive-class probability", className="mt-3"),
+                dcc.Slider(
+                    id=ids.OP_THRESHOLD,
+                    min=0,
+                    max=1,
+                    step=0.01,
+                    value=0.5,
+                    marks={0: "0", 0.5: "0.5", 1: "1"},
+                    tooltip=TOOLTIP,
+                ),
+                target,
+                dbc.Label("Review band (uncertain: refer)", className="mt-3"),
+                dcc.RangeSlider(
+                    id=ids.OP_BAND, min=0, max=1, step=0.01, value=DEFAULT_BAND, marks={0: "0", 1: "1"}, tooltip=TOOLTIP
+                ),
+                dbc.Label("Prevalence in the target population", className="mt-3"),
+                dbc.Input(
+                    id=ids.OP_PREVALENCE,
+                    type="number",
+                    min=0.001,
+                    max=0.999,
+                    step=0.001,
+                    placeholder="test-set prevalence",
+                ),
+                dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-3"),
+                html.Div(id=ids.OP_SAVE_RESULT, className="mt-2"),
+            ]
+        )
+    )
+
+
+def layout() -> dbc.Tab:
+    """Controls on the left; the figures at the threshold, its confusion matrix and the sweep on the right."""
+    results = [html.Div(id=ids.OP_STATS), graph(ids.OP_MATRIX), graph(ids.OP_CURVE)]
+    row = dbc.Row([dbc.Col(_controls(), lg=4), dbc.Col(results, lg=8)], className="mt-2 g-3")
+    return dbc.Tab(html.Div(row, id=ids.OP_PANEL), label="Operating point", tab_id="operating")
+
+
+def stats_table(stats: dict) -> dbc.Table:
+    """Sensitivity, specificity, predictive values at the prevalence, and the share referred for review."""
+
+    def fmt(value):
+        return "n/a" if value is None else f"{value:.3f}"
+
+    rows = [
+        ("Sensitivity", fmt(stats["sensitivity"])),
+        ("Specificity", fmt(stats["specificity"])),
+        (f"PPV at prevalence {stats['prevalence']:.3f}", fmt(stats["ppv"])),
+        (f"NPV at prevalence {stats['prevalence']:.3f}", fmt(stats["npv"])),
+        ("Referred for review (in band)", "n/a" if stats["referred"] is None else f"{stats['referred']:.1%}"),
+    ]
+    body = html.Tbody([html.Tr([html.Th(name), html.Td(value)]) for name, value in rows])
+    return dbc.Table([body], bordered=False, size="sm", className="w-auto")
+
+
+@callbacks(
+    Output(ids.OP_THRESHOLD, "value"),
+    Output(ids.OP_BAND, "value"),
+    Input(ids.OP_MODEL, "value"),
+    Input(ids.OP_TARGET_BUTTON, "n_clicks"),
+    State(ids.OP_TARGET_KIND, "value"),
+    State(ids.OP_TARGET_VALUE, "value"),
+    *SELECTION_STATE,
+)
+def set_threshold(
+    label: str | None,
+    _clicks: int | None,
+    kind: str,
+    target: float | None,
+    run_id: str | None,
+    models: list[str] | None,
+    compare_id: str | None,
+) -> tuple:
+    """Start from the model's saved operating point, or solve for the target sensitivity or specificity."""
+    chosen = entry(label, run_id, models, compare_id)
+    if not chosen.run.is_binary:
+        raise PreventUpdate
+    if ctx.triggered_id != ids.OP_TARGET_BUTTON:
+        point = {**chosen.model.headline.get("operating_point", {}), **(chosen.model.operating_point or {})}
+        return round(point.get("threshold") or 0.5, 3), point.get("review_band", DEFAULT_BAND)
+    if target is None or not 0 < target <= 1:
+        raise PreventUpdate
+    labels, probs = tables.calibrated_test(chosen.run, chosen.model)
+    positive = chosen.run.class_names.index(chosen.run.positive_class)
+    choose = threshold_for_sensitivity if kind == "sensitivity" else threshold_for_specificity
+    return round(float(choose(labels, probs[:, positive], target=target, positive=positive)), 3), no_update
+
+
+@callbacks(
+    Output(ids.OP_STATS, "children"),
+    Output(ids.OP_MATRIX, "figure"),
+    Output(ids.OP_CURVE, "figure"),
+    Input(ids.OP_MODEL, "value"),
+    Input(ids.OP_THRESHOLD, "value"),
+    Input(ids.OP_BAND, "value"),
+    Input(ids.OP_PREVALENCE, "value"),
+    *SELECTION_STATE,
+)
+def explore_threshold(
+    label: str | None,
+    threshold: float,
+    band: list[float],
+    prevalence: float | None,
+    run_id: str | None,
+    models: list[str] | None,
+    compare_id: str | None,
+) -> tuple:
+    """Figures, confusion matrix and sensitivity/specificity sweep at the chosen threshold (two classes only)."""
+    chosen = entry(label, run_id, models, compare_id)
+    run = chosen.run
+    if not run.is_binary:
+        message = f"The threshold explorer is for two-class tasks; this run has {len(run.class_names)} classes."
+        return dbc.Alert(message, color="secondary"), figures.empty_figure(message), figures.empty_figure("")
+    labels, probs = tables.calibrated_test(run, chosen.model)
+    positive = run.class_names.index(run.positive_class)
+    scores = probs[:, positive]
+    stats = operating_stats(
+        labels, scores, threshold=threshold, prevalence=prevalence, band=tuple(band), positive=positive
+    )
+    matrix = [[stats["tn"], stats["fp"]], [stats["fn"], stats["tp"]]]
+    order = [run.class_names[1 - positive], run.positive_class]
+    sweep = pd.DataFrame(threshold_sweep(labels, scores, positive=positive))
+    return (
+        stats_table(stats),
+        figures.fig_confusion_matrix(matrix, order, title=f"{chosen.label} at threshold {threshold:.2f}"),
+        figures.fig_threshold_curve(sweep, threshold=threshold, band=band),
+    )
+
+
+@callbacks(
+    Output(ids.OP_SAVE_RESULT, "children"),
+    Input(ids.OP_SAVE_BUTTON, "n_clicks"),
+    State(ids.OP_MODEL, "value"),
+    State(ids.OP_THRESHOLD, "value"),
+    State(ids.OP_BAND, "value"),
+    *SELECTION_STATE,
+    prevent_initial_call=True,
+)
+def save_point(
+    _clicks: int | None,
+    label: str | None,
+    threshold: float,
+    band: list[float],
+    run_id: str | None,
+    models: list[str] | None,
+    compare_id: str | None,
+) -> dbc.Alert:
+    """Store the threshold and review band as the model's operating point, through `core`."""
+    chosen = entry(label, run_id, models, compare_id)
+    if not chosen.run.is_binary:
+        return dbc.Alert("Operating points are saved for two-class models only.", color="secondary")
+    try:
+        save_operating_point(chosen.run.path, chosen.model.name, threshold=threshold, review_band=tuple(band))
+    except CoreError as exc:
+        return dbc.Alert(str(exc), color="danger")
+    return dbc.Alert(
+        f"Saved: {chosen.model.name} of {chosen.run.run_id} now uses threshold {threshold:.2f} "
+        f"and review band {band[0]:.2f}–{band[1]:.2f}.",
+        color="success",
+    )

@@ -1,0 +1,58 @@
+"""Paired comparisons of a run's models on the same test items: McNemar and a paired AUROC bootstrap.
+
+Each model is compared at its own calibration and operating point (from its
+level report), so the comparison is of the models as they would be served.
+"""
+
+from __future__ import annotations
+
+from itertools import combinations
+
+import numpy as np
+
+from core.evaluation.decision import predicted_classes
+from core.evaluation.metrics import mcnemar_test, paired_auc_bootstrap
+from core.evaluation.report import Predictions, calibrated_test
+
+SIGNIFICANCE = 0.05
+
+
+def compare_models(
+    tests: dict[str, Predictions],
+    reports: dict[str, dict],
+    *,
+    positive: int | None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> list[dict]:
+    """Paired tests for every pair of models evaluated on the same test items.
+
+    McNemar compares correctness at each model's operating point; a paired
+    bootstrap compares AUROC. Each entry carries a sentence for the dashboard.
+    """
+    comparisons = []
+    for a, b in combinations(sorted(tests), 2):
+        test_a, test_b = calibrated_test(reports[a], tests[a]), calibrated_test(reports[b], tests[b])
+        auc = paired_auc_bootstrap(
+            test_a.labels, test_a.probs, test_b.probs, positive=positive if positive is not None else 1,
+            groups=test_a.groups, n_resamples=n_resamples, seed=seed,
+        )
+        mcnemar = mcnemar_test(_correct(test_a, reports[a], positive), _correct(test_b, reports[b], positive))
+        comparisons.append({"a": a, "b": b, "mcnemar": mcnemar, "auc": auc, "text": _sentence(a, b, mcnemar, auc)})
+    return comparisons
+
+
+def _correct(test: Predictions, report: dict, positive: int | None) -> np.ndarray:
+    """Whether each calibrated test prediction is right at the model's operating threshold."""
+    threshold = report["operating_point"]["threshold"]
+    return predicted_classes(test.probs, positive=positive, threshold=threshold) == test.labels
+
+
+def _sentence(a: str, b: str, mcnemar: dict, auc: dict) -> str:
+    parts = []
+    if auc["p_value"] is not None:
+        verdict = "significant" if auc["p_value"] < SIGNIFICANCE else "not significant"
+        parts.append(f"AUC difference {auc['difference']:+.3f} {verdict} (p={auc['p_value']:.2f})")
+    verdict = "significant" if mcnemar["p_value"] < SIGNIFICANCE else "not significant"
+    parts.append(f"accuracy difference {verdict} (McNemar p={mcnemar['p_value']:.2f})")
+    return f"{a} vs {b}: " + "; ".join(parts)

@@ -1,0 +1,293 @@
+"""One training run, from data sources to a complete run directory.
+
+    load -> check models -> audit -> split -> write inputs and previews
+         -> preprocess -> fit each model -> predict validation and test
+         -> evaluate, export, compare -> mark the run complete
+
+`train_run` returns the run id and a DataFrame with one row of headline
+figures per model. The steps live elsewhere: `encode` (threaded
+preprocessing), `fit` (Keras), `core.evaluation.levels` (prediction frames
+and reports), `export` (LiteRT) and `core.store.run_writer` (the files).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from core.config import LOSSES, MODEL_NAMES, DataOptions, TrainConfig
+from core.data.audit import audit_dataset
+from core.data.dataset import load_dataset
+from core.data.splits import assign_splits, linked_units, split_table
+from core.errors import CoreError, InvalidInput
+from core.evaluation.comparisons import compare_models
+from core.evaluation.levels import Frames, model_report, prediction_frame, prediction_levels
+from core.evaluation.metrics import roc_auc
+from core.evaluation.report import Predictions
+from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPreprocessing, aggregate_windows
+from core.inputs.previews import previews
+from core.inputs.quality import image_reference
+from core.store import artifacts
+from core.store.run_writer import RunWriter, write
+from core.store.stamps import new_run_id
+from core.training.encode import Encoded, encode, thread_map
+from core.training.export import PARITY_ITEMS, export_checked
+from core.training.fit import FitResult, SplitData, fit_model, predict
+from core.training.models import BACKBONES, build_backbone, resolve_weights
+
+log = logging.getLogger(__name__)
+
+NEGATIVE_NAME = re.compile(r"normal|healthy|negative|control|benign|absent|(no|non)[_ -].*", re.IGNORECASE)
+
+
+def choose_positive(class_names: Sequence[str], requested: str | None) -> int | None:
+    """Index of the positive class for two classes, None for more.
+
+    >>> choose_positive(["abnormal", "normal"], None)
+    0
+    """
+    if requested is not None:
+        if requested not in class_names:
+            raise InvalidInput(f"--positive-class {requested!r} is not one of the classes {list(class_names)}")
+        return list(class_names).index(requested)
+    if len(class_names) != 2:
+        return None
+    negatives = [bool(NEGATIVE_NAME.fullmatch(name)) for name in class_names]
+    if negatives == [True, False]:
+        return 1
+    if negatives == [False, True]:
+        return 0
+    return 1
+
+
+def check_models(config: TrainConfig, input_shape: tuple[int, int, int]) -> dict[str, object]:
+    """Fail before any work if a model name, the loss, or backbone weights are wrong.
+
+    Building each backbone once loads (or downloads) its weights, so a
+    missing file or an offline machine stops the run at once.
+    """
+    unknown = [name for name in config.models if name not in MODEL_NAMES]
+    if unknown or not config.models:
+        raise InvalidInput(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODEL_NAMES)}")
+    if config.loss not in LOSSES:
+        raise InvalidInput(f"--loss must be one of {', '.join(LOSSES)}, got {config.loss!r}")
+    resolved = {}
+    for name in config.models:
+        if name in BACKBONES:
+            resolved[name] = resolve_weights(config.weights, name)
+            build_backbone(name, input_shape, weights=resolved[name])
+    return resolved
+
+
+@dataclass
+class _Prepared:
+    """Everything a run knows after auditing, splitting and preprocessing.
+
+    Attributes:
+        table: The split table (`core.data.splits.split_table`), one row per
+            usable item: the items trained and evaluated on, in encoding order.
+        labels: Class index of each usable item.
+        encoded: The items' model inputs.
+    """
+
+    table: pd.DataFrame
+    labels: np.ndarray
+    class_names: list[str]
+    positive: int | None
+    params: Preprocessing
+    encoded: Encoded
+
+    @property
+    def split(self) -> np.ndarray:
+        return self.table["split"].to_numpy()
+
+    def rows(self, part: str) -> np.ndarray:
+        """Input rows (images or windows) of one split."""
+        return np.flatnonzero(self.split[self.encoded.owner] == part)
+
+    def split_data(self) -> SplitData:
+        """Training and validation inputs with their labels (per window, for sounds)."""
+        train_rows, val_rows = self.rows("train"), self.rows("val")
+        return SplitData(
+            x_train=self.encoded.x[train_rows],
+            y_train=self.labels[self.encoded.owner[train_rows]],
+            x_val=self.encoded.x[val_rows],
+            y_val=self.labels[self.encoded.owner[val_rows]],
+            modality=self.params.modality,
+            num_classes=len(self.class_names),
+        )
+
+
+def train_run(
+    data: DataOptions,
+    config: TrainConfig,
+    *,
+    artifacts_dir: Path,
+    image: ImagePreprocessing = ImagePreprocessing(),
+    sound: SoundPreprocessing = SoundPreprocessing(),
+) -> tuple[str, pd.DataFrame]:
+    """Train every model in `config.models` on one dataset and write the run.
+
+    Returns:
+        The run id, and one row per model with its headline test figures.
+
+    Raises:
+        CoreError: any problem the user can fix, before training where possible.
+    """
+    dataset = load_dataset(
+        data.sources, label_map=data.label_map, group_column=data.group_column, group_pattern=data.group_pattern
+    )
+    params: Preprocessing = image if dataset.modality == "image" else sound
+    weights = check_models(config, params.input_shape)
+    report, usable, hashes = audit_dataset(dataset)
+    for line in report.summary_lines():
+        log.info("audit: %s", line)
+    class_names = sorted({item.label for item in usable})
+    if len(class_names) < 2:
+        raise InvalidInput(f"training needs at least two classes with readable files, found {class_names}")
+    positive = choose_positive(class_names, data.positive_class)
+    labels = np.array([class_names.index(item.label) for item in usable])
+    units = linked_units([(item.group, hashes[item.path]) for item in usable])
+    table = split_table(usable, hashes, units, assign_splits(labels, units, fractions=data.split, seed=config.seed))
+
+    writer = RunWriter(artifacts_dir, new_run_id(data.dataset_name))
+    log.info("run %s: %d usable %s files, classes %s", writer.run_id, len(usable), dataset.modality, class_names)
+    writer.set_status(dataset=data.dataset_name, modality=dataset.modality, models=list(config.models))
+    try:
+        writer.write_inputs(
+            config={"data": asdict(data), "training": asdict(config)},
+            audit=report.to_dict(),
+            split=table,
+            classes={"class_names": class_names, "positive_class": None if positive is None else class_names[positive]},
+            preprocessing=params.to_dict(),
+        )
+        run = _Prepared(table, labels, class_names, positive, params, encode(usable, params))
+        _write_references(writer, run)
+        rows = _train_models(writer, run, config, weights)
+    except BaseException as exc:
+        writer.fail(exc)
+        raise
+    writer.complete()
+    return writer.run_id, pd.DataFrame(rows)
+
+
+def _write_references(writer: RunWriter, run: _Prepared) -> None:
+    """What later readers compare against: previews of the test items and (images) the training images' quality."""
+    _write_previews(writer, run)
+    if run.params.modality == "image":
+        write(writer.run.quality_reference, image_reference(run.encoded.x[run.rows("train")]))
+
+
+def _write_previews(writer: RunWriter, run: _Prepared) -> None:
+    """A picture (and for sounds the recording) of every test item, so the dashboard never needs the dataset."""
+    test = run.table[run.table["split"] == "test"].drop_duplicates("sha256")
+
+    def store(row: tuple[str, str]) -> None:
+        path, digest = row
+        try:
+            writer.write_previews(digest, previews(path, run.params))
+        except (CoreError, OSError) as exc:
+            log.warning("no preview of %s: %s", path, exc)
+
+    thread_map(store, list(zip(test["path"], test["sha256"], strict=True)))
+
+
+def _train_models(writer: RunWriter, run: _Prepared, config: TrainConfig, weights: dict) -> list[dict]:
+    """Train, evaluate and export each model in turn, refreshing the paired comparisons as each completes."""
+    tests: dict[str, Predictions] = {}
+    reports: dict[str, dict] = {}
+    rows = []
+    for name in config.models:
+        report, summary, test = _train_one(writer, name, weights.get(name), config, run)
+        headline = report["levels"][report["level"]]
+        tests[name], reports[name] = test, headline
+        writer.complete_model(name, compare_models(tests, reports, positive=run.positive))
+        rows.append(_results_row(name, report, summary))
+    return rows
+
+
+def _train_one(
+    writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: _Prepared
+) -> tuple[dict, dict, Predictions]:
+    """Fit one model and write its files; returns its report, its summary and its headline test predictions."""
+    data = run.split_data()
+    log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
+    result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
+    files = writer.run.model(name)
+    artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
+    write(files.history, result.history)
+
+    frames = {part: _predict_part(result.model, run, part) for part in ("val", "test")}
+    for part, (items, windows) in frames.items():
+        write(files.predictions(part), items)
+        if windows is not None:
+            write(files.predictions(part, windows=True), windows)
+    levels = prediction_levels(frames, run.class_names)
+    report = model_report(
+        name, levels, class_names=run.class_names, positive=run.positive,
+        target_sensitivity=config.target_sensitivity, n_resamples=config.bootstrap_resamples, seed=config.seed,
+    )
+    sample = run.rows("test")[:PARITY_ITEMS]
+    test_items, test_windows = frames["test"]
+    keras_test = test_items if test_windows is None else test_windows
+    keras_probs = keras_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
+    report.update(export_checked(result.model, files.tflite, run.encoded.x[sample], keras_probs))
+    write(files.report, report)
+    val, test = levels[report["level"]]
+    summary = _summary(name, result, files.keras.stat().st_size, val, run.positive)
+    write(files.summary, summary)
+    return report, summary, test
+
+
+def _summary(name: str, result: FitResult, model_bytes: int, val: Predictions, positive: int | None) -> dict:
+    """Training facts, and the headline validation AUROC that picks the default champion."""
+    return {
+        "model": name,
+        "best_epoch": result.best_epoch,
+        "epochs_run": int(len(result.history)),
+        "train_seconds": round(result.train_seconds, 2),
+        "cache_seconds": round(result.cache_seconds, 2),
+        "params": int(result.model.count_params()),
+        "model_bytes": model_bytes,
+        "val_auc": roc_auc(val.labels, val.probs, positive=positive if positive is not None else 1),
+    }
+
+
+def _results_row(name: str, report: dict, summary: dict) -> dict:
+    """The headline test figures of one model, as `train_run` returns them."""
+    headline = report["levels"][report["level"]]
+    point = headline["operating_point"]
+    return {
+        "model": name,
+        "test_n": headline["n"],
+        "test_accuracy": headline["accuracy"],
+        "test_auc": headline["auc"],
+        "test_sensitivity": point.get("sensitivity"),
+        "test_specificity": point.get("specificity"),
+        "threshold": point["threshold"],
+        "ece": headline["calibration"]["after"]["ece"],
+        "best_epoch": summary["best_epoch"],
+        "train_seconds": summary["train_seconds"],
+        "litert_ok": report["litert_parity"]["passed"],
+    }
+
+
+def _predict_part(model, run: _Prepared, part: str) -> Frames:
+    """Raw (uncalibrated) prediction frames of one split: per item, and per window for sounds."""
+    rows = run.rows(part)
+    owners = run.encoded.owner[rows]
+    window_probs = predict(model, run.encoded.x[rows])
+    items = np.flatnonzero(run.split == part)
+    if run.params.modality == "image":
+        return prediction_frame(run.table.iloc[items], run.labels[items], window_probs, run.class_names), None
+    probs = np.stack([aggregate_windows(window_probs[owners == item], run.params.aggregation) for item in items])
+    frame = prediction_frame(run.table.iloc[items], run.labels[items], probs, run.class_names)
+    windows = prediction_frame(run.table.iloc[owners], run.labels[owners], window_probs, run.class_names)
+    windows.insert(windows.columns.get_loc("group") + 1, "start_seconds", run.encoded.start_seconds[rows])
+    return frame, windows
