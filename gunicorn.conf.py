@@ -9,24 +9,40 @@ memory with and without it.
 """
 
 import os
+import sys
 
-bind = f"0.0.0.0:{os.environ.get('PORT', '8000')}"
-workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-threads = int(os.environ.get("GUNICORN_THREADS", "4"))
-timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
+from core.errors import CoreError
+from core.settings import Settings
+
+
+def _whole_number(name: str, default: str) -> int:
+    """A positive whole number from the environment; a wrong one stops start-up with one line naming it."""
+    raw = os.environ.get(name, default)
+    if not raw.strip().isdigit() or int(raw) < 1:
+        sys.exit(f"error: {name} must be a whole number of at least 1, got {raw!r}")
+    return int(raw)
+
+
+try:
+    settings = Settings.from_env()  # checked here, before any worker starts, so a wrong value is one line
+except CoreError as exc:
+    sys.exit(f"error: {exc}")
+
+bind = f"0.0.0.0:{_whole_number('PORT', '8000')}"
+workers = _whole_number("WEB_CONCURRENCY", "2")
+threads = _whole_number("GUNICORN_THREADS", "4")
+timeout = _whole_number("GUNICORN_TIMEOUT", "60")
 preload_app = os.environ.get("GUNICORN_PRELOAD", "true").strip().lower() in {"1", "true", "yes", "on"}
 graceful_timeout = 20
 keepalive = 5
 accesslog = None  # the apps log one structured line per request themselves
 errorlog = "-"
-loglevel = os.environ.get("LOG_LEVEL", "info").lower()
+loglevel = settings.log_level.lower()
 control_socket_disable = True  # unused; and several servers on one machine would share its path
 
 
 def post_worker_init(worker):
     """Let the served module prepare this worker (load the model, prime the pages) before traffic."""
-    import sys
-
     module = sys.modules.get(worker.app.app_uri.partition(":")[0])
     warm_up = getattr(module, "warm_up", None)
     if warm_up is not None:

@@ -51,8 +51,12 @@ def predict():
     if upload is None:
         return _error("send the file as multipart form field 'file'", 400)
     try:
-        outcome = _predictions().predict(upload.read(), filename=upload.filename, model=request.form.get("model") or None,
-                                         case_ref=request.form.get("case_ref"))
+        outcome = _predictions().predict(
+            upload.read(),
+            filename=upload.filename,
+            model=request.form.get("model") or None,
+            case_ref=request.form.get("case_ref"),
+        )
     except CoreError as exc:
         return _error(f"{upload.filename or 'file'}: {exc}", exc.status)
     request.environ["prediction_id"] = outcome.prediction_id
@@ -65,12 +69,14 @@ def feedback():
     prediction_id = body.get("prediction_id")
     if not prediction_id:
         return _error("give the prediction_id returned by /api/predict", 400)
-    audit_log = _predictions().audit_log
-    if audit_log.get(prediction_id) is None:
-        return _error(f"no prediction with id {prediction_id!r}; use the id returned by /api/predict", 404)
     try:
-        result = audit_log.add_feedback(prediction_id, verdict=body.get("verdict", ""), correct_label=body.get("correct_label"),
-                                        comment=body.get("comment"), user=current_user())
+        result = _predictions().audit_log.add_feedback(
+            prediction_id,
+            verdict=body.get("verdict", ""),
+            correct_label=body.get("correct_label"),
+            comment=body.get("comment"),
+            user=current_user(),
+        )
     except CoreError as exc:
         return _error(str(exc), exc.status)
     return jsonify(result)
@@ -85,14 +91,18 @@ def models():
 def predictions():
     audit_log, uncertain = _predictions().audit_log, request.args.get("uncertain")
     rows = audit_log.recent(
-        limit=min(request.args.get("limit", 200, type=int), 5000), model=request.args.get("model") or None,
+        limit=min(request.args.get("limit", 200, type=int), 5000),
+        model=request.args.get("model") or None,
         case_ref=request.args.get("case_ref") or None,
         uncertain=None if uncertain in (None, "") else uncertain.lower() in ("1", "true", "yes"),
         feedback=request.args.get("feedback") or None,
     )
     if request.args.get("format") == "csv":
-        return Response(audit_log.to_csv(rows), mimetype="text/csv",
-                        headers={"Content-Disposition": "attachment; filename=predictions.csv"})
+        return Response(
+            audit_log.to_csv(rows),
+            mimetype="text/csv",
+            headers={"Content-Disposition": "attachment; filename=predictions.csv"},
+        )
     return jsonify(predictions=rows)
 
 

@@ -22,7 +22,9 @@ TITLE = "Clinical classifier"
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings, *, requests_pathname_prefix: str | None = None, service: PredictionService | None = None) -> Dash:
+def create_app(
+    settings: Settings, *, requests_pathname_prefix: str | None = None, service: PredictionService | None = None
+) -> Dash:
     """The prediction app (pages and API) over `settings`.
 
     Args:
@@ -36,7 +38,9 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
         The Dash app; its Flask server (`app.server`) also serves the API.
     """
     server = build_server(__name__, settings, predictions=service or PredictionService(settings))
-    app = Dash(__name__, server=server, use_pages=True, pages_folder="", **dash_options(TITLE, requests_pathname_prefix))
+    app = Dash(
+        __name__, server=server, use_pages=True, pages_folder="", **dash_options(TITLE, requests_pathname_prefix)
+    )
     links = pages.register(app)
     access = f"Login required ({len(settings.users)} users)" if settings.users else "Open access: no login configured"
     app.layout = frame(TITLE, access, links)

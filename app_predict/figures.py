@@ -18,8 +18,17 @@ def fig_probabilities(probabilities: Mapping[str, float], *, predicted: str, unc
     names = list(probabilities)
     values = [probabilities[n] for n in names]
     colours = [(ALERT_AMBER if uncertain else CALM_BLUE) if n == predicted else MUTED for n in names]
-    fig = go.Figure(go.Bar(x=values, y=names, orientation="h", marker_color=colours, text=[f"{v:.0%}" for v in values],
-                           textposition="auto", hovertemplate="%{y}: %{x:.1%}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:.0%}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="calibrated probability")
     fig.update_yaxes(autorange="reversed")
     fig.update_layout(template="plotly_white", height=80 + 40 * len(names), margin={"l": 10, "r": 10, "t": 10, "b": 40})
@@ -32,11 +41,25 @@ def fig_waveform(signal: np.ndarray, rate: int, *, points: int = 2000) -> go.Fig
     times = np.cumsum([0] + [len(s) for s in slices[:-1]]) / rate
     low, high = [float(s.min()) for s in slices], [float(s.max()) for s in slices]
     fig = go.Figure()
-    fig.add_trace(go.Scatter(x=times, y=high, mode="lines", line={"width": 1, "color": CALM_BLUE}, name="max", hoverinfo="skip"))
-    fig.add_trace(go.Scatter(x=times, y=low, mode="lines", line={"width": 1, "color": CALM_BLUE}, fill="tonexty", name="min", hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(x=times, y=high, mode="lines", line={"width": 1, "color": CALM_BLUE}, name="max", hoverinfo="skip")
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=times,
+            y=low,
+            mode="lines",
+            line={"width": 1, "color": CALM_BLUE},
+            fill="tonexty",
+            name="min",
+            hoverinfo="skip",
+        )
+    )
     fig.update_xaxes(title_text="time (s)")
     fig.update_yaxes(title_text="amplitude", range=[-1, 1])
-    fig.update_layout(template="plotly_white", height=200, showlegend=False, margin={"l": 50, "r": 10, "t": 10, "b": 40})
+    fig.update_layout(
+        template="plotly_white", height=200, showlegend=False, margin={"l": 50, "r": 10, "t": 10, "b": 40}
+    )
     return fig
 
 

@@ -37,6 +37,8 @@ def frame(title: str, access: str, links: list[tuple[str, str]]) -> html.Div:
     return html.Div(
         [
             _header(title, access, links),
-            dbc.Container([dbc.Alert(INTENDED_USE, color="secondary", className="small py-2"), dash.page_container], fluid="lg"),
+            dbc.Container(
+                [dbc.Alert(INTENDED_USE, color="secondary", className="small py-2"), dash.page_container], fluid="lg"
+            ),
         ]
     )

@@ -45,6 +45,10 @@ def report_html(result: Mapping, *, picture: str | None, heatmap: str | None, ge
         The page, every printed value HTML-escaped.
     """
     return _templates.get_template("report.html").render(
-        result=result, picture=_png_only(picture), heatmap=_png_only(heatmap), generated_at=generated_at,
-        intended_use=INTENDED_USE, uncertain_text=UNCERTAIN_TEXT,
+        result=result,
+        picture=_png_only(picture),
+        heatmap=_png_only(heatmap),
+        generated_at=generated_at,
+        intended_use=INTENDED_USE,
+        uncertain_text=UNCERTAIN_TEXT,
     )

@@ -18,17 +18,26 @@ GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 def _verdict(result: dict) -> dbc.Alert:
     """The called class, or the referral notice when the probability fell inside the review band."""
     if result["uncertain"]:
-        return dbc.Alert([html.H4(UNCERTAIN_TEXT, className="mb-1"),
-                          html.Div(f"Most likely {result['predicted']}, but inside the review band: a specialist should decide.")],
-                         color="warning", className="verdict-uncertain")
+        return dbc.Alert(
+            [
+                html.H4(UNCERTAIN_TEXT, className="mb-1"),
+                html.Div(f"Most likely {result['predicted']}, but inside the review band: a specialist should decide."),
+            ],
+            color="warning",
+            className="verdict-uncertain",
+        )
     return dbc.Alert(html.H4(result["predicted"], className="mb-0"), color="info", className="verdict")
 
 
 def _preview(result: dict, *, waveform: go.Figure | None, audio_src: str | None) -> list:
     """The input as the model sees it under the (initially empty) heatmap; a sound adds its waveform and a player."""
     picture = html.Div(
-        [html.Img(src=result["picture"], alt="input as the model sees it", style={"width": "100%", "display": "block"}),
-         html.Img(id=ids.HEATMAP_IMAGE, alt="")],
+        [
+            html.Img(
+                src=result["picture"], alt="input as the model sees it", style={"width": "100%", "display": "block"}
+            ),
+            html.Img(id=ids.HEATMAP_IMAGE, alt=""),
+        ],
         style={"position": "relative", "width": "100%", "maxWidth": "420px"},
     )
     if waveform is None:
@@ -43,13 +52,18 @@ def _preview(result: dict, *, waveform: go.Figure | None, audio_src: str | None)
 
 def _facts(result: dict) -> list:
     """Probabilities per class, the model, the prediction id and the input-quality warnings."""
-    probabilities = figures.fig_probabilities(result["probabilities"], predicted=result["predicted"], uncertain=result["uncertain"])
+    probabilities = figures.fig_probabilities(
+        result["probabilities"], predicted=result["predicted"], uncertain=result["uncertain"]
+    )
     return [
         html.H6("Calibrated probability per class"),
         dcc.Graph(figure=probabilities, config=GRAPH_CONFIG),
         html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
         html.Div(f"Prediction id {result['id']}", className="small text-muted"),
-        *[dbc.Alert([html.B("Input quality: "), w], color="warning", className="py-1 mb-1 small") for w in result["warnings"]],
+        *[
+            dbc.Alert([html.B("Input quality: "), w], color="warning", className="py-1 mb-1 small")
+            for w in result["warnings"]
+        ],
     ]
 
 
@@ -58,9 +72,16 @@ def _review_controls(class_names: list[str]) -> list:
     return [
         dbc.Row(
             [
-                dbc.Col(dbc.Switch(id=ids.HEATMAP_SWITCH, label="Show heatmap (what drove the result)", value=False), md=6),
-                dbc.Col([dbc.Label("Heatmap opacity", className="small"),
-                         dcc.Slider(id=ids.HEATMAP_OPACITY, min=0, max=1, step=0.05, value=0.5, marks={0: "0", 1: "1"})], md=6),
+                dbc.Col(
+                    dbc.Switch(id=ids.HEATMAP_SWITCH, label="Show heatmap (what drove the result)", value=False), md=6
+                ),
+                dbc.Col(
+                    [
+                        dbc.Label("Heatmap opacity", className="small"),
+                        dcc.Slider(id=ids.HEATMAP_OPACITY, min=0, max=1, step=0.05, value=0.5, marks={0: "0", 1: "1"}),
+                    ],
+                    md=6,
+                ),
             ],
             className="mt-2",
         ),
@@ -90,7 +111,9 @@ def result_card(result: dict, *, waveform: go.Figure | None = None, audio_src: s
     """
     body = [
         _verdict(result),
-        dbc.Row([dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]),
+        dbc.Row(
+            [dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]
+        ),
         *_review_controls(result["class_names"]),
     ]
     return dbc.Card(dbc.CardBody(body), className="result-card")

@@ -74,8 +74,11 @@ def main() -> None:
     keras.utils.set_random_seed(0)
     plain_model = assemble(backbone, build_head(backbone.output_shape[-1], num_classes), name="vgg16_plain")
     plain = _epoch_seconds(
-        plain_model, Batches(x, y, batch_size=args.batch_size, seed=0, augmenter=augmenter), None,
-        epochs=args.plain_epochs, batch_size=args.batch_size,
+        plain_model,
+        Batches(x, y, batch_size=args.batch_size, seed=0, augmenter=augmenter),
+        None,
+        epochs=args.plain_epochs,
+        batch_size=args.batch_size,
     )
 
     started = time.perf_counter()
@@ -83,8 +86,11 @@ def main() -> None:
     cache_seconds = time.perf_counter() - started
     keras.utils.set_random_seed(0)
     cached = _epoch_seconds(
-        build_head(backbone.output_shape[-1], num_classes), features, labels,
-        epochs=args.cached_epochs, batch_size=args.batch_size,
+        build_head(backbone.output_shape[-1], num_classes),
+        features,
+        labels,
+        epochs=args.cached_epochs,
+        batch_size=args.batch_size,
     )
 
     plain_epoch = statistics.median(plain[1:] or plain)

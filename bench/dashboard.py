@@ -35,7 +35,7 @@ from core.store.layout import ArtifactsLayout
 def _build(root: Path, n_models: int, epochs: int) -> tuple[str, list[str]]:
     from core.data.demo import generate_demo_data
     from core.inputs.preprocess import ImagePreprocessing
-    from core.training.pipeline import train_run
+    from core.training.run import train_run
 
     folders = generate_demo_data(root / "data", per_class=12, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=1, weights="none", flip="none", bootstrap_resamples=100)
@@ -82,7 +82,7 @@ def _payload(run_id: str, names: list[str]) -> dict:
 def _timed(client: FlaskClient, payload: dict, *, cold_files: bool) -> tuple[float, int]:
     """Milliseconds of one callback request, and the number of traces in the figure it returned."""
     if cold_files:
-        artifacts._cache.clear()  # as when a run is opened for the first time
+        artifacts.clear_cache()  # as when a run is opened for the first time
     started = time.perf_counter()
     response = client.post("/_dash-update-component", json=payload)
     elapsed = time.perf_counter() - started

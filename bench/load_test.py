@@ -66,8 +66,11 @@ def _hammer(url: str, data: bytes, *, clients: int, seconds: float) -> tuple[lis
 def _summary(latencies: list[float], errors: list[str], duration: float, memory_start: dict, memory_end: dict) -> dict:
     """Throughput, latency percentiles, errors and worker memory, as bench/results/load_test.json records them."""
     times = np.array(latencies) * 1000
-    growth = {str(pid): round((memory_end[pid] - memory_start[pid]) / memory_start[pid] * 100, 1)
-              for pid in memory_start if pid in memory_end}
+    growth = {
+        str(pid): round((memory_end[pid] - memory_start[pid]) / memory_start[pid] * 100, 1)
+        for pid in memory_start
+        if pid in memory_end
+    }
     return {
         "seconds": round(duration, 1),
         "predictions": len(latencies),
@@ -92,7 +95,11 @@ def main() -> None:
 
     artifacts_dir, _, image = train_demo_run(Path(tempfile.mkdtemp(prefix="bench-load-")))
     data = Path(image).read_bytes()
-    env = {"ARTIFACTS_DIR": str(artifacts_dir), "WEB_CONCURRENCY": str(args.workers), "GUNICORN_THREADS": str(args.threads)}
+    env = {
+        "ARTIFACTS_DIR": str(artifacts_dir),
+        "WEB_CONCURRENCY": str(args.workers),
+        "GUNICORN_THREADS": str(args.threads),
+    }
     with procfile_web(env) as (url, master):
         for _ in range(20):  # every worker loads the model and answers once before measuring
             requests.post(f"{url}/api/predict", files={"file": ("chart.png", data)}, timeout=30).raise_for_status()

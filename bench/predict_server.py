@@ -48,7 +48,19 @@ def main() -> None:
     port = free_port()
     log_path = artifacts_dir / "server.log"
     env = {**os.environ, "ARTIFACTS_DIR": str(artifacts_dir)}
-    command = [sys.executable, "-m", "gunicorn", "app_predict.app:server", "--bind", f"127.0.0.1:{port}", "--workers", "1", "--threads", "1", "--no-control-socket"]
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "app_predict.app:server",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "1",
+        "--threads",
+        "1",
+        "--no-control-socket",
+    ]
     data = Path(image).read_bytes()
     url = f"http://127.0.0.1:{port}/api/predict"
     with open(log_path, "w") as log_file:
@@ -70,13 +82,16 @@ def main() -> None:
             server.wait(timeout=20)
     lines = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith('{"method"')]
     times = sorted(line["ms"] for line in lines if line["path"] == "/api/predict" and line["status"] == 200)[1:]
-    save("predict_server", {
-        "start_to_first_answer_s": round(first_answer, 2),
-        "worker_memory_after_requests": memory,
-        "requests": len(times),
-        "server_p50_ms": times[len(times) // 2],
-        "server_p95_ms": times[int(len(times) * 0.95)],
-    })
+    save(
+        "predict_server",
+        {
+            "start_to_first_answer_s": round(first_answer, 2),
+            "worker_memory_after_requests": memory,
+            "requests": len(times),
+            "server_p50_ms": times[len(times) // 2],
+            "server_p95_ms": times[int(len(times) * 0.95)],
+        },
+    )
 
 
 if __name__ == "__main__":

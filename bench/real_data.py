@@ -32,7 +32,14 @@ DATASETS = {
     ),
 }
 COLUMNS = (
-    "model", "test_n", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity", "threshold", "best_epoch",
+    "model",
+    "test_n",
+    "test_accuracy",
+    "test_auc",
+    "test_sensitivity",
+    "test_specificity",
+    "threshold",
+    "best_epoch",
     "train_seconds",
 )
 
@@ -58,8 +65,11 @@ def main() -> None:
     )
     started = time.perf_counter()
     run_id, results = train_run(
-        data, config, artifacts_dir=Path(args.artifacts),
-        image=ImagePreprocessing(image_size=args.image_size), sound=SoundPreprocessing(),
+        data,
+        config,
+        artifacts_dir=Path(args.artifacts),
+        image=ImagePreprocessing(image_size=args.image_size),
+        sound=SoundPreprocessing(),
     )
     total = time.perf_counter() - started
     record = {

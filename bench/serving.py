@@ -95,12 +95,16 @@ def train_demo_run(root: Path) -> tuple[Path, str, str]:
     from core.config import DataOptions, TrainConfig
     from core.data.demo import generate_demo_data
     from core.inputs.preprocess import ImagePreprocessing
-    from core.training.pipeline import train_run
+    from core.training.run import train_run
 
     folders = generate_demo_data(root / "data", per_class=20, seed=0)
     config = TrainConfig(models=("custom_cnn",), epochs=2, weights="none", flip="none", bootstrap_resamples=100)
-    run_id, _ = train_run(DataOptions(sources=(str(folders["audiograms"]),)), config,
-                          artifacts_dir=root / "artifacts", image=ImagePreprocessing(image_size=128))
+    run_id, _ = train_run(
+        DataOptions(sources=(str(folders["audiograms"]),)),
+        config,
+        artifacts_dir=root / "artifacts",
+        image=ImagePreprocessing(image_size=128),
+    )
     image = next((folders["audiograms"] / "normal").glob("*.png"))
     return root / "artifacts", run_id, str(image)
 
@@ -122,8 +126,20 @@ def main() -> None:
     cores = ",".join(str(c) for c in sorted(os.sched_getaffinity(0))[: args.threads])
     results = {}
     for mode in ("litert", "keras"):
-        command = ["taskset", "-c", cores, sys.executable, "-m", "bench.serving", "--predictions", str(args.predictions),
-                   "--worker", mode, str(run_dir), image]
+        command = [
+            "taskset",
+            "-c",
+            cores,
+            sys.executable,
+            "-m",
+            "bench.serving",
+            "--predictions",
+            str(args.predictions),
+            "--worker",
+            mode,
+            str(run_dir),
+            image,
+        ]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         results[mode] = json.loads(output.strip().splitlines()[-1])
     lite, base = results["litert"], results["keras"]

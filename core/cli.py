@@ -35,19 +35,24 @@ def _fractions(text: str) -> tuple[float, float, float]:
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("data")
     group.add_argument(
-        "--data", action="append", required=True, metavar="PATH",
+        "--data",
+        action="append",
+        required=True,
+        metavar="PATH",
         help="a folder with one sub-folder per class, or a CSV manifest with path,label[,group] "
         "columns (paths relative to the CSV); repeat to combine sources",
     )
     group.add_argument(
-        "--label-map", metavar="OLD=NEW,...",
+        "--label-map",
+        metavar="OLD=NEW,...",
         help="rename or merge labels, e.g. mild=hearing_loss,severe=hearing_loss",
     )
     group.add_argument(
         "--group-column", default="group", help="manifest column naming the patient or site (default: group)"
     )
     group.add_argument(
-        "--group-pattern", metavar="REGEX",
+        "--group-pattern",
+        metavar="REGEX",
         help="regex over file names whose first capture group names the group, for files without a group "
         "column, e.g. '^(.*?)_(?:jpg|jpeg|JPG)\\.rf\\.' or '^(N\\d+)'",
     )
@@ -82,9 +87,7 @@ def _build_parser() -> argparse.ArgumentParser:
     promote.add_argument("run", metavar="RUN")
     promote.add_argument("model", metavar="MODEL")
 
-    demo = commands.add_parser(
-        "demo", help="generate synthetic audiograms and heart sounds, and train on both"
-    )
+    demo = commands.add_parser("demo", help="generate synthetic audiograms and heart sounds, and train on both")
     demo.add_argument("--per-class", type=int, default=40, help="files per class (default: 40)")
     demo.add_argument("--epochs", type=int, default=15, help="most epochs per model (default: 15)")
     demo.add_argument(
@@ -97,60 +100,125 @@ def _build_parser() -> argparse.ArgumentParser:
 
 
 def _add_training_options(train: argparse.ArgumentParser) -> None:
+    _add_dataset_options(train.add_argument_group("dataset handling"))
     defaults = TrainConfig()
-    data = train.add_argument_group("dataset handling")
-    data.add_argument("--name", help="dataset name shown in the dashboards (default: the first --data folder's name)")
-    data.add_argument("--split", type=_fractions, default=(0.7, 0.15, 0.15), metavar="TRAIN,VAL,TEST",
-                      help="split fractions (default: 0.7,0.15,0.15)")
-    data.add_argument("--positive-class", help="class that 'sensitivity' refers to, for two classes "
-                      "(default: the one not named like normal/healthy)")
+    _add_model_options(train.add_argument_group("models and optimisation"), defaults)
+    _add_transfer_options(train.add_argument_group("transfer learning and augmentation"), defaults)
+    _add_preprocessing_options(train.add_argument_group("preprocessing"))
 
-    models = train.add_argument_group("models and optimisation")
-    models.add_argument("--models", default=",".join(defaults.models),
-                        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: {','.join(defaults.models)})")
+
+def _add_dataset_options(data: argparse._ArgumentGroup) -> None:
+    data.add_argument("--name", help="dataset name shown in the dashboards (default: the first --data folder's name)")
+    data.add_argument(
+        "--split",
+        type=_fractions,
+        default=(0.7, 0.15, 0.15),
+        metavar="TRAIN,VAL,TEST",
+        help="split fractions (default: 0.7,0.15,0.15)",
+    )
+    data.add_argument(
+        "--positive-class",
+        help="class that 'sensitivity' refers to, for two classes (default: the one not named like normal/healthy)",
+    )
+
+
+def _add_model_options(models: argparse._ArgumentGroup, defaults: TrainConfig) -> None:
+    models.add_argument(
+        "--models",
+        default=",".join(defaults.models),
+        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: {','.join(defaults.models)})",
+    )
     models.add_argument("--epochs", type=int, default=defaults.epochs, help=f"most epochs (default: {defaults.epochs})")
     models.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default: {defaults.batch_size}")
-    models.add_argument("--learning-rate", type=float, default=defaults.learning_rate,
-                        help=f"Adam's rate (default: {defaults.learning_rate})")
-    models.add_argument("--patience", type=int, default=defaults.patience,
-                        help=f"early-stopping patience in epochs (default: {defaults.patience})")
-    models.add_argument("--loss", choices=LOSSES, default=defaults.loss,
-                        help="cross_entropy, or auroc: a pairwise ranking surrogate for two classes "
-                        "(default: cross_entropy)")
-    models.add_argument("--weights", default=defaults.weights, metavar="imagenet|none|PATH",
-                        help="backbone weights: imagenet (downloaded by Keras when online), none, a weights file, "
-                        "or a folder of Keras' '*_notop.h5' files (default: imagenet)")
-    models.add_argument("--cache-views", type=int, default=defaults.cache_views,
-                        help="views per item whose frozen-backbone features are cached: the original plus "
-                        f"augmented ones (default: {defaults.cache_views})")
-    models.add_argument("--fine-tune-epochs", type=int, default=defaults.fine_tune_epochs,
-                        help="epochs of fine-tuning the top backbone layers after the head; 0 skips it (default: 0)")
-    models.add_argument("--fine-tune-layers", type=int, default=defaults.fine_tune_layers,
-                        help=f"weighted backbone layers to unfreeze (default: {defaults.fine_tune_layers})")
-    models.add_argument("--flip", choices=FLIP_MODES, default=defaults.flip,
-                        help="image flip augmentation; use none for charts (default: horizontal)")
+    models.add_argument(
+        "--learning-rate",
+        type=float,
+        default=defaults.learning_rate,
+        help=f"Adam's rate (default: {defaults.learning_rate})",
+    )
+    models.add_argument(
+        "--patience",
+        type=int,
+        default=defaults.patience,
+        help=f"early-stopping patience in epochs (default: {defaults.patience})",
+    )
+    models.add_argument(
+        "--loss",
+        choices=LOSSES,
+        default=defaults.loss,
+        help="cross_entropy, or auroc: a pairwise ranking surrogate for two classes (default: cross_entropy)",
+    )
     models.add_argument("--seed", type=int, default=defaults.seed, help=f"default: {defaults.seed}")
-    models.add_argument("--target-sensitivity", type=float, metavar="S",
-                        help="two classes: pick the threshold on validation as the highest reaching this "
-                        "sensitivity (default: Youden's J)")
-    models.add_argument("--bootstrap-resamples", type=int, default=defaults.bootstrap_resamples,
-                        help="resamples for confidence intervals and paired tests "
-                        f"(default: {defaults.bootstrap_resamples})")
+    models.add_argument(
+        "--target-sensitivity",
+        type=float,
+        metavar="S",
+        help="two classes: pick the threshold on validation as the highest reaching this "
+        "sensitivity (default: Youden's J)",
+    )
+    models.add_argument(
+        "--bootstrap-resamples",
+        type=int,
+        default=defaults.bootstrap_resamples,
+        help=f"resamples for confidence intervals and paired tests (default: {defaults.bootstrap_resamples})",
+    )
 
-    prep = train.add_argument_group("preprocessing")
+
+def _add_transfer_options(transfer: argparse._ArgumentGroup, defaults: TrainConfig) -> None:
+    transfer.add_argument(
+        "--weights",
+        default=defaults.weights,
+        metavar="imagenet|none|PATH",
+        help="backbone weights: imagenet (downloaded by Keras when online), none, a weights file, "
+        "or a folder of Keras' '*_notop.h5' files (default: imagenet)",
+    )
+    transfer.add_argument(
+        "--cache-views",
+        type=int,
+        default=defaults.cache_views,
+        help="views per item whose frozen-backbone features are cached: the original plus "
+        f"augmented ones (default: {defaults.cache_views})",
+    )
+    transfer.add_argument(
+        "--fine-tune-epochs",
+        type=int,
+        default=defaults.fine_tune_epochs,
+        help="epochs of fine-tuning the top backbone layers after the head; 0 skips it (default: 0)",
+    )
+    transfer.add_argument(
+        "--fine-tune-layers",
+        type=int,
+        default=defaults.fine_tune_layers,
+        help=f"weighted backbone layers to unfreeze (default: {defaults.fine_tune_layers})",
+    )
+    transfer.add_argument(
+        "--flip",
+        choices=FLIP_MODES,
+        default=defaults.flip,
+        help="image flip augmentation; use none for charts (default: horizontal)",
+    )
+
+
+def _add_preprocessing_options(prep: argparse._ArgumentGroup) -> None:
     prep.add_argument("--image-size", type=int, default=224, help="square image input side in pixels (default: 224)")
-    prep.add_argument("--sample-rate", type=int, default=4000,
-                      help="recordings are resampled to this rate (default: 4000)")
+    prep.add_argument(
+        "--sample-rate", type=int, default=4000, help="recordings are resampled to this rate (default: 4000)"
+    )
     prep.add_argument("--window-seconds", type=float, default=5.0, help="window length in seconds (default: 5)")
     prep.add_argument("--overlap", type=float, default=0.25, help="window overlap fraction (default: 0.25)")
     prep.add_argument("--n-mels", type=int, default=64, help="mel bands (default: 64)")
     prep.add_argument("--n-fft", type=int, default=512, help="FFT size in samples (default: 512)")
     prep.add_argument("--hop-length", type=int, default=128, help="samples between frames (default: 128)")
     prep.add_argument("--fmin", type=float, default=20.0, help="lowest mel frequency in Hz (default: 20)")
-    prep.add_argument("--fmax", type=float, default=None,
-                      help="highest mel frequency in Hz (default: half the sample rate)")
-    prep.add_argument("--aggregation", choices=("mean", "max"), default="mean",
-                      help="how window probabilities combine into a recording's (default: mean)")
+    prep.add_argument(
+        "--fmax", type=float, default=None, help="highest mel frequency in Hz (default: half the sample rate)"
+    )
+    prep.add_argument(
+        "--aggregation",
+        choices=("mean", "max"),
+        default="mean",
+        help="how window probabilities combine into a recording's (default: mean)",
+    )
 
 
 def _data_options(args: argparse.Namespace):
@@ -169,8 +237,22 @@ def _data_options(args: argparse.Namespace):
 
 def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
     print(f"run {run_id} written to {ArtifactsLayout(artifacts_dir).run(run_id).dir}")
-    columns = [c for c in ("model", "test_accuracy", "test_auc", "test_sensitivity", "test_specificity",
-                           "threshold", "ece", "best_epoch", "train_seconds", "litert_ok") if c in results.columns]
+    columns = [
+        c
+        for c in (
+            "model",
+            "test_accuracy",
+            "test_auc",
+            "test_sensitivity",
+            "test_specificity",
+            "threshold",
+            "ece",
+            "best_epoch",
+            "train_seconds",
+            "litert_ok",
+        )
+        if c in results.columns
+    ]
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
 
 
@@ -179,8 +261,12 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
     from core.data.dataset import load_dataset
 
     options = _data_options(args)
-    dataset = load_dataset(options.sources, label_map=options.label_map,
-                           group_column=options.group_column, group_pattern=options.group_pattern)
+    dataset = load_dataset(
+        options.sources,
+        label_map=options.label_map,
+        group_column=options.group_column,
+        group_pattern=options.group_pattern,
+    )
     report, _, _ = audit_dataset(dataset)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.summary_lines()))
     return 0
@@ -192,20 +278,37 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
 
     config = TrainConfig(
         models=tuple(name.strip() for name in args.models.split(",") if name.strip()),
-        epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.learning_rate,
-        patience=args.patience, loss=args.loss, weights=args.weights, cache_views=args.cache_views,
-        fine_tune_epochs=args.fine_tune_epochs, fine_tune_layers=args.fine_tune_layers,
-        flip=args.flip, seed=args.seed, target_sensitivity=args.target_sensitivity,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        learning_rate=args.learning_rate,
+        patience=args.patience,
+        loss=args.loss,
+        weights=args.weights,
+        cache_views=args.cache_views,
+        fine_tune_epochs=args.fine_tune_epochs,
+        fine_tune_layers=args.fine_tune_layers,
+        flip=args.flip,
+        seed=args.seed,
+        target_sensitivity=args.target_sensitivity,
         bootstrap_resamples=args.bootstrap_resamples,
     )
     sound = SoundPreprocessing(
-        sample_rate=args.sample_rate, window_seconds=args.window_seconds, overlap=args.overlap,
-        n_mels=args.n_mels, n_fft=args.n_fft, hop_length=args.hop_length, fmin=args.fmin,
-        fmax=args.fmax, aggregation=args.aggregation,
+        sample_rate=args.sample_rate,
+        window_seconds=args.window_seconds,
+        overlap=args.overlap,
+        n_mels=args.n_mels,
+        n_fft=args.n_fft,
+        hop_length=args.hop_length,
+        fmin=args.fmin,
+        fmax=args.fmax,
+        aggregation=args.aggregation,
     )
     run_id, results = train_run(
-        _data_options(args), config, artifacts_dir=settings.artifacts_dir,
-        image=ImagePreprocessing(image_size=args.image_size), sound=sound,
+        _data_options(args),
+        config,
+        artifacts_dir=settings.artifacts_dir,
+        image=ImagePreprocessing(image_size=args.image_size),
+        sound=sound,
     )
     _print_results(run_id, results, settings.artifacts_dir)
     return 0
@@ -224,13 +327,17 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
     runs = [
-        (folders["audiograms"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none",
-                                            seed=args.seed)),
+        (
+            folders["audiograms"],
+            TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none", seed=args.seed),
+        ),
         (folders["heart_sounds"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, seed=args.seed)),
     ]
     for folder, config in runs:
         run_id, results = train_run(
-            DataOptions(sources=(str(folder),)), config, artifacts_dir=settings.artifacts_dir,
+            DataOptions(sources=(str(folder),)),
+            config,
+            artifacts_dir=settings.artifacts_dir,
             image=ImagePreprocessing(image_size=DEMO_IMAGE_SIZE),
         )
         _print_results(run_id, results, settings.artifacts_dir)

@@ -24,7 +24,7 @@ def demo_folders(tmp_path_factory) -> dict[str, Path]:
 def _train(tmp_path_factory, source: Path, **overrides):
     from core.config import DataOptions, TrainConfig
     from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
-    from core.training.pipeline import train_run
+    from core.training.run import train_run
 
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
     config = TrainConfig(

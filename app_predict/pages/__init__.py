@@ -35,6 +35,8 @@ def register(app: Dash) -> list[tuple[str, str]]:
         (name, href under the app's prefix) per page, for the navigation bar.
     """
     for page in PAGES:
-        dash.register_page(page.__name__, path=page.PATH, name=page.NAME, title=f"{page.NAME} · {app.title}", layout=page.layout)
+        dash.register_page(
+            page.__name__, path=page.PATH, name=page.NAME, title=f"{page.NAME} · {app.title}", layout=page.layout
+        )
         page.callbacks.attach(app)
     return [(page.NAME, app.get_relative_path(page.PATH)) for page in PAGES]

@@ -48,8 +48,13 @@ def _decode_upload(contents: str) -> bytes:
 
 def _model_picker(models: list[dict]) -> dcc.Dropdown:
     """Every servable model, the champion starred and chosen."""
-    options = [{"label": f"{'★ ' if m['champion'] else ''}{m['model']} · {m['dataset']} ({m['modality']}) · {m['run_id']}",
-                "value": m["key"]} for m in models]
+    options = [
+        {
+            "label": f"{'★ ' if m['champion'] else ''}{m['model']} · {m['dataset']} ({m['modality']}) · {m['run_id']}",
+            "value": m["key"],
+        }
+        for m in models
+    ]
     best = next((m["key"] for m in models if m["champion"]), models[0]["key"] if models else None)
     return dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=best, clearable=False)
 
@@ -61,12 +66,21 @@ def _upload_zone(max_upload_mb: float) -> dcc.Upload:
         children=html.Div(
             [
                 html.Div("Drag and drop files here, or click to choose", className="fw-semibold"),
-                html.Div(f"Images or recordings: {ACCEPTED}. Up to {max_upload_mb:g} MB per file; "
-                         "several files make a batch.", className="small text-muted"),
+                html.Div(
+                    f"Images or recordings: {ACCEPTED}. Up to {max_upload_mb:g} MB per file; "
+                    "several files make a batch.",
+                    className="small text-muted",
+                ),
             ]
         ),
         className="upload-zone",
-        style={"border": "2px dashed #adb5bd", "borderRadius": "8px", "padding": "1.5rem", "textAlign": "center", "cursor": "pointer"},
+        style={
+            "border": "2px dashed #adb5bd",
+            "borderRadius": "8px",
+            "padding": "1.5rem",
+            "textAlign": "center",
+            "cursor": "pointer",
+        },
     )
 
 
@@ -74,10 +88,23 @@ def _results_table() -> dash_table.DataTable:
     """One line per file of the batch; uncertain lines amber, refused files red."""
     return dash_table.DataTable(
         id=ids.RESULTS_TABLE,
-        columns=[{"name": n, "id": c} for n, c in (("file", "filename"), ("result", "result"),
-                                                     ("probability", "probability"), ("warnings", "warnings"))],
+        columns=[
+            {"name": n, "id": c}
+            for n, c in (
+                ("file", "filename"),
+                ("result", "result"),
+                ("probability", "probability"),
+                ("warnings", "warnings"),
+            )
+        ],
         row_selectable="single",
-        style_cell={"fontFamily": "inherit", "fontSize": 14, "textAlign": "left", "whiteSpace": "normal", "height": "auto"},
+        style_cell={
+            "fontFamily": "inherit",
+            "fontSize": 14,
+            "textAlign": "left",
+            "whiteSpace": "normal",
+            "height": "auto",
+        },
         style_header={"fontWeight": "600", "backgroundColor": "#f1f3f5"},
         style_data_conditional=[
             {"if": {"filter_query": "{status} = 'uncertain'"}, "backgroundColor": "#fff3cd"},
@@ -92,8 +119,13 @@ def layout(**_query: str) -> html.Div:
     choices = dbc.Row(
         [
             dbc.Col([dbc.Label("Model", html_for=ids.MODEL_SELECT), _model_picker(predictions.models())], md=7),
-            dbc.Col([dbc.Label("Case reference (optional)", html_for=ids.CASE_REF),
-                     dbc.Input(id=ids.CASE_REF, placeholder="e.g. clinic case number", maxLength=200)], md=5),
+            dbc.Col(
+                [
+                    dbc.Label("Case reference (optional)", html_for=ids.CASE_REF),
+                    dbc.Input(id=ids.CASE_REF, placeholder="e.g. clinic case number", maxLength=200),
+                ],
+                md=5,
+            ),
         ],
         className="mb-3 g-3",
     )
@@ -121,10 +153,21 @@ def layout(**_query: str) -> html.Div:
 def _example_buttons(examples: list[dict]) -> list:
     """One button per bundled example, or a hint when there are none for this model."""
     if not examples:
-        return [html.Span("No bundled examples for this model; `make run` creates some for the demo models.", className="small text-muted")]
+        return [
+            html.Span(
+                "No bundled examples for this model; `make run` creates some for the demo models.",
+                className="small text-muted",
+            )
+        ]
     return [html.Span("Try an example: ", className="small text-muted me-2")] + [
-        dbc.Button(example["label"], id={"type": ids.EXAMPLE_BUTTON, "index": example["path"]}, color="secondary",
-                   outline=True, size="sm", className="me-2 mb-2")
+        dbc.Button(
+            example["label"],
+            id={"type": ids.EXAMPLE_BUTTON, "index": example["path"]},
+            color="secondary",
+            outline=True,
+            size="sm",
+            className="me-2 mb-2",
+        )
         for example in examples
     ]
 
@@ -151,7 +194,9 @@ def _batch_inputs(trigger, contents: list[str] | None, example_clicks: list, fil
 def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
     """One file's result as the page keeps it: `Outcome.to_dict()` with its picture and time, or its error."""
     try:
-        outcome = _predictions().predict(_decode_upload(item["contents"]), filename=item["filename"], model=model, case_ref=case_ref)
+        outcome = _predictions().predict(
+            _decode_upload(item["contents"]), filename=item["filename"], model=model, case_ref=case_ref
+        )
     except CoreError as exc:
         return {"filename": item["filename"], "error": str(exc)}
     return {**outcome.to_dict(), "picture": figures.display_png(outcome.prediction.display), "created_at": _now()}
@@ -160,24 +205,43 @@ def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
 def _row(result: dict) -> dict:
     """One line of the batch table."""
     if result.get("error"):
-        return {"filename": result["filename"], "result": f"Error: {result['error']}", "probability": "", "warnings": "", "status": "error"}
+        return {
+            "filename": result["filename"],
+            "result": f"Error: {result['error']}",
+            "probability": "",
+            "warnings": "",
+            "status": "error",
+        }
     share = result["probabilities"][result["predicted"]]
     verdict = f"{UNCERTAIN_TEXT} ({result['predicted']}?)" if result["uncertain"] else result["predicted"]
-    return {"filename": result["filename"], "result": verdict, "probability": f"{share:.0%}",
-            "warnings": "; ".join(result["warnings"]), "status": "uncertain" if result["uncertain"] else "ok"}
+    return {
+        "filename": result["filename"],
+        "result": verdict,
+        "probability": f"{share:.0%}",
+        "warnings": "; ".join(result["warnings"]),
+        "status": "uncertain" if result["uncertain"] else "ok",
+    }
 
 
 def _batch_status(results: list[dict]) -> dbc.Alert:
     failed = sum(1 for r in results if r.get("error"))
-    text = f"{len(results) - failed} of {len(results)} files analysed" + (f"; {failed} could not be read (see the table)" if failed else ".")
+    text = f"{len(results) - failed} of {len(results)} files analysed" + (
+        f"; {failed} could not be read (see the table)" if failed else "."
+    )
     return dbc.Alert(text, color="warning" if failed else "light", className="py-2")
 
 
 @callbacks(
-    Output(ids.INPUTS, "data"), Output(ids.RESULTS, "data"), Output(ids.BATCH_STATUS, "children"),
-    Output(ids.RESULTS_TABLE, "data"), Output(ids.RESULTS_TABLE, "selected_rows"),
-    Input(ids.UPLOAD, "contents"), Input({"type": ids.EXAMPLE_BUTTON, "index": ALL}, "n_clicks"),
-    State(ids.UPLOAD, "filename"), State(ids.MODEL_SELECT, "value"), State(ids.CASE_REF, "value"),
+    Output(ids.INPUTS, "data"),
+    Output(ids.RESULTS, "data"),
+    Output(ids.BATCH_STATUS, "children"),
+    Output(ids.RESULTS_TABLE, "data"),
+    Output(ids.RESULTS_TABLE, "selected_rows"),
+    Input(ids.UPLOAD, "contents"),
+    Input({"type": ids.EXAMPLE_BUTTON, "index": ALL}, "n_clicks"),
+    State(ids.UPLOAD, "filename"),
+    State(ids.MODEL_SELECT, "value"),
+    State(ids.CASE_REF, "value"),
     prevent_initial_call=True,
 )
 def run_batch(contents, example_clicks, filenames, model, case_ref):
@@ -187,8 +251,13 @@ def run_batch(contents, example_clicks, filenames, model, case_ref):
     return inputs, results, _batch_status(results), [_row(r) for r in results], [] if first_ok is None else [first_ok]
 
 
-@callbacks(Output(ids.DETAIL, "children"), Output(ids.SELECTED, "data"),
-           Input(ids.RESULTS_TABLE, "selected_rows"), State(ids.RESULTS, "data"), State(ids.INPUTS, "data"))
+@callbacks(
+    Output(ids.DETAIL, "children"),
+    Output(ids.SELECTED, "data"),
+    Input(ids.RESULTS_TABLE, "selected_rows"),
+    State(ids.RESULTS, "data"),
+    State(ids.INPUTS, "data"),
+)
 def show_detail(selected, results, inputs):
     if not selected or not results:
         return None, None
@@ -202,14 +271,22 @@ def show_detail(selected, results, inputs):
     return result_card(result, waveform=waveform, audio_src=contents), index
 
 
-@callbacks(Output(ids.HEATMAP_IMAGE, "src"), Output(ids.HEATMAP_NOTE, "children"),
-           Input(ids.HEATMAP_SWITCH, "value"), State(ids.SELECTED, "data"), State(ids.RESULTS, "data"), State(ids.INPUTS, "data"))
+@callbacks(
+    Output(ids.HEATMAP_IMAGE, "src"),
+    Output(ids.HEATMAP_NOTE, "children"),
+    Input(ids.HEATMAP_SWITCH, "value"),
+    State(ids.SELECTED, "data"),
+    State(ids.RESULTS, "data"),
+    State(ids.INPUTS, "data"),
+)
 def heatmap(show, index, results, inputs):
     if not show or index is None:
         return None, ""
     result = results[index]
     try:
-        explained = _predictions().explain(_decode_upload(inputs[index]["contents"]), model=model_key(result["run_id"], result["model"]))
+        explained = _predictions().explain(
+            _decode_upload(inputs[index]["contents"]), model=model_key(result["run_id"], result["model"])
+        )
     except CoreError as exc:
         return None, f"No heatmap: {exc}"
     followed = max(explained.probabilities, key=explained.probabilities.get)
@@ -219,12 +296,25 @@ def heatmap(show, index, results, inputs):
 
 @callbacks(Output(ids.HEATMAP_IMAGE, "style"), Input(ids.HEATMAP_OPACITY, "value"))
 def opacity(value):
-    return {"position": "absolute", "left": 0, "top": 0, "width": "100%", "height": "100%", "opacity": value, "pointerEvents": "none"}
+    return {
+        "position": "absolute",
+        "left": 0,
+        "top": 0,
+        "width": "100%",
+        "height": "100%",
+        "opacity": value,
+        "pointerEvents": "none",
+    }
 
 
 @callbacks(
-    Output(ids.FEEDBACK_RESULT, "children"), Input(ids.CONFIRM_BUTTON, "n_clicks"), Input(ids.OVERRIDE_BUTTON, "n_clicks"),
-    State(ids.OVERRIDE_LABEL, "value"), State(ids.FEEDBACK_COMMENT, "value"), State(ids.SELECTED, "data"), State(ids.RESULTS, "data"),
+    Output(ids.FEEDBACK_RESULT, "children"),
+    Input(ids.CONFIRM_BUTTON, "n_clicks"),
+    Input(ids.OVERRIDE_BUTTON, "n_clicks"),
+    State(ids.OVERRIDE_LABEL, "value"),
+    State(ids.FEEDBACK_COMMENT, "value"),
+    State(ids.SELECTED, "data"),
+    State(ids.RESULTS, "data"),
     prevent_initial_call=True,
 )
 def feedback(_confirm, _override, label, comment, index, results):
@@ -232,16 +322,23 @@ def feedback(_confirm, _override, label, comment, index, results):
         raise PreventUpdate
     verdict = "confirmed" if ctx.triggered_id == ids.CONFIRM_BUTTON else "overridden"
     try:
-        saved = _predictions().audit_log.add_feedback(results[index]["id"], verdict=verdict, correct_label=label,
-                                                      comment=comment, user=current_user())
+        saved = _predictions().audit_log.add_feedback(
+            results[index]["id"], verdict=verdict, correct_label=label, comment=comment, user=current_user()
+        )
     except CoreError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-2")
     text = "Confirmed" if verdict == "confirmed" else f"Overridden: recorded as {saved['correct_label']}"
     return dbc.Alert(f"{text}. Thank you; this is in the audit log.", color="success", className="py-2")
 
 
-@callbacks(Output(ids.REPORT_DOWNLOAD, "data"), Input(ids.REPORT_BUTTON, "n_clicks"),
-           State(ids.SELECTED, "data"), State(ids.RESULTS, "data"), State(ids.HEATMAP_IMAGE, "src"), prevent_initial_call=True)
+@callbacks(
+    Output(ids.REPORT_DOWNLOAD, "data"),
+    Input(ids.REPORT_BUTTON, "n_clicks"),
+    State(ids.SELECTED, "data"),
+    State(ids.RESULTS, "data"),
+    State(ids.HEATMAP_IMAGE, "src"),
+    prevent_initial_call=True,
+)
 def download_report(_clicks, index, results, heatmap_src):
     if index is None:
         raise PreventUpdate

@@ -93,8 +93,7 @@ def _from_class_folders(root: Path) -> tuple[list[tuple[Path, str, str | None]],
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     if not class_dirs:
         raise InvalidInput(
-            f"{root} has no class sub-folders; expected {root}/<class>/<file> "
-            "or a CSV manifest with path,label columns"
+            f"{root} has no class sub-folders; expected {root}/<class>/<file> or a CSV manifest with path,label columns"
         )
     rows, skipped = [], []
     for class_dir in class_dirs:
@@ -108,9 +107,7 @@ def _from_class_folders(root: Path) -> tuple[list[tuple[Path, str, str | None]],
     return rows, skipped
 
 
-def _from_manifest(
-    manifest: Path, group_column: str
-) -> tuple[list[tuple[Path, str, str | None]], list[Skipped]]:
+def _from_manifest(manifest: Path, group_column: str) -> tuple[list[tuple[Path, str, str | None]], list[Skipped]]:
     with manifest.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.DictReader(handle)
         columns = set(reader.fieldnames or [])
@@ -200,7 +197,6 @@ def _single_modality(items: Iterable[Item]) -> str:
             f"{len(paths)} {kind} files such as {paths[0].name}" for kind, paths in sorted(by_modality.items())
         )
         raise InvalidInput(
-            f"a dataset must be all images or all sounds, found {examples}. "
-            "Train them as separate runs."
+            f"a dataset must be all images or all sounds, found {examples}. Train them as separate runs."
         )
     return next(iter(by_modality))

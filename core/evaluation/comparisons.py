@@ -34,8 +34,13 @@ def compare_models(
     for a, b in combinations(sorted(tests), 2):
         test_a, test_b = calibrated_test(reports[a], tests[a]), calibrated_test(reports[b], tests[b])
         auc = paired_auc_bootstrap(
-            test_a.labels, test_a.probs, test_b.probs, positive=positive if positive is not None else 1,
-            groups=test_a.groups, n_resamples=n_resamples, seed=seed,
+            test_a.labels,
+            test_a.probs,
+            test_b.probs,
+            positive=positive if positive is not None else 1,
+            groups=test_a.groups,
+            n_resamples=n_resamples,
+            seed=seed,
         )
         mcnemar = mcnemar_test(_correct(test_a, reports[a], positive), _correct(test_b, reports[b], positive))
         comparisons.append({"a": a, "b": b, "mcnemar": mcnemar, "auc": auc, "text": _sentence(a, b, mcnemar, auc)})

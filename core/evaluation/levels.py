@@ -81,8 +81,13 @@ def model_report(
     """A model's report: `model`, the headline `level`, and `levels` with `evaluate_level`'s figures for each."""
     evaluated = {
         level: evaluate_level(
-            val, test, class_names=class_names, positive=positive,
-            target_sensitivity=target_sensitivity, n_resamples=n_resamples, seed=seed,
+            val,
+            test,
+            class_names=class_names,
+            positive=positive,
+            target_sensitivity=target_sensitivity,
+            n_resamples=n_resamples,
+            seed=seed,
         )
         for level, (val, test) in levels.items()
     }

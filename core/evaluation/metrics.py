@@ -26,8 +26,7 @@ def _check(y_true: np.ndarray, probs: np.ndarray) -> tuple[np.ndarray, np.ndarra
     y_true, probs = np.asarray(y_true), np.asarray(probs, dtype=np.float64)
     if probs.ndim != 2 or len(y_true) != len(probs):
         raise ValueError(
-            f"expected y_true of shape (n,) and probs of shape (n, n_classes), "
-            f"got {y_true.shape} and {probs.shape}"
+            f"expected y_true of shape (n,) and probs of shape (n, n_classes), got {y_true.shape} and {probs.shape}"
         )
     return y_true, probs
 
@@ -283,8 +282,18 @@ def operating_stats(
     tn, fp, fn, tp = (int(v) for v in confusion_matrix(actual, called, labels=[False, True]).ravel())
     sensitivity, specificity = sensitivity_specificity(y_true, scores, threshold=threshold, positive=positive)
     share = float(actual.mean()) if prevalence is None else float(prevalence)
-    stats = {"tp": tp, "fp": fp, "tn": tn, "fn": fn, "sensitivity": sensitivity, "specificity": specificity,
-             "prevalence": share, "ppv": None, "npv": None, "referred": None}
+    stats = {
+        "tp": tp,
+        "fp": fp,
+        "tn": tn,
+        "fn": fn,
+        "sensitivity": sensitivity,
+        "specificity": specificity,
+        "prevalence": share,
+        "ppv": None,
+        "npv": None,
+        "referred": None,
+    }
     if sensitivity is not None and specificity is not None:
         called_positive = sensitivity * share + (1 - specificity) * (1 - share)
         called_negative = (1 - sensitivity) * share + specificity * (1 - share)

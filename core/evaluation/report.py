@@ -63,9 +63,7 @@ class Predictions:
                 self.groups = None
 
 
-def operating_point(
-    val: Predictions, *, positive: int | None, target_sensitivity: float | None = None
-) -> dict:
+def operating_point(val: Predictions, *, positive: int | None, target_sensitivity: float | None = None) -> dict:
     """Threshold and review band chosen on (calibrated) validation predictions.
 
     The review band is in the units the predictor checks: the positive
@@ -150,8 +148,12 @@ def evaluate_level(
         "loss_calibrated": log_loss_of(test.labels, calibrated),
         "auc": roc_auc(test.labels, calibrated, positive=auc_positive),
         "auc_ci": bootstrap_ci(
-            test.labels, calibrated, lambda y, p: roc_auc(y, p, positive=auc_positive),
-            groups=test.groups, n_resamples=n_resamples, seed=seed,
+            test.labels,
+            calibrated,
+            lambda y, p: roc_auc(y, p, positive=auc_positive),
+            groups=test.groups,
+            n_resamples=n_resamples,
+            seed=seed,
         ),
         "bootstrap": {"resamples": n_resamples, "level": 0.95, "by_group": test.groups is not None},
         "classification_report": classification_report(

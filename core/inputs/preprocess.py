@@ -84,9 +84,7 @@ class SoundPreprocessing:
         if self.aggregation not in ("mean", "max"):
             raise InvalidInput(f"aggregation must be 'mean' or 'max', got {self.aggregation!r}")
         if self.fmax is not None and self.fmax > self.sample_rate / 2:
-            raise InvalidInput(
-                f"fmax {self.fmax} Hz is above the Nyquist frequency {self.sample_rate / 2} Hz"
-            )
+            raise InvalidInput(f"fmax {self.fmax} Hz is above the Nyquist frequency {self.sample_rate / 2} Hz")
 
     @property
     def window_samples(self) -> int:

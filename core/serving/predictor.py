@@ -133,12 +133,16 @@ class Predictor:
         self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
 
     @classmethod
-    def from_registry(cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs) -> Predictor:
+    def from_registry(
+        cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs
+    ) -> Predictor:
         """The champion, or the given run's model (its best if `model` is None)."""
         if run_id is None:
             chosen = champion(Path(artifacts_dir))
             if chosen is None:
-                raise CoreError(f"no trained model in {artifacts_dir}; run `python -m core demo` or `python -m core train` first")
+                raise CoreError(
+                    f"no trained model in {artifacts_dir}; run `python -m core demo` or `python -m core train` first"
+                )
             run_id, model = chosen["run_id"], model or chosen["model"]
         if model is None:
             raise CoreError("give --model together with --run")

@@ -50,7 +50,12 @@ class Outcome:
 
     def to_dict(self) -> dict:
         """The recorded prediction as JSON: audit-log `id`, `filename`, `case_ref`, then `Prediction.to_dict()`."""
-        return {"id": self.prediction_id, "filename": self.filename, "case_ref": self.case_ref, **self.prediction.to_dict()}
+        return {
+            "id": self.prediction_id,
+            "filename": self.filename,
+            "case_ref": self.case_ref,
+            **self.prediction.to_dict(),
+        }
 
 
 class PredictionService:
@@ -79,8 +84,16 @@ class PredictionService:
             for name in servable_models(self.settings.artifacts_dir, run["run_id"]):
                 key = model_key(run["run_id"], name)
                 is_champion = best is not None and (best["run_id"], best["model"]) == (run["run_id"], name)
-                listed.append({"key": key, "run_id": run["run_id"], "model": name, "dataset": run.get("dataset"),
-                               "modality": run.get("modality"), "champion": is_champion})
+                listed.append(
+                    {
+                        "key": key,
+                        "run_id": run["run_id"],
+                        "model": name,
+                        "dataset": run.get("dataset"),
+                        "modality": run.get("modality"),
+                        "champion": is_champion,
+                    }
+                )
         return listed
 
     def predictor(self, key: str | None = None) -> Predictor:
@@ -114,10 +127,14 @@ class PredictionService:
         if not data:
             raise EmptyInput("the file is empty")
         if len(data) > self.max_upload_bytes:
-            raise InputTooLarge(f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit")
+            raise InputTooLarge(
+                f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit"
+            )
         file_format = sniff(data)
         if file_format is None:
-            raise InputRejected(f"not a supported image or sound file ({_describe_unknown(data)}); accepted: {ACCEPTED}")
+            raise InputRejected(
+                f"not a supported image or sound file ({_describe_unknown(data)}); accepted: {ACCEPTED}"
+            )
         if file_format.modality != predictor.modality:
             readable = ", ".join(fmt.name for fmt in FORMATS if fmt.modality == predictor.modality)
             raise InputRejected(
@@ -148,9 +165,17 @@ class PredictionService:
         stored = self._store(data, digest, file_format) if self.settings.store_inputs else None
         case_ref = (case_ref or "").strip()[:200] or None
         prediction_id = self.audit_log.record(
-            modality=prediction.modality, content_sha256=digest, run_id=prediction.run_id, model=prediction.model,
-            predicted=prediction.predicted, probabilities=prediction.probabilities, uncertain=prediction.uncertain,
-            warnings=prediction.warnings, case_ref=case_ref, filename=(filename or "")[:500] or None, input_path=stored,
+            modality=prediction.modality,
+            content_sha256=digest,
+            run_id=prediction.run_id,
+            model=prediction.model,
+            predicted=prediction.predicted,
+            probabilities=prediction.probabilities,
+            uncertain=prediction.uncertain,
+            warnings=prediction.warnings,
+            case_ref=case_ref,
+            filename=(filename or "")[:500] or None,
+            input_path=stored,
         )
         return Outcome(prediction, prediction_id, filename, digest, case_ref)
 

@@ -20,8 +20,6 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from core.store.layout import ArtifactsLayout
-
 if TYPE_CHECKING:
     import pandas
 
@@ -94,6 +92,12 @@ def cached_read(path: Path, reader: Callable[[Path], Any]) -> Any:
     return value
 
 
+def clear_cache() -> None:
+    """Forget every cached read, as a freshly started process would (benchmarks of cold reads)."""
+    with _cache_lock:
+        _cache.clear()
+
+
 def read_json_cached(path: Path) -> Any:
     return cached_read(path, read_json)
 
@@ -135,13 +139,3 @@ def append_rows(path: Path, rows: Sequence[dict], columns: Sequence[str]) -> Non
             existing += b"\n"
         writer.writerows(rows)
         write_bytes(path, existing + buffer.getvalue().encode("utf-8"))
-
-
-# Transitional: tests/conftest.py, tests/core/serving/test_predictor.py and bench/dashboard.py
-# still call these two. Delete them once those files ask `ArtifactsLayout` for the paths.
-def runs_dir(artifacts_dir: Path) -> Path:
-    return ArtifactsLayout(artifacts_dir).runs
-
-
-def metrics_csv(artifacts_dir: Path) -> Path:
-    return ArtifactsLayout(artifacts_dir).metrics_csv

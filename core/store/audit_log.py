@@ -41,8 +41,22 @@ from core.errors import InvalidInput, NotFound, Unavailable
 SCHEMA_VERSION = 1
 VERDICTS = ("confirmed", "overridden")
 CSV_COLUMNS = (
-    "id", "created_at", "case_ref", "filename", "modality", "content_sha256", "run_id", "model", "predicted",
-    "probabilities", "uncertain", "warnings", "feedback", "correct_label", "feedback_comment", "feedback_user",
+    "id",
+    "created_at",
+    "case_ref",
+    "filename",
+    "modality",
+    "content_sha256",
+    "run_id",
+    "model",
+    "predicted",
+    "probabilities",
+    "uncertain",
+    "warnings",
+    "feedback",
+    "correct_label",
+    "feedback_comment",
+    "feedback_user",
     "feedback_at",
 )
 
@@ -147,9 +161,19 @@ class AuditLog:
         """Store one prediction in a single transaction and return its id."""
         record_id = uuid.uuid4().hex
         record = PredictionRecord(
-            id=record_id, created_at=_now(), case_ref=case_ref or None, filename=filename, modality=modality,
-            content_sha256=content_sha256, input_path=input_path, run_id=run_id, model=model, predicted=predicted,
-            probabilities=probabilities, uncertain=uncertain, warnings=list(warnings),
+            id=record_id,
+            created_at=_now(),
+            case_ref=case_ref or None,
+            filename=filename,
+            modality=modality,
+            content_sha256=content_sha256,
+            input_path=input_path,
+            run_id=run_id,
+            model=model,
+            predicted=predicted,
+            probabilities=probabilities,
+            uncertain=uncertain,
+            warnings=list(warnings),
         )
         with Session(self.engine) as session, session.begin():
             session.add(record)
@@ -179,8 +203,14 @@ class AuditLog:
             if prediction is None:
                 raise NotFound(f"no prediction with id {prediction_id!r}")
             label = correct_label if verdict == "overridden" else prediction.predicted
-            feedback = FeedbackRecord(prediction_id=prediction_id, created_at=_now(), verdict=verdict,
-                                      correct_label=label, comment=comment or None, user=user)
+            feedback = FeedbackRecord(
+                prediction_id=prediction_id,
+                created_at=_now(),
+                verdict=verdict,
+                correct_label=label,
+                comment=comment or None,
+                user=user,
+            )
             session.add(feedback)
         return {"prediction_id": prediction_id, "verdict": verdict, "correct_label": label}
 

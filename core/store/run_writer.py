@@ -31,7 +31,15 @@ METRICS_COLUMNS = (
     "phase",
 )
 LIBRARIES = (
-    "tensorflow-cpu", "tensorflow", "keras", "numpy", "pandas", "scikit-learn", "pillow", "librosa", "soundfile",
+    "tensorflow-cpu",
+    "tensorflow",
+    "keras",
+    "numpy",
+    "pandas",
+    "scikit-learn",
+    "pillow",
+    "librosa",
+    "soundfile",
 )
 
 

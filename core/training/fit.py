@@ -31,6 +31,7 @@ from core.training.models import (
 
 log = logging.getLogger(__name__)
 
+
 @dataclass
 class SplitData:
     """Model inputs and integer labels per split (windows for sounds)."""
@@ -142,9 +143,7 @@ def _loss(name: str, num_classes: int):
 
 def _callbacks(config: TrainConfig, phase: str, first_epoch: int, on_epoch) -> tuple[list, EpochRecorder]:
     recorder = EpochRecorder(phase, first_epoch, on_epoch)
-    stopper = keras.callbacks.EarlyStopping(
-        monitor="val_loss", patience=config.patience, restore_best_weights=True
-    )
+    stopper = keras.callbacks.EarlyStopping(monitor="val_loss", patience=config.patience, restore_best_weights=True)
     reducer = keras.callbacks.ReduceLROnPlateau(
         monitor="val_loss", factor=0.5, patience=config.lr_patience, min_lr=1e-6
     )
@@ -261,7 +260,9 @@ def fit_model(
         augmenter=build_augmenter(data.modality, seed=config.seed, flip=config.flip),
         val=(as_model_input(data.x_val), data.y_val),
         common=dict(
-            config=config, num_classes=data.num_classes, on_epoch=on_epoch,
+            config=config,
+            num_classes=data.num_classes,
+            on_epoch=on_epoch,
             weights=class_weights(data.y_train, data.num_classes),
         ),
     )
@@ -296,8 +297,14 @@ def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float]
         data.x_train.shape[1:], data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
     )
     history, best = _fit(
-        model, plan.batches(), plan.val, epochs=config.epochs, learning_rate=config.learning_rate,
-        phase="train", first_epoch=1, **plan.common,
+        model,
+        plan.batches(),
+        plan.val,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        phase="train",
+        first_epoch=1,
+        **plan.common,
     )
     return model, history, best, 0.0
 
@@ -309,23 +316,38 @@ def _fit_transfer(name: str, plan: _Plan, weights: str | None) -> tuple[keras.Mo
     head = build_head(backbone.output_shape[-1], data.num_classes, dropout=config.dropout)
     cache_started = time.perf_counter()
     train_features = cache_features(
-        backbone, data.x_train, data.y_train,
-        views=config.cache_views, augmenter=plan.augmenter, batch_size=config.batch_size,
+        backbone,
+        data.x_train,
+        data.y_train,
+        views=config.cache_views,
+        augmenter=plan.augmenter,
+        batch_size=config.batch_size,
     )
     val_features = (extract_features(backbone, data.x_val, batch_size=config.batch_size), data.y_val)
     cache_seconds = time.perf_counter() - cache_started
     log.info("%s: cached %d backbone feature rows in %.1f s", name, len(train_features[0]), cache_seconds)
     history, best = _fit(
-        head, train_features, val_features, epochs=config.epochs, learning_rate=config.learning_rate,
-        phase="train", first_epoch=1, **plan.common,
+        head,
+        train_features,
+        val_features,
+        epochs=config.epochs,
+        learning_rate=config.learning_rate,
+        phase="train",
+        first_epoch=1,
+        **plan.common,
     )
     model = assemble(backbone, head, name=name)
     if config.fine_tune_epochs > 0:
         unfreeze_top(backbone, config.fine_tune_layers)
         tuned, best = _fit(
-            model, plan.batches(), plan.val, epochs=config.fine_tune_epochs,
+            model,
+            plan.batches(),
+            plan.val,
+            epochs=config.fine_tune_epochs,
             learning_rate=config.fine_tune_learning_rate,
-            phase="fine_tune", first_epoch=len(history) + 1, **plan.common,
+            phase="fine_tune",
+            first_epoch=len(history) + 1,
+            **plan.common,
         )
         history = pd.concat([history, tuned], ignore_index=True)
     return model, history, best, cache_seconds

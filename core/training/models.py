@@ -131,9 +131,7 @@ def build_custom_cnn(
     return keras.Model(inputs, outputs, name=CUSTOM_CNN)
 
 
-def build_backbone(
-    name: str, input_shape: tuple[int, int, int], *, weights: str | Path | None
-) -> keras.Model:
+def build_backbone(name: str, input_shape: tuple[int, int, int], *, weights: str | Path | None) -> keras.Model:
     """A frozen `keras.applications` backbone with pooled output, taking [0, 1] input.
 
     Args:
@@ -185,9 +183,7 @@ def _weights_failure(name: str, weights: str | Path | None, exc: Exception) -> s
     return f"could not load weights {weights} into {name}: {str(exc).splitlines()[0][:300]}"
 
 
-def build_head(
-    feature_dim: int, num_classes: int, *, dropout: float = 0.3, name: str = "head"
-) -> keras.Model:
+def build_head(feature_dim: int, num_classes: int, *, dropout: float = 0.3, name: str = "head") -> keras.Model:
     """Batch norm, dropout and a dense softmax on pooled backbone features."""
     inputs = keras.Input(shape=(feature_dim,), name="features")
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_bn")(inputs)

@@ -230,8 +230,13 @@ def _train_one(
             write(files.predictions(part, windows=True), windows)
     levels = prediction_levels(frames, run.class_names)
     report = model_report(
-        name, levels, class_names=run.class_names, positive=run.positive,
-        target_sensitivity=config.target_sensitivity, n_resamples=config.bootstrap_resamples, seed=config.seed,
+        name,
+        levels,
+        class_names=run.class_names,
+        positive=run.positive,
+        target_sensitivity=config.target_sensitivity,
+        n_resamples=config.bootstrap_resamples,
+        seed=config.seed,
     )
     sample = run.rows("test")[:PARITY_ITEMS]
     test_items, test_windows = frames["test"]

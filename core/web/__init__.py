@@ -4,6 +4,7 @@ Modules: `server` (builds the Flask server under each Dash app, reads its
 services), `login`, `request_log`, `warmup`, `callbacks` (Dash callbacks
 declared per module, attached per app), `data_uri`.
 
-The only part of `core` that may import Flask. May import `core.serving` and `core.store`.
+The only part of `core` that may import Flask. May import `core.settings`, `core.serving`, `core.store`
+and `core.inputs` (pictures for data URIs).
 Nothing in `core` imports Dash; the apps build their Dash apps on the Flask server made here.
 """

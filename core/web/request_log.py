@@ -26,9 +26,16 @@ def log_requests(server: Flask) -> None:
     @server.after_request
     def log_request(response):
         started = getattr(g, "started", None)
-        access_log.info(json.dumps({
-            "method": request.method, "path": request.script_root + request.path, "status": response.status_code,
-            "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
-            "prediction_id": request.environ.get("prediction_id"), "user": current_user(),
-        }))
+        access_log.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": request.script_root + request.path,
+                    "status": response.status_code,
+                    "ms": round((time.perf_counter() - started) * 1000, 1) if started else None,
+                    "prediction_id": request.environ.get("prediction_id"),
+                    "user": current_user(),
+                }
+            )
+        )
         return response

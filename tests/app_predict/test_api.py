@@ -7,7 +7,9 @@ from tests.support.bad_inputs import bad_images, bad_sounds, good_png
 
 
 def _predict(server, name, data, model, **fields):
-    return requests.post(f"{server}/api/predict", files={"file": (name, data)}, data={"model": model, **fields}, timeout=60)
+    return requests.post(
+        f"{server}/api/predict", files={"file": (name, data)}, data={"model": model, **fields}, timeout=60
+    )
 
 
 def test_models_and_health(server, model_keys):
@@ -25,11 +27,18 @@ def test_prediction_and_feedback(server, model_keys):
     assert set(body) >= {"id", "class", "probabilities", "uncertain", "warnings", "model", "run"}
     assert body["model"] == "custom_cnn" and f"{body['run']}/custom_cnn" == model_keys["image"]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
-    feedback = requests.post(f"{server}/api/feedback", json={"prediction_id": body["id"], "verdict": "overridden",
-                                                             "correct_label": "normal", "comment": "reviewed"}, timeout=10)
+    feedback = requests.post(
+        f"{server}/api/feedback",
+        json={"prediction_id": body["id"], "verdict": "overridden", "correct_label": "normal", "comment": "reviewed"},
+        timeout=10,
+    )
     assert feedback.status_code == 200 and feedback.json()["correct_label"] == "normal"
     rows = requests.get(f"{server}/api/predictions", params={"case_ref": "CASE-7"}, timeout=10).json()["predictions"]
-    assert rows[0]["id"] == body["id"] and rows[0]["feedback"] == "overridden" and rows[0]["feedback_comment"] == "reviewed"
+    assert (
+        rows[0]["id"] == body["id"]
+        and rows[0]["feedback"] == "overridden"
+        and rows[0]["feedback_comment"] == "reviewed"
+    )
     csv_text = requests.get(f"{server}/api/predictions", params={"format": "csv"}, timeout=10).text
     assert csv_text.startswith("id,created_at,case_ref") and body["id"] in csv_text
 
@@ -63,7 +72,12 @@ def test_refusals_name_their_reason(server, model_keys):
     unknown = _predict(server, "photo.png", good_png(), "nope/custom_cnn")
     assert unknown.status_code == 404
     assert requests.post(f"{server}/api/predict", timeout=10).status_code == 400
-    assert requests.post(f"{server}/api/feedback", json={"prediction_id": "missing", "verdict": "confirmed"}, timeout=10).status_code == 404
+    assert (
+        requests.post(
+            f"{server}/api/feedback", json={"prediction_id": "missing", "verdict": "confirmed"}, timeout=10
+        ).status_code
+        == 404
+    )
 
 
 def test_a_batch_with_one_bad_file_still_predicts_the_others(server, model_keys):
@@ -88,5 +102,7 @@ def test_large_uploads_stay_in_memory(predict_root, model_keys, monkeypatch):
     client = create_app(Settings(artifacts_dir=predict_root)).server.test_client()
     monkeypatch.setattr(formparser, "SpooledTemporaryFile", no_disk)
     big = good_png() + b"\0" * 3_000_000  # PNG readers ignore trailing bytes
-    response = client.post("/api/predict", data={"file": (__import__("io").BytesIO(big), "big.png"), "model": model_keys["image"]})
+    response = client.post(
+        "/api/predict", data={"file": (__import__("io").BytesIO(big), "big.png"), "model": model_keys["image"]}
+    )
     assert response.status_code == 200, response.get_json()

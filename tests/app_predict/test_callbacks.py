@@ -30,10 +30,20 @@ def test_a_batch_reports_each_file_and_records_only_the_good_ones(page, model_ke
     callbacks, service = page
     before = service.audit_log.count()
     inputs, results, status, rows, selected = call(
-        callbacks["run_batch"], [_upload(good_png()), _upload(b"not an image"), _upload(good_png())], [],
-        ["a.png", "notes.png", "b.png"], model_keys["image"], "CASE-9", triggered=ids.UPLOAD, prop="contents",
+        callbacks["run_batch"],
+        [_upload(good_png()), _upload(b"not an image"), _upload(good_png())],
+        [],
+        ["a.png", "notes.png", "b.png"],
+        model_keys["image"],
+        "CASE-9",
+        triggered=ids.UPLOAD,
+        prop="contents",
     )
-    assert [r["status"] for r in rows] == [("uncertain" if results[0]["uncertain"] else "ok"), "error", rows[2]["status"]]
+    assert [r["status"] for r in rows] == [
+        ("uncertain" if results[0]["uncertain"] else "ok"),
+        "error",
+        rows[2]["status"],
+    ]
     assert rows[1]["result"].startswith("Error: not a supported image or sound file")
     assert "2 of 3 files analysed; 1 could not be read" in status.children
     assert selected == [0] and service.audit_log.count() == before + 2
@@ -54,11 +64,25 @@ def test_examples_follow_the_model_and_made_up_paths_are_refused(page, model_key
     assert "synthetic-audiograms" in str(buttons[1].children)
     assert "No bundled examples" in str(callbacks["examples"](model_keys["sound"])[0].children)
     with pytest.raises(PreventUpdate):
-        call(callbacks["run_batch"], None, [1], None, model_keys["image"], None,
-             triggered={"type": ids.EXAMPLE_BUTTON, "index": "/etc/passwd"})
+        call(
+            callbacks["run_batch"],
+            None,
+            [1],
+            None,
+            model_keys["image"],
+            None,
+            triggered={"type": ids.EXAMPLE_BUTTON, "index": "/etc/passwd"},
+        )
     example = str(next((predict_root / "examples" / "synthetic-audiograms").iterdir()))
-    _, results, *_ = call(callbacks["run_batch"], None, [1], None, model_keys["image"], None,
-                          triggered={"type": ids.EXAMPLE_BUTTON, "index": example})
+    _, results, *_ = call(
+        callbacks["run_batch"],
+        None,
+        [1],
+        None,
+        model_keys["image"],
+        None,
+        triggered={"type": ids.EXAMPLE_BUTTON, "index": example},
+    )
     assert results[0]["filename"] == example.rsplit("/", 1)[-1] and not results[0].get("error")
 
 

@@ -12,8 +12,21 @@ def _cli(*args, env=None):
 def test_help_explains_every_train_option():
     result = _cli("train", "--help")
     assert result.returncode == 0
-    for option in ("--data", "--models", "--epochs", "--image-size", "--weights", "--seed", "--label-map",
-                   "--group-pattern", "--split", "--loss", "--fine-tune-epochs", "--n-mels", "--window-seconds"):
+    for option in (
+        "--data",
+        "--models",
+        "--epochs",
+        "--image-size",
+        "--weights",
+        "--seed",
+        "--label-map",
+        "--group-pattern",
+        "--split",
+        "--loss",
+        "--fine-tune-epochs",
+        "--n-mels",
+        "--window-seconds",
+    ):
         assert option in result.stdout
 
 
@@ -31,17 +44,33 @@ def test_user_errors_are_one_line_with_a_non_zero_exit(tmp_path):
 
 
 def test_train_with_unknown_model_fails_cleanly(demo_folders, tmp_path, capsys):
-    code = main(["train", "--data", str(demo_folders["audiograms"]), "--models", "custom_cnn,alexnet"],
-                settings=Settings(artifacts_dir=tmp_path))
+    code = main(
+        ["train", "--data", str(demo_folders["audiograms"]), "--models", "custom_cnn,alexnet"],
+        settings=Settings(artifacts_dir=tmp_path),
+    )
     assert code == 2
     assert "unknown model(s) alexnet" in capsys.readouterr().err
 
 
 def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
     code = main(
-        ["train", "--data", str(demo_folders["audiograms"]), "--models", "custom_cnn", "--epochs", "1",
-         "--image-size", "48", "--label-map", "noise_notch=hearing_loss,high_frequency_loss=hearing_loss",
-         "--name", "merged", "--flip", "none"],
+        [
+            "train",
+            "--data",
+            str(demo_folders["audiograms"]),
+            "--models",
+            "custom_cnn",
+            "--epochs",
+            "1",
+            "--image-size",
+            "48",
+            "--label-map",
+            "noise_notch=hearing_loss,high_frequency_loss=hearing_loss",
+            "--name",
+            "merged",
+            "--flip",
+            "none",
+        ],
         settings=Settings(artifacts_dir=tmp_path),
     )
     assert code == 0

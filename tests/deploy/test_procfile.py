@@ -32,16 +32,22 @@ def _choose_model(page, text):
 def test_both_apps_in_a_real_browser_through_the_procfile(deploy_root):
     with procfile_web({"ARTIFACTS_DIR": str(deploy_root), "WEB_CONCURRENCY": "2"}) as (url, _), browser_page() as page:
         page.goto(url + "/")
-        for model, example in (("custom_cnn · synthetic-audiograms", "synthetic-audiograms: normal"),
-                               ("custom_cnn · synthetic-heart-sounds", "synthetic-heart-sounds: murmur")):
+        for model, example in (
+            ("custom_cnn · synthetic-audiograms", "synthetic-audiograms: normal"),
+            ("custom_cnn · synthetic-heart-sounds", "synthetic-heart-sounds: murmur"),
+        ):
             _choose_model(page, model)
             page.get_by_role("button", name=example).click()
-            page.wait_for_function(f"document.querySelector('.result-card')?.innerText.includes({model.split(' · ')[1]!r})", timeout=30_000)
+            page.wait_for_function(
+                f"document.querySelector('.result-card')?.innerText.includes({model.split(' · ')[1]!r})", timeout=30_000
+            )
         assert page.locator("audio").count() == 1  # the recording's player
         screenshot(page, "procfile_predict.png")
 
         page.goto(url + "/analytics/")
-        page.wait_for_function("document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length >= 2", timeout=30_000)
+        page.wait_for_function(
+            "document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length >= 2", timeout=30_000
+        )
         screenshot(page, "procfile_analytics.png")
 
 
@@ -52,8 +58,12 @@ COLUMNS = ("id", "run_id", "model", "predicted", "probabilities", "content_sha25
 def _post_prediction(session, url: str, model: str) -> tuple[int | str, str | None]:
     """(status or "dropped", the recorded prediction's id when answered 200) of one upload tagged with KILL_CASE."""
     try:
-        response = session.post(f"{url}/api/predict", files={"file": ("a.png", good_png())},
-                                data={"model": model, "case_ref": KILL_CASE}, timeout=30)
+        response = session.post(
+            f"{url}/api/predict",
+            files={"file": ("a.png", good_png())},
+            data={"model": model, "case_ref": KILL_CASE},
+            timeout=30,
+        )
     except requests.RequestException:
         return "dropped", None
     return response.status_code, response.json()["id"] if response.status_code == 200 else None

@@ -33,7 +33,9 @@ def call(function, *args, triggered=None, prop: str = "n_clicks"):
     """Run a callback with `triggered` (a component id, or a pattern-matching id dict) as the input that fired."""
 
     def run():
-        component = json.dumps(triggered, separators=(",", ":"), sort_keys=True) if isinstance(triggered, dict) else triggered
+        component = (
+            json.dumps(triggered, separators=(",", ":"), sort_keys=True) if isinstance(triggered, dict) else triggered
+        )
         prop_id = f"{component}.{prop}" if triggered else "."
         context_value.set(AttributeDict(triggered_inputs=[{"prop_id": prop_id, "value": 1}]))
         return function(*args)

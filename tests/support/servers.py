@@ -16,8 +16,16 @@ from pathlib import Path
 import pytest
 
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = ROOT / "test-artifacts"
 
@@ -49,7 +57,9 @@ def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: 
 
 
 @contextlib.contextmanager
-def _serving(command: list[str], env: dict[str, str], *, probe: str, timeout: float) -> Iterator[tuple[str, subprocess.Popen]]:
+def _serving(
+    command: list[str], env: dict[str, str], *, probe: str, timeout: float
+) -> Iterator[tuple[str, subprocess.Popen]]:
     """Start `command` with PORT set to a free port, wait until `probe` answers 200; yield (URL, process)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -77,7 +87,9 @@ def _stop(process: subprocess.Popen) -> None:
 def gunicorn(app: str, env: dict[str, str], *, timeout: float = 60.0) -> Iterator[str]:
     """Serve `app` (module:variable) with gunicorn and the project's gunicorn.conf.py on a free port; yield its URL."""
     settings = {"WEB_CONCURRENCY": "1", "GUNICORN_THREADS": "4", "GUNICORN_TIMEOUT": "120", **env}
-    with _serving([sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app], settings, probe="/", timeout=timeout) as (url, _):
+    with _serving(
+        [sys.executable, "-m", "gunicorn", "--config", "gunicorn.conf.py", app], settings, probe="/", timeout=timeout
+    ) as (url, _):
         yield url
 
 
@@ -117,7 +129,9 @@ def procfile_command(name: str = "web") -> str:
 def procfile_web(env: dict[str, str], *, timeout: float = 90.0) -> Iterator[tuple[str, subprocess.Popen]]:
     """Run the Procfile's web command on a free port (PORT set, as on the PaaS); yield (URL, master process)."""
     path = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
-    with _serving(["bash", "-c", f"exec {procfile_command()}"], {**env, "PATH": path}, probe="/healthz", timeout=timeout) as served:
+    with _serving(
+        ["bash", "-c", f"exec {procfile_command()}"], {**env, "PATH": path}, probe="/healthz", timeout=timeout
+    ) as served:
         yield served
 
 

@@ -71,8 +71,13 @@ def test_mixing_images_and_sounds_is_a_clear_error(tmp_path):
 @pytest.mark.parametrize(
     "name, expected",
     [
-        ("a.PNG", "image"), ("a.tiff", "image"), ("a.bmp", "image"),
-        ("a.flac", "sound"), ("a.mp3", "sound"), ("a.ogg", "sound"), ("a.txt", None),
+        ("a.PNG", "image"),
+        ("a.tiff", "image"),
+        ("a.bmp", "image"),
+        ("a.flac", "sound"),
+        ("a.mp3", "sound"),
+        ("a.ogg", "sound"),
+        ("a.txt", None),
     ],
 )
 def test_modality_is_detected_from_the_extension(name, expected):

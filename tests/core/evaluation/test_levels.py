@@ -22,7 +22,14 @@ def test_a_prediction_frame_names_each_row_by_path_and_content_hash():
     probs = np.array([[0.2, 0.8], [0.9, 0.1]])
     frame = prediction_frame(_keys(["a.wav", "b.wav"]).iloc[[1, 0]], np.array([1, 0]), probs, CLASSES)
     assert list(frame.columns) == [
-        "path", "sha256", "group", "label", "label_index", "prob_normal", "prob_murmur", "predicted",
+        "path",
+        "sha256",
+        "group",
+        "label",
+        "label_index",
+        "prob_normal",
+        "prob_murmur",
+        "predicted",
     ]
     assert frame["path"].tolist() == ["b.wav", "a.wav"] and frame["sha256"].tolist() == [f"{1:064x}", f"{0:064x}"]
     assert frame["label"].tolist() == ["murmur", "normal"] and frame["predicted"].tolist() == ["murmur", "normal"]

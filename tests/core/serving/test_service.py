@@ -22,20 +22,34 @@ def image_service(image_run, tmp_path):
 
 def test_a_recorded_prediction_serialises_one_way_without_arrays(image_service):
     service, run_id = image_service
-    outcome = service.predict(good_png(), filename="scan.png", model=model_key(run_id, "custom_cnn"), case_ref="  CASE-3  ")
+    outcome = service.predict(
+        good_png(), filename="scan.png", model=model_key(run_id, "custom_cnn"), case_ref="  CASE-3  "
+    )
     body = outcome.to_dict()
-    assert body == {"id": outcome.prediction_id, "filename": "scan.png", "case_ref": "CASE-3", **outcome.prediction.to_dict()}
+    assert body == {
+        "id": outcome.prediction_id,
+        "filename": "scan.png",
+        "case_ref": "CASE-3",
+        **outcome.prediction.to_dict(),
+    }
     assert "display" not in body and "heatmap" not in body and json.loads(json.dumps(body)) == body
     assert body["run_id"] == run_id and body["predicted"] in body["probabilities"]
     assert service.audit_log.get(outcome.prediction_id)["case_ref"] == "CASE-3"
-    assert ArtifactsLayout(service.settings.artifacts_dir).stored_input(outcome.content_sha256, ".png").read_bytes() == good_png()
+    assert (
+        ArtifactsLayout(service.settings.artifacts_dir).stored_input(outcome.content_sha256, ".png").read_bytes()
+        == good_png()
+    )
 
 
 def test_refusals_carry_their_status(image_service, tmp_path):
     service, run_id = image_service
     key = model_key(run_id, "custom_cnn")
-    cases = [(b"", EmptyInput, 400), (good_png() + b"\0" * 1_100_000, InputTooLarge, 413),
-             (b"RIFF\x24\x00\x00\x00WAVEfmt ", InputRejected, 415), (b"plain text notes", InputRejected, 415)]
+    cases = [
+        (b"", EmptyInput, 400),
+        (good_png() + b"\0" * 1_100_000, InputTooLarge, 413),
+        (b"RIFF\x24\x00\x00\x00WAVEfmt ", InputRejected, 415),
+        (b"plain text notes", InputRejected, 415),
+    ]
     for data, kind, status in cases:
         with pytest.raises(kind) as refused:
             service.predict(data, model=key)

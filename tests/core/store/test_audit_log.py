@@ -7,8 +7,14 @@ from core.errors import InvalidInput, NotFound, Unavailable
 from core.store.audit_log import AuditLog
 
 FIELDS = dict(
-    modality="image", content_sha256="ab" * 32, run_id="run-1", model="custom_cnn", predicted="sick",
-    probabilities={"sick": 0.8, "well": 0.2}, uncertain=False, warnings=["image is very dark (mean brightness 5%)"],
+    modality="image",
+    content_sha256="ab" * 32,
+    run_id="run-1",
+    model="custom_cnn",
+    predicted="sick",
+    probabilities={"sick": 0.8, "well": 0.2},
+    uncertain=False,
+    warnings=["image is very dark (mean brightness 5%)"],
 )
 
 

@@ -33,8 +33,17 @@ def postgres_url():
         subprocess.run(["runuser", "-u", "postgres", "--", *command], check=True, capture_output=True, timeout=120)
 
     as_postgres(f"{binaries}/initdb", "-D", f"{folder}/data", "-A", "trust", "-U", "postgres")
-    as_postgres(f"{binaries}/pg_ctl", "-D", f"{folder}/data", "-l", f"{folder}/log", "-w", "start",
-                "-o", f"-p {port} -k {folder} -h 127.0.0.1")
+    as_postgres(
+        f"{binaries}/pg_ctl",
+        "-D",
+        f"{folder}/data",
+        "-l",
+        f"{folder}/log",
+        "-w",
+        "start",
+        "-o",
+        f"-p {port} -k {folder} -h 127.0.0.1",
+    )
     try:
         yield f"postgres://postgres@127.0.0.1:{port}/postgres"
     finally:

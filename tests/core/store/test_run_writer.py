@@ -11,8 +11,13 @@ def test_a_run_is_running_then_complete_with_its_inputs_previews_and_comparisons
     writer.set_status(dataset="demo")
     assert artifacts.read_json(run.status)["state"] == "running"
     split = pd.DataFrame({"path": ["a.png"], "sha256": ["ab" * 32], "split": ["test"]})
-    writer.write_inputs(config={"seed": 1}, audit={"n_files": 1}, split=split, classes={"class_names": ["a", "b"]},
-                        preprocessing={"modality": "image"})
+    writer.write_inputs(
+        config={"seed": 1},
+        audit={"n_files": 1},
+        split=split,
+        classes={"class_names": ["a", "b"]},
+        preprocessing={"modality": "image"},
+    )
     writer.write_previews("ab" * 32, {".png": b"\x89PNG"})
     writer.complete_model("custom_cnn", [{"a": "x", "b": "y"}])
     writer.complete()
