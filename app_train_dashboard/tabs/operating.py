@@ -130,7 +130,7 @@ def set_threshold(
     labels, probs = tables.calibrated_test(chosen.run, chosen.model)
     positive = chosen.run.class_names.index(chosen.run.positive_class)
     choose = threshold_for_sensitivity if kind == "sensitivity" else threshold_for_specificity
-    return round(float(choose(labels, probs[:, positive], target=target, positive=positive)), 3), no_update
+    return choose(labels, probs[:, positive], target=target, positive=positive, decimals=3), no_update
 
 
 @callbacks(
@@ -201,7 +201,7 @@ def save_point(
     except CoreError as exc:
         return dbc.Alert(str(exc), color="danger")
     return dbc.Alert(
-        f"Saved: {chosen.model.name} of {chosen.run.run_id} now uses threshold {threshold:.2f} "
-        f"and review band {band[0]:.2f}–{band[1]:.2f}.",
+        f"Saved: {chosen.model.name} of {chosen.run.run_id} now uses threshold {threshold:.3f} "
+        f"and review band {band[0]:.3f}–{band[1]:.3f}.",
         color="success",
     )

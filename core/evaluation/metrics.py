@@ -92,8 +92,25 @@ def sensitivity_specificity(
     )
 
 
-def threshold_for_sensitivity(y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1) -> float:
-    """The highest threshold whose sensitivity reaches `target` (so specificity is as high as it can be)."""
+def _rounded(threshold: float, decimals: int | None, *, down: bool) -> float:
+    """`threshold` to `decimals` places, rounded in the direction that keeps its target met (None: exact)."""
+    if decimals is None:
+        return threshold
+    scale = 10.0**decimals
+    return float((np.floor if down else np.ceil)(threshold * scale) / scale)
+
+
+def threshold_for_sensitivity(
+    y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1, decimals: int | None = None
+) -> float:
+    """The highest threshold whose sensitivity reaches `target` (so specificity is as high as it can be).
+
+    With `decimals`, the threshold is rounded down: rounding to the nearest
+    could lift it above the scores of the positives that reach the target.
+
+    >>> threshold_for_sensitivity([0, 1, 1], [0.1, 0.4567, 0.9], target=1.0, decimals=2)
+    0.45
+    """
     if not 0 < target <= 1:
         raise ValueError(f"target sensitivity must be in (0, 1], got {target!r}")
     positives = np.asarray(y_true) == positive
@@ -101,11 +118,20 @@ def threshold_for_sensitivity(y_true: np.ndarray, scores: np.ndarray, *, target:
         return 0.5
     fpr, tpr, thresholds = roc_curve(positives, scores)
     reaching = np.flatnonzero(tpr >= target)
-    return float(min(1.0, thresholds[reaching[0]]))
+    return _rounded(float(min(1.0, thresholds[reaching[0]])), decimals, down=True)
 
 
-def threshold_for_specificity(y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1) -> float:
-    """The lowest threshold whose specificity reaches `target` (so sensitivity is as high as it can be)."""
+def threshold_for_specificity(
+    y_true: np.ndarray, scores: np.ndarray, *, target: float, positive: int = 1, decimals: int | None = None
+) -> float:
+    """The lowest threshold whose specificity reaches `target` (so sensitivity is as high as it can be).
+
+    With `decimals`, the threshold is rounded up, for the same reason as in
+    `threshold_for_sensitivity`, mirrored: no negative may cross it.
+
+    >>> threshold_for_specificity([0, 1, 0, 1], [0.2, 0.3412, 0.5, 0.9], target=0.5, decimals=2)
+    0.35
+    """
     if not 0 < target <= 1:
         raise ValueError(f"target specificity must be in (0, 1], got {target!r}")
     positives = np.asarray(y_true) == positive
@@ -113,7 +139,7 @@ def threshold_for_specificity(y_true: np.ndarray, scores: np.ndarray, *, target:
         return 0.5
     fpr, tpr, thresholds = roc_curve(positives, scores)
     allowed = np.flatnonzero(fpr <= 1 - target)
-    return float(min(1.0, thresholds[allowed[-1]]))
+    return _rounded(float(min(1.0, thresholds[allowed[-1]])), decimals, down=False)
 
 
 def reliability_bins(y_true: np.ndarray, probs: np.ndarray, *, n_bins: int = 10, positive: int | None = None) -> dict:

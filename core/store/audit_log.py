@@ -194,14 +194,14 @@ class AuditLog:
             NotFound: unknown prediction.
             InvalidInput: unknown verdict, or an override without a label.
         """
-        if verdict not in VERDICTS:
-            raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-        if verdict == "overridden" and not correct_label:
-            raise InvalidInput("an override needs the correct label")
         with Session(self.engine) as session, session.begin():
             prediction = session.get(PredictionRecord, prediction_id)
-            if prediction is None:
+            if prediction is None:  # first: an unknown id is the error to fix, whatever else is wrong
                 raise NotFound(f"no prediction with id {prediction_id!r}")
+            if verdict not in VERDICTS:
+                raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+            if verdict == "overridden" and not correct_label:
+                raise InvalidInput("an override needs the correct label")
             label = correct_label if verdict == "overridden" else prediction.predicted
             feedback = FeedbackRecord(
                 prediction_id=prediction_id,

@@ -62,3 +62,19 @@ def test_threshold_for_target_specificity():
     threshold = threshold_for_specificity(y, scores, target=0.75)
     assert sensitivity_specificity(y, scores, threshold=threshold)[1] >= 0.75
     assert threshold == pytest.approx(0.5)  # the lowest threshold keeping 3 of 4 negatives below it
+
+
+@pytest.mark.parametrize("seed", range(20))
+@pytest.mark.parametrize("target", [0.5, 0.8, 0.9, 1.0])
+def test_thresholds_rounded_for_display_still_meet_their_target(seed, target):
+    from core.evaluation.metrics import threshold_for_sensitivity, threshold_for_specificity
+
+    rng = np.random.default_rng(seed)
+    y = rng.integers(0, 2, 60)
+    y[:2] = [0, 1]
+    scores = np.clip(0.3 * y + rng.random(60) * 0.7, 0, 1)  # scores with many decimals, like a model's
+    at_sensitivity = threshold_for_sensitivity(y, scores, target=target, decimals=3)
+    at_specificity = threshold_for_specificity(y, scores, target=target, decimals=3)
+    assert round(at_sensitivity, 3) == at_sensitivity and round(at_specificity, 3) == at_specificity
+    assert sensitivity_specificity(y, scores, threshold=at_sensitivity)[0] >= target
+    assert sensitivity_specificity(y, scores, threshold=at_specificity)[1] >= target

@@ -45,6 +45,8 @@ def exercise(audit: AuditLog) -> None:
     assert text.splitlines()[0].startswith("id,created_at,case_ref") and "sick=0.8000; well=0.2000" in text
     with pytest.raises(NotFound, match="no prediction"):
         audit.add_feedback("missing", verdict="confirmed")
+    with pytest.raises(NotFound, match="no prediction"):  # the unknown id is reported before the bad verdict
+        audit.add_feedback("missing", verdict="maybe")
     with pytest.raises(InvalidInput, match="needs the correct label"):
         audit.add_feedback(first, verdict="overridden")
     with pytest.raises(InvalidInput, match="verdict must be"):
