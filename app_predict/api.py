@@ -2,7 +2,7 @@
 
     POST /api/predict     multipart `file`, optional `model` (run_id/model) and `case_ref`
     POST /api/feedback    JSON or form: prediction_id, verdict (confirmed|overridden), correct_label, comment
-    GET  /api/models      the servable models, champion flagged
+    GET  /api/models      the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
     GET  /api/predictions recent audit-log rows (JSON, or CSV with ?format=csv)
     GET  /healthz         model loadable and database reachable
 
@@ -56,6 +56,7 @@ def predict():
             filename=upload.filename,
             model=request.form.get("model") or None,
             case_ref=request.form.get("case_ref"),
+            user=current_user(),
         )
     except CoreError as exc:
         return _error(f"{upload.filename or 'file'}: {exc}", exc.status)
@@ -84,7 +85,8 @@ def feedback():
 
 @api.get("/api/models")
 def models():
-    return jsonify(models=_predictions().models())
+    predictions_service = _predictions()
+    return jsonify(models=predictions_service.models(), champion=predictions_service.champion())
 
 
 @api.get("/api/predictions")

@@ -8,6 +8,8 @@ from app_train_dashboard import selection
 from app_train_dashboard.layout import layout
 from app_train_dashboard.tabs import TABS
 from core.settings import Settings
+from core.store.database import open_database
+from core.store.serving_state import ServingState
 from core.web.server import build_server, dash_options
 
 
@@ -15,16 +17,16 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     """A dashboard over `settings.artifacts_dir`, optionally served under a path prefix (e.g. "/analytics/").
 
     Args:
-        settings: Where the artifacts are, and who may log in.
+        settings: Where the artifacts and the database are, and who may log in.
         requests_pathname_prefix: The path the page is served under, when
             another app holds "/".
 
     Returns:
         The Dash app; its Flask server is `app.server`.
     """
-    app = Dash(
-        __name__, server=build_server(__name__, settings), **dash_options("Model analytics", requests_pathname_prefix)
-    )
+    state = ServingState(open_database(settings.audit_database_url))
+    server = build_server(__name__, settings, serving_state=state)
+    app = Dash(__name__, server=server, **dash_options("Model analytics", requests_pathname_prefix))
     app.layout = layout
     for module in (selection, *TABS):
         module.callbacks.attach(app)

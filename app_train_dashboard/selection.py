@@ -19,6 +19,7 @@ from app_train_dashboard.data import Entry
 from core.settings import Settings
 from core.store.registry import champion
 from core.store.runs import load_run, run_choices, training_metrics
+from core.store.serving_state import ServingState
 from core.web.callbacks import Callbacks
 from core.web.server import service
 
@@ -35,6 +36,11 @@ def artifacts_dir() -> Path:
     """ARTIFACTS_DIR of the app answering the current request."""
     settings: Settings = service("settings")
     return settings.artifacts_dir
+
+
+def serving_state() -> ServingState:
+    """The champion and operating points, in the database of the app answering the current request."""
+    return service("serving_state")
 
 
 def entries(run_id: str | None, models: list[str] | None, compare_id: str | None) -> list[Entry]:
@@ -131,8 +137,11 @@ def _run_alerts(choices: list[dict]) -> list[dbc.Alert]:
 
 
 def _champion_badge(root: Path) -> str:
-    best = champion(root)
-    return f"Champion: {best['model']} of {best['run_id']} ({best['source']})" if best else "No champion yet"
+    best = champion(root, serving_state())
+    if best is None:
+        return "No champion: nothing is served until a model is promoted (Comparison tab)"
+    damaged = f" (DAMAGED: {best['damaged']})" if best["damaged"] else ""
+    return f"Champion: {best['model']} of {best['run_id']}{damaged}"
 
 
 @callbacks(

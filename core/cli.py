@@ -1,4 +1,4 @@
-"""Command line: `python -m core {train,audit,demo} ...`.
+"""Command line: `python -m core {audit,train,predict,promote,rollback,operating-point,demo} ...`.
 
 User errors print one line and exit 2; unexpected failures print one line and
 exit 1 (`--debug` shows the traceback). TensorFlow is imported only by the
@@ -8,6 +8,7 @@ commands that train.
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import logging
 import sys
@@ -65,7 +66,9 @@ def _build_parser() -> argparse.ArgumentParser:
         "only; not a medical device.",
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="{train,audit,predict,promote,demo}")
+    commands = parser.add_subparsers(
+        dest="command", required=True, metavar="{audit,train,predict,promote,rollback,operating-point,demo}"
+    )
 
     audit = commands.add_parser("audit", help="check a dataset: counts, unreadable files, duplicates, imbalance")
     _add_data_options(audit)
@@ -79,14 +82,11 @@ def _build_parser() -> argparse.ArgumentParser:
         "predict", help="classify images or recordings with a trained model (LiteRT, no TensorFlow)"
     )
     predict.add_argument("files", nargs="+", metavar="FILE", help="images or recordings, of the model's modality")
-    predict.add_argument("--run", help="run id (default: the registry's champion)")
+    predict.add_argument("--run", help="run id (default: the champion's)")
     predict.add_argument("--model", help="model name within --run (default: the champion's)")
     predict.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
 
-    promote = commands.add_parser("promote", help="make RUN/MODEL the champion the prediction app serves")
-    promote.add_argument("run", metavar="RUN")
-    promote.add_argument("model", metavar="MODEL")
-
+    _add_serving_commands(commands)
     demo = commands.add_parser("demo", help="generate synthetic audiograms and heart sounds, and train on both")
     demo.add_argument("--per-class", type=int, default=40, help="files per class (default: 40)")
     demo.add_argument("--epochs", type=int, default=15, help="most epochs per model (default: 15)")
@@ -97,6 +97,34 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--seed", type=int, default=42, help="seed for data and training (default: 42)")
     demo.add_argument("--data-only", action="store_true", help="generate the data without training")
     return parser
+
+
+def _add_serving_commands(commands: argparse._SubParsersAction) -> None:
+    promote = commands.add_parser(
+        "promote", help="make RUN/MODEL the champion the prediction app serves (checked by the guardrails)"
+    )
+    promote.add_argument("run", metavar="RUN")
+    promote.add_argument("model", metavar="MODEL")
+    promote.add_argument("--reason", required=True, help="why this model should be served (recorded)")
+    promote.add_argument("--force", action="store_true", help="promote despite the guardrails' concerns (recorded)")
+    rollback = commands.add_parser("rollback", help="serve the previous champion again")
+    rollback.add_argument("--reason", required=True, help="why (recorded)")
+    point = commands.add_parser(
+        "operating-point", help="save a new version of RUN/MODEL's threshold and review band; served at once"
+    )
+    point.add_argument("run", metavar="RUN")
+    point.add_argument("model", metavar="MODEL")
+    point.add_argument("--threshold", type=float, help="positive-class threshold (two classes only)")
+    point.add_argument("--band", type=_band, metavar="LO,HI", help="review band (default: the version in force)")
+    point.add_argument("--note", required=True, help="why this operating point (recorded)")
+
+
+def _band(text: str) -> tuple[float, float]:
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected two numbers like 0.25,0.35, got {text!r}") from None
+    return low, high
 
 
 def _add_training_options(train: argparse.ArgumentParser) -> None:
@@ -342,7 +370,27 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         )
         _print_results(run_id, results, settings.artifacts_dir)
         export_examples(settings.artifacts_dir, run_id, per_class=2)
+    _promote_demo(settings, run_id)
     return 0
+
+
+def _promote_demo(settings: Settings, run_id: str) -> None:
+    """Serve the last demo run's best model by validation AUROC: an explicit promotion, like any other.
+
+    Synthetic data trained briefly may not pass the guardrails; the demo
+    promotes anyway, and says so (the override is recorded).
+    """
+    from core.store.registry import best_model, promote
+
+    model = best_model(settings.artifacts_dir, run_id)
+    if model is None:
+        print(f"no model of run {run_id} can be served; nothing promoted")
+        return
+    entry = promote(
+        settings.artifacts_dir, _serving_state(settings), run_id, model, reason="demo", user=_os_user(), force=True
+    )
+    forced = " despite the guardrails' concerns (recorded)" if entry["forced"] else ""
+    print(f"champion is now {run_id}/{model}{forced}")
 
 
 def _describe(path: str, prediction) -> list[str]:
@@ -355,13 +403,17 @@ def _describe(path: str, prediction) -> list[str]:
 
 
 def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from core.serving.predictor import Predictor
+    from core.serving.service import PredictionService, model_key
 
-    predictor = Predictor.from_registry(settings.artifacts_dir, run_id=args.run, model=args.model)
+    if args.run and not args.model:
+        raise CoreError("give --model together with --run")
+    service = PredictionService(settings)
+    predictor = service.predictor(model_key(args.run, args.model) if args.run else None)
+    point = service.operating_point(predictor)
     results, failures = [], 0
     for path in args.files:
         try:
-            prediction = predictor.predict(Path(path))
+            prediction = predictor.predict(Path(path), operating_point=point)
         except (CoreError, OSError) as exc:
             failures += 1
             message = str(exc) if isinstance(exc, CoreError) else f"cannot read file ({exc.strerror or exc})"
@@ -377,11 +429,62 @@ def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     return 2 if failures else 0
 
 
+def _os_user() -> str | None:
+    """Who runs the command, recorded with each change of serving state."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return None
+
+
+def _serving_state(settings: Settings):
+    from core.store.database import open_database
+    from core.store.serving_state import ServingState
+
+    return ServingState(open_database(settings.audit_database_url))
+
+
 def _cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
     from core.store.registry import promote
 
-    entry = promote(settings.artifacts_dir, args.run, args.model)
-    print(f"champion is now {entry['run_id']}/{entry['model']}")
+    state = _serving_state(settings)
+    entry = promote(
+        settings.artifacts_dir, state, args.run, args.model, reason=args.reason, user=_os_user(), force=args.force
+    )
+    forced = " (forced past the guardrails; recorded)" if entry["forced"] else ""
+    print(f"champion is now {entry['run_id']}/{entry['model']}{forced}")
+    return 0
+
+
+def _cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
+    from core.store.registry import rollback
+
+    entry = rollback(settings.artifacts_dir, _serving_state(settings), reason=args.reason, user=_os_user())
+    print(f"champion is now {entry['run_id']}/{entry['model']} again")
+    return 0
+
+
+def _cmd_operating_point(args: argparse.Namespace, settings: Settings) -> int:
+    from core.store.registry import operating_point_in_force, save_operating_point
+
+    state = _serving_state(settings)
+    current = operating_point_in_force(settings.artifacts_dir, state, args.run, args.model)
+    saved = save_operating_point(
+        settings.artifacts_dir,
+        state,
+        args.run,
+        args.model,
+        threshold=current["threshold"] if args.threshold is None else args.threshold,
+        review_band=args.band or tuple(current["review_band"]),
+        user=_os_user(),
+        note=args.note,
+    )
+    low, high = saved["review_band"]
+    threshold = "none" if saved["threshold"] is None else f"{saved['threshold']:g}"
+    print(
+        f"{args.run}/{args.model}: operating point version {saved['version']} in force: "
+        f"threshold {threshold}, review band {low:g}-{high:g}"
+    )
     return 0
 
 
@@ -390,6 +493,8 @@ COMMANDS = {
     "train": _cmd_train,
     "predict": _cmd_predict,
     "promote": _cmd_promote,
+    "rollback": _cmd_rollback,
+    "operating-point": _cmd_operating_point,
     "demo": _cmd_demo,
 }
 

@@ -10,6 +10,7 @@ text). Anything else escaping `core` is a bug.
         InputRejected (415)       an upload refused before prediction
           EmptyInput (400)
           InputTooLarge (413)
+        PromotionRefused (422)    a model whose test figures fail the guardrails
       NotFound (404)              no such run, model or data source
         ModelUnavailable (404)    no model can serve the request
       Unavailable (503)           something needed is not reachable now
@@ -26,11 +27,6 @@ class CoreError(Exception):
     """
 
     status: int = 422
-
-    def __init__(self, message: str, *, status: int | None = None):
-        super().__init__(message)
-        if status is not None:
-            self.status = status
 
 
 class InvalidInput(CoreError):
@@ -57,6 +53,20 @@ class InputTooLarge(InputRejected):
     status = 413
 
 
+class PromotionRefused(InvalidInput):
+    """A promotion refused by the guardrails; promoting with force overrides it, and that is recorded.
+
+    Attributes:
+        concerns: Why the model should not be served, one sentence each.
+    """
+
+    status = 422
+
+    def __init__(self, message: str, concerns: list[str]):
+        super().__init__(message)
+        self.concerns = concerns
+
+
 class NotFound(CoreError):
     """A run, model or data source that does not exist."""
 
@@ -64,7 +74,7 @@ class NotFound(CoreError):
 
 
 class ModelUnavailable(NotFound):
-    """No model can serve: an unknown model was asked for (or, with `status=503`, none is trained yet)."""
+    """No model can serve the request: an unknown model was asked for."""
 
     status = 404
 

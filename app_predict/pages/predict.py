@@ -47,7 +47,7 @@ def _decode_upload(contents: str) -> bytes:
 
 
 def _model_picker(models: list[dict]) -> dcc.Dropdown:
-    """Every servable model, the champion starred and chosen."""
+    """Every servable model, the champion starred and chosen; with no champion, none is chosen for the user."""
     options = [
         {
             "label": f"{'★ ' if m['champion'] else ''}{m['model']} · {m['dataset']} ({m['modality']}) · {m['run_id']}",
@@ -55,8 +55,9 @@ def _model_picker(models: list[dict]) -> dcc.Dropdown:
         }
         for m in models
     ]
-    best = next((m["key"] for m in models if m["champion"]), models[0]["key"] if models else None)
-    return dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=best, clearable=False)
+    best = next((m["key"] for m in models if m["champion"]), None)
+    placeholder = "No champion promoted yet: choose a model" if models else "No trained model"
+    return dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=best, clearable=False, placeholder=placeholder)
 
 
 def _upload_zone(max_upload_mb: float) -> dcc.Upload:
@@ -195,7 +196,11 @@ def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
     """One file's result as the page keeps it: `Outcome.to_dict()` with its picture and time, or its error."""
     try:
         outcome = _predictions().predict(
-            _decode_upload(item["contents"]), filename=item["filename"], model=model, case_ref=case_ref
+            _decode_upload(item["contents"]),
+            filename=item["filename"],
+            model=model,
+            case_ref=case_ref,
+            user=current_user(),
         )
     except CoreError as exc:
         return {"filename": item["filename"], "error": str(exc)}

@@ -9,10 +9,13 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from app_train_dashboard import ids, tables
 from app_train_dashboard.components import table
 from app_train_dashboard.data import Entry
-from app_train_dashboard.selection import SELECTION, artifacts_dir, entries
-from core.errors import CoreError
+from app_train_dashboard.selection import SELECTION, artifacts_dir, entries, serving_state
+from core.errors import CoreError, PromotionRefused
+from core.evaluation.guardrails import promotion_concerns
 from core.store.registry import promote
+from core.store.runs import load_run
 from core.web.callbacks import Callbacks
+from core.web.login import current_user
 
 callbacks = Callbacks()
 
@@ -23,14 +26,17 @@ NOTE = (
 
 
 def _promote_modal() -> dbc.Modal:
+    """The confirmation: the candidate and the guardrails' concerns, a reason, and an explicit override."""
     buttons = [
         dbc.Button("Cancel", id=ids.PROMOTE_CANCEL, color="secondary"),
-        dbc.Button("Promote", id=ids.PROMOTE_CONFIRM, color="danger"),
+        dbc.Button("Promote anyway (recorded)", id=ids.PROMOTE_FORCE, color="danger", outline=True),
+        dbc.Button("Promote", id=ids.PROMOTE_CONFIRM, color="primary"),
     ]
+    reason = dbc.Textarea(id=ids.PROMOTE_REASON, placeholder="Reason for serving this model (recorded)", rows=2)
     return dbc.Modal(
         [
             dbc.ModalHeader(dbc.ModalTitle("Promote model")),
-            dbc.ModalBody(id=ids.PROMOTE_MODAL_TEXT),
+            dbc.ModalBody([html.Div(id=ids.PROMOTE_MODAL_TEXT), dbc.Label("Reason", className="mt-2"), reason]),
             dbc.ModalFooter(buttons),
         ],
         id=ids.PROMOTE_MODAL,
@@ -110,33 +116,55 @@ def comparison(run_id: str | None, models: list[str] | None, compare_id: str | N
     )
 
 
+def _candidate(run_id: str, model: str) -> list:
+    """What the dialog says about the candidate: what will be served, and the guardrails' concerns."""
+    report = load_run(artifacts_dir(), run_id).models.get(model)
+    concerns = promotion_concerns(report.report) if report is not None and report.report else ["it has no report"]
+    lines = [html.P(f"Serve {model} of run {run_id} to clinicians from now on?")]
+    if concerns:
+        lines.append(dbc.Alert([html.B("The guardrails refuse it: "), "; ".join(concerns) + "."], color="warning"))
+    return lines
+
+
 @callbacks(
     Output(ids.PROMOTE_MODAL, "is_open"),
     Output(ids.PROMOTE_MODAL_TEXT, "children"),
     Output(ids.PROMOTE_RESULT, "children"),
     Input(ids.PROMOTE_BUTTON, "n_clicks"),
     Input(ids.PROMOTE_CONFIRM, "n_clicks"),
+    Input(ids.PROMOTE_FORCE, "n_clicks"),
     Input(ids.PROMOTE_CANCEL, "n_clicks"),
     State(ids.PROMOTE_MODEL, "value"),
     State(ids.RUN_SELECT, "value"),
+    State(ids.PROMOTE_REASON, "value"),
     prevent_initial_call=True,
 )
 def promote_model(
-    _open: int | None, _confirm: int | None, _cancel: int | None, model: str | None, run_id: str
+    _open: int | None,
+    _confirm: int | None,
+    _force: int | None,
+    _cancel: int | None,
+    model: str | None,
+    run_id: str,
+    reason: str | None,
 ) -> tuple:
-    """Ask for confirmation, then make the model the champion served to clinicians."""
+    """Show the candidate and its concerns, then promote it with a reason; a refused model needs "Promote anyway"."""
     if ctx.triggered_id == ids.PROMOTE_BUTTON:
         if not model:
             return False, no_update, dbc.Alert("Choose the model to promote first.", color="secondary")
-        return True, f"Serve {model} of run {run_id} to clinicians from now on?", no_update
+        return True, _candidate(run_id, model), None
     if ctx.triggered_id == ids.PROMOTE_CANCEL:
         return False, no_update, no_update
+    force = ctx.triggered_id == ids.PROMOTE_FORCE
     try:
-        promoted = promote(artifacts_dir(), run_id, model, by="dashboard")
+        promoted = promote(
+            artifacts_dir(), serving_state(), run_id, model, reason=reason or "", user=current_user(), force=force
+        )
+    except PromotionRefused:
+        note = "Not promoted. Give a reason and choose “Promote anyway” to override; the override is recorded."
+        return True, [*_candidate(run_id, model), dbc.Alert(note, color="danger")], no_update
     except CoreError as exc:
-        return False, no_update, dbc.Alert(str(exc), color="danger")
-    return (
-        False,
-        no_update,
-        dbc.Alert(f"{promoted['model']} of {promoted['run_id']} is now the champion.", color="success"),
-    )
+        return True, [*_candidate(run_id, model), dbc.Alert(str(exc), color="danger")], no_update
+    forced = " The guardrails were overridden; that is recorded." if promoted["forced"] else ""
+    message = f"{promoted['model']} of {promoted['run_id']} is now the champion.{forced}"
+    return False, no_update, dbc.Alert(message, color="success")

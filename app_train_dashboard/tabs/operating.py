@@ -9,7 +9,7 @@ from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import figures, ids, tables
 from app_train_dashboard.components import graph, model_picker
-from app_train_dashboard.selection import SELECTION_STATE, entry, offer_selected_models
+from app_train_dashboard.selection import SELECTION_STATE, artifacts_dir, entry, offer_selected_models, serving_state
 from core.errors import CoreError
 from core.evaluation.metrics import (
     operating_stats,
@@ -19,6 +19,7 @@ from core.evaluation.metrics import (
 )
 from core.store.registry import save_operating_point
 from core.web.callbacks import Callbacks
+from core.web.login import current_user
 
 callbacks = Callbacks()
 offer_selected_models(callbacks, ids.OP_MODEL)
@@ -69,7 +70,8 @@ def _controls() -> dbc.Card:
                     step=0.001,
                     placeholder="test-set prevalence",
                 ),
-                dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-3"),
+                dbc.Input(id=ids.OP_NOTE, placeholder="note: why this operating point", className="mt-3"),
+                dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-2"),
                 html.Div(id=ids.OP_SAVE_RESULT, className="mt-2"),
             ]
         )
@@ -118,12 +120,13 @@ def set_threshold(
     models: list[str] | None,
     compare_id: str | None,
 ) -> tuple:
-    """Start from the model's saved operating point, or solve for the target sensitivity or specificity."""
+    """Start from the model's operating point in force, or solve for the target sensitivity or specificity."""
     chosen = entry(label, run_id, models, compare_id)
     if not chosen.run.is_binary:
         raise PreventUpdate
     if ctx.triggered_id != ids.OP_TARGET_BUTTON:
-        point = {**chosen.model.headline.get("operating_point", {}), **(chosen.model.operating_point or {})}
+        saved = serving_state().operating_point(chosen.run.run_id, chosen.model.name)
+        point = {**chosen.model.headline.get("operating_point", {}), **(saved or {})}
         return round(point.get("threshold") or 0.5, 3), point.get("review_band", DEFAULT_BAND)
     if target is None or not 0 < target <= 1:
         raise PreventUpdate
@@ -180,6 +183,7 @@ def explore_threshold(
     State(ids.OP_MODEL, "value"),
     State(ids.OP_THRESHOLD, "value"),
     State(ids.OP_BAND, "value"),
+    State(ids.OP_NOTE, "value"),
     *SELECTION_STATE,
     prevent_initial_call=True,
 )
@@ -188,20 +192,31 @@ def save_point(
     label: str | None,
     threshold: float,
     band: list[float],
+    note: str | None,
     run_id: str | None,
     models: list[str] | None,
     compare_id: str | None,
 ) -> dbc.Alert:
-    """Store the threshold and review band as the model's operating point, through `core`."""
+    """Store the threshold and review band as the model's next operating-point version; served at once."""
     chosen = entry(label, run_id, models, compare_id)
     if not chosen.run.is_binary:
         return dbc.Alert("Operating points are saved for two-class models only.", color="secondary")
     try:
-        save_operating_point(chosen.run.path, chosen.model.name, threshold=threshold, review_band=tuple(band))
+        saved = save_operating_point(
+            artifacts_dir(),
+            serving_state(),
+            chosen.run.run_id,
+            chosen.model.name,
+            threshold=threshold,
+            review_band=tuple(band),
+            user=current_user(),
+            note=note,
+        )
     except CoreError as exc:
         return dbc.Alert(str(exc), color="danger")
+    low, high = saved["review_band"]
     return dbc.Alert(
-        f"Saved: {chosen.model.name} of {chosen.run.run_id} now uses threshold {threshold:.3f} "
-        f"and review band {band[0]:.3f}–{band[1]:.3f}.",
+        f"Saved as version {saved['version']}: {chosen.model.name} of {chosen.run.run_id} is now served with "
+        f"threshold {saved['threshold']:.3f} and review band {low:.3f}–{high:.3f}.",
         color="success",
     )

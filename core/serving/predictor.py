@@ -3,6 +3,12 @@
     decode -> quality warnings -> preprocess (as recorded) -> LiteRT
            -> aggregate windows -> temperature -> threshold and review band
 
+The model and its preprocessing never change once a run is complete, so a
+`Predictor` may be kept for the life of a process. The threshold and review
+band may change at any time (`core.store.serving_state`), so they are given
+to each `predict` call; without one, the run's fitted operating point
+(version 0) decides.
+
 Importing this module, loading a model and predicting never import
 TensorFlow, so a serving worker starts fast and stays small.
 """
@@ -33,8 +39,8 @@ from core.inputs.quality import image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
 from core.serving.litert import LiteRTModel
 from core.store.artifacts import read_json
-from core.store.layout import ArtifactsLayout, RunLayout
-from core.store.registry import champion
+from core.store.layout import RunLayout
+from core.store.serving_state import FITTED_VERSION, OperatingPoint
 
 ARRAYS = ("heatmap", "display")
 
@@ -47,6 +53,8 @@ class Prediction:
         probabilities: Calibrated probability per class name.
         predicted: The class called at the operating point.
         uncertain: The probability fell inside the review band: refer for review.
+        review_band, threshold, operating_point_version: The operating point
+            that decided, and its version (0: the run's fitted point).
         warnings: Input-quality problems, as sentences.
         heatmap: On request, heat in [0, 1] over `display` (the model-size image,
             or the stitched spectrogram of a recording).
@@ -64,6 +72,7 @@ class Prediction:
     uncertain: bool
     review_band: list[float]
     threshold: float | None
+    operating_point_version: int
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float | None = None
     n_windows: int | None = None
@@ -79,18 +88,13 @@ class Prediction:
         return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAYS}
 
 
-def _saved_operating_point(path: Path) -> dict:
-    """The operating point chosen after training (dashboard or CLI), overriding the report's; {} when none."""
-    return read_json(path) if path.is_file() else {}
-
-
 class Predictor:
     """Serve one model of one run.
 
     Args:
         run_dir: The run's folder under `ARTIFACTS_DIR/runs`.
         model: Model name within the run.
-        review_band: (low, high) overriding the saved operating point; for two
+        review_band: (low, high) overriding the fitted operating point's; for two
             classes it applies to the positive class's probability, otherwise
             to the top probability.
         num_threads: LiteRT threads; None uses every core this process may run on.
@@ -124,42 +128,34 @@ class Predictor:
         self.positive = None if positive is None else self.class_names.index(positive)
         headline = report["levels"][report["level"]]
         self.temperature = float(headline["temperature"])
-        point = {**headline["operating_point"], **_saved_operating_point(layout.model(model).operating_point)}
-        self.threshold = point["threshold"]
-        self.review_band = list(review_band) if review_band is not None else list(point["review_band"])
+        point = headline["operating_point"]
+        band = review_band if review_band is not None else point["review_band"]
+        self.fitted = OperatingPoint(FITTED_VERSION, point["threshold"], (float(band[0]), float(band[1])))
         self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
         self.quality_reference = read_json(layout.quality_reference) if layout.quality_reference.is_file() else None
         threads = num_threads or len(os.sched_getaffinity(0))
         self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
 
-    @classmethod
-    def from_registry(
-        cls, artifacts_dir: Path | str, *, run_id: str | None = None, model: str | None = None, **kwargs
-    ) -> Predictor:
-        """The champion, or the given run's model (its best if `model` is None)."""
-        if run_id is None:
-            chosen = champion(Path(artifacts_dir))
-            if chosen is None:
-                raise CoreError(
-                    f"no trained model in {artifacts_dir}; run `python -m core demo` or `python -m core train` first"
-                )
-            run_id, model = chosen["run_id"], model or chosen["model"]
-        if model is None:
-            raise CoreError("give --model together with --run")
-        return cls(ArtifactsLayout(artifacts_dir).run(run_id).dir, model, **kwargs)
-
     @property
     def modality(self) -> str:
         return self.params.modality
 
-    def _decide(self, probs: np.ndarray) -> tuple[str, bool]:
-        index = int(predicted_classes(probs[None, :], positive=self.positive, threshold=self.threshold)[0])
+    def _decide(self, probs: np.ndarray, point: OperatingPoint) -> tuple[str, bool]:
+        index = int(predicted_classes(probs[None, :], positive=self.positive, threshold=point.threshold)[0])
         score = probs[self.positive] if self.positive is not None else probs.max()
-        low, high = self.review_band
+        low, high = point.review_band
         return self.class_names[index], bool(low <= score <= high) if self.positive is not None else bool(score < high)
 
-    def predict(self, source: Source, *, heatmap: bool = False) -> Prediction:
+    def predict(
+        self, source: Source, *, heatmap: bool = False, operating_point: OperatingPoint | None = None
+    ) -> Prediction:
         """Classify one image or recording (a path or the file's bytes).
+
+        Args:
+            source: The input.
+            heatmap: Also compute the occlusion heatmap.
+            operating_point: The threshold and review band to decide with;
+                None: the run's fitted point.
 
         Raises:
             CoreError: the input cannot be decoded as this model's modality.
@@ -169,7 +165,8 @@ class Predictor:
         else:
             probs, extras = self._predict_sound(source, heatmap)
         calibrated = apply_temperature(probs[None, :], self.temperature)[0]
-        predicted, uncertain = self._decide(calibrated)
+        point = operating_point or self.fitted
+        predicted, uncertain = self._decide(calibrated, point)
         return Prediction(
             run_id=self.run_id,
             model=self.model_name,
@@ -178,8 +175,9 @@ class Predictor:
             probabilities={name: float(p) for name, p in zip(self.class_names, calibrated, strict=True)},
             predicted=predicted,
             uncertain=uncertain,
-            review_band=self.review_band,
-            threshold=self.threshold,
+            review_band=list(point.review_band),
+            threshold=point.threshold,
+            operating_point_version=point.version,
             **extras,
         )
 

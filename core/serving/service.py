@@ -3,6 +3,13 @@
 The prediction page and the REST API both call `PredictionService.predict`,
 so they accept, refuse and log exactly the same things. Uploads stay in
 memory; they touch the disk only when input storage is switched on.
+
+Only what never changes is kept in memory: one `Predictor` (LiteRT model and
+preprocessing) per run and model. The champion and the operating point in
+force are read from the database on every request, so a promotion or a
+saved operating point reaches every worker of every instance on its next
+request, and each prediction is decided by, and recorded with, exactly the
+operating-point version it reports.
 """
 
 from __future__ import annotations
@@ -19,7 +26,8 @@ from core.settings import Settings
 from core.store.artifacts import atomic_write
 from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
-from core.store.registry import champion, list_runs, servable_models
+from core.store.registry import PROMOTE_HINT, champion, list_runs, servable_models
+from core.store.serving_state import OperatingPoint, ServingState
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +67,7 @@ class Outcome:
 
 
 class PredictionService:
-    """Models, limits and the audit log of one serving process.
+    """Models, limits, serving state and the audit log of one serving process.
 
     Predictors are loaded once per (run, model) and shared by the process's threads.
     """
@@ -67,6 +75,7 @@ class PredictionService:
     def __init__(self, settings: Settings, audit_log: AuditLog | None = None):
         self.settings = settings
         self.audit_log = audit_log or AuditLog(settings.audit_database_url)
+        self.state = ServingState(self.audit_log.engine)
         self._predictors: dict[tuple[str, str], Predictor] = {}
         self._lock = threading.Lock()
 
@@ -74,9 +83,13 @@ class PredictionService:
     def max_upload_bytes(self) -> int:
         return int(self.settings.max_upload_mb * 1024 * 1024)
 
+    def champion(self) -> dict | None:
+        """The promoted champion (`damaged` says why it cannot be served, if so), or None before any promotion."""
+        return champion(self.settings.artifacts_dir, self.state)
+
     def models(self) -> list[dict]:
         """Every servable model of every complete run, newest run first, the champion flagged."""
-        best = champion(self.settings.artifacts_dir)
+        best = self.champion()
         listed = []
         for run in list_runs(self.settings.artifacts_dir):
             if run.get("state") != "complete":
@@ -101,17 +114,14 @@ class PredictionService:
 
         Raises:
             ModelUnavailable: an unknown key (404).
-            Unavailable: no trained model yet (503).
+            Unavailable: no champion has been promoted, or the champion is damaged (503).
         """
         if key:
             run_id, sep, model = key.partition("/")
             if not sep or model not in servable_models(self.settings.artifacts_dir, run_id):
                 raise ModelUnavailable(f"unknown model {key!r}; GET /api/models lists the available ones")
         else:
-            best = champion(self.settings.artifacts_dir)
-            if best is None:
-                raise Unavailable("no trained model is available yet; run `make run` or `python -m core train` first")
-            run_id, model = best["run_id"], best["model"]
+            run_id, model = self._champion_key()
         with self._lock:
             if (run_id, model) not in self._predictors:
                 self._predictors[(run_id, model)] = Predictor(
@@ -121,6 +131,26 @@ class PredictionService:
                     max_audio_seconds=self.settings.max_audio_seconds,
                 )
             return self._predictors[(run_id, model)]
+
+    def _champion_key(self) -> tuple[str, str]:
+        best = self.champion()
+        if best is None:
+            trained = any(run.get("state") == "complete" for run in list_runs(self.settings.artifacts_dir))
+            first = "" if trained else "train a model (`make run` or `python -m core train`), then "
+            raise Unavailable(f"no champion model is being served; {first}{PROMOTE_HINT}")
+        if best["damaged"]:
+            raise Unavailable(
+                f"the champion {model_key(best['run_id'], best['model'])} cannot be served ({best['damaged']}); "
+                "repair its run, roll back (`python -m core rollback --reason TEXT`) or promote another model"
+            )
+        return best["run_id"], best["model"]
+
+    def operating_point(self, predictor: Predictor) -> OperatingPoint:
+        """The operating point in force for the predictor's model: its latest saved version, else the fitted one."""
+        saved = self.state.operating_point(predictor.run_id, predictor.model_name)
+        if saved is None:
+            return predictor.fitted
+        return OperatingPoint(saved["version"], saved["threshold"], tuple(saved["review_band"]))
 
     def check(self, data: bytes, predictor: Predictor) -> FileFormat:
         """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""
@@ -151,8 +181,9 @@ class PredictionService:
         model: str | None = None,
         case_ref: str | None = None,
         heatmap: bool = False,
+        user: str | None = None,
     ) -> Outcome:
-        """Check, predict and record one upload.
+        """Check, predict and record one upload, with the operating point in force and the logged-in `user`.
 
         Raises:
             InputRejected, ModelUnavailable, Unavailable, CoreError: the upload is refused,
@@ -160,7 +191,7 @@ class PredictionService:
         """
         predictor = self.predictor(model)
         file_format = self.check(data, predictor)
-        prediction = predictor.predict(data, heatmap=heatmap)
+        prediction = predictor.predict(data, heatmap=heatmap, operating_point=self.operating_point(predictor))
         digest = hashlib.sha256(data).hexdigest()
         stored = self._store(data, digest, file_format) if self.settings.store_inputs else None
         case_ref = (case_ref or "").strip()[:200] or None
@@ -176,6 +207,10 @@ class PredictionService:
             case_ref=case_ref,
             filename=(filename or "")[:500] or None,
             input_path=stored,
+            operating_point_version=prediction.operating_point_version,
+            threshold=prediction.threshold,
+            review_band=prediction.review_band,
+            user=user,
         )
         return Outcome(prediction, prediction_id, filename, digest, case_ref)
 
@@ -183,7 +218,7 @@ class PredictionService:
         """The same prediction with its heatmap, for display; not recorded again."""
         predictor = self.predictor(model)
         self.check(data, predictor)
-        return predictor.predict(data, heatmap=True)
+        return predictor.predict(data, heatmap=True, operating_point=self.operating_point(predictor))
 
     def _store(self, data: bytes, digest: str, file_format: FileFormat) -> str:
         path = ArtifactsLayout(self.settings.artifacts_dir).stored_input(digest, file_format.suffix)

@@ -1,10 +1,14 @@
-"""What persists: the artifact layout under ARTIFACTS_DIR, atomic I/O, runs written and read, registry, audit log.
+"""What persists: immutable run files under ARTIFACTS_DIR, and the database of predictions and serving state.
 
 Modules: `layout` (the one owner of every file name), `artifacts` (atomic
 writes, cached reads), `stamps` (time stamps, run ids), `run_writer`
-(writing one run's files), `runs` (reading runs back), `registry` (the
-champion, operating points), `examples`, `audit_log`.
+(writing one run's files), `runs` (reading runs back), `registry` (which
+runs and models exist; checks before the champion or an operating point
+changes), `examples`, `database` (the engine and its Alembic migrations in
+`migrations/`), `audit_log` (predictions and reviews), `serving_state` (the
+champion's history, operating-point versions).
 
-May import: `core.errors`, `core.settings`, `core.inputs` (file formats), SQLAlchemy.
+May import: `core.errors`, `core.settings`, `core.inputs` (file formats),
+`core.evaluation` (the promotion guardrails), SQLAlchemy, Alembic.
 Never imports TensorFlow, Keras, `core.training`, Flask or Dash.
 """

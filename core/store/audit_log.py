@@ -1,10 +1,11 @@
 """The audit log of every prediction and the clinician feedback on it, through SQLAlchemy.
 
-SQLite in ARTIFACTS_DIR by default; PostgreSQL (or any SQLAlchemy database)
-through DATABASE_URL. The schema is created explicitly on first use
-(`create_all`) and versioned in `schema_info`, so a later change can add a
-migration step. Every write is one transaction: a failure leaves no
-half-written row.
+The database is `core.store.database`'s (its schema comes from the Alembic
+migrations there). Every write is one transaction: a failure leaves no
+half-written row. Each prediction records the operating-point version,
+threshold and review band it was decided with, and the logged-in user.
+Feedback is append-only: a prediction keeps its review history, and the
+latest review is the one shown.
 
 The input itself is never stored, only its SHA-256, unless input storage is
 switched on (then `input_path` names the stored copy).
@@ -16,29 +17,15 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
-from sqlalchemy import (
-    JSON,
-    Boolean,
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    Text,
-    create_engine,
-    event,
-    func,
-    select,
-    text,
-)
+from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
-from core.errors import InvalidInput, NotFound, Unavailable
+from core.errors import InvalidInput, NotFound
+from core.store.database import Base, open_database
 
-SCHEMA_VERSION = 1
 VERDICTS = ("confirmed", "overridden")
 CSV_COLUMNS = (
     "id",
@@ -53,21 +40,16 @@ CSV_COLUMNS = (
     "probabilities",
     "uncertain",
     "warnings",
+    "operating_point_version",
+    "threshold",
+    "review_band",
+    "user",
     "feedback",
     "correct_label",
     "feedback_comment",
     "feedback_user",
     "feedback_at",
 )
-
-
-class Base(DeclarativeBase):
-    pass
-
-
-class SchemaInfo(Base):
-    __tablename__ = "schema_info"
-    version: Mapped[int] = mapped_column(Integer, primary_key=True)
 
 
 class PredictionRecord(Base):
@@ -88,11 +70,15 @@ class PredictionRecord(Base):
     probabilities: Mapped[dict] = mapped_column(JSON)
     uncertain: Mapped[bool] = mapped_column(Boolean, index=True)
     warnings: Mapped[list] = mapped_column(JSON)
+    operating_point_version: Mapped[int | None] = mapped_column(Integer)
+    threshold: Mapped[float | None] = mapped_column(Float)
+    review_band: Mapped[list | None] = mapped_column(JSON)
+    user: Mapped[str | None] = mapped_column(String(200))
     feedback: Mapped[list[FeedbackRecord]] = relationship(back_populates="prediction", order_by="FeedbackRecord.id")
 
 
 class FeedbackRecord(Base):
-    """A clinician's verdict on a prediction; the latest one counts."""
+    """A clinician's verdict on a prediction; rows are only added, and the latest one counts."""
 
     __tablename__ = "feedback"
 
@@ -115,24 +101,14 @@ class AuditLog:
 
     Args:
         url: SQLAlchemy database URL.
+
+    Raises:
+        Unavailable: the database cannot be opened or upgraded.
     """
 
     def __init__(self, url: str):
         self.url = url
-        try:
-            self.engine = create_engine(url, pool_pre_ping=True)
-            database = self.engine.url.database
-            if self.engine.url.get_backend_name() == "sqlite" and database not in (None, "", ":memory:"):
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
-            if url.startswith("sqlite"):
-                event.listen(self.engine, "connect", _sqlite_pragmas)
-            Base.metadata.create_all(self.engine)
-            with Session(self.engine) as session, session.begin():
-                if session.get(SchemaInfo, SCHEMA_VERSION) is None:
-                    session.add(SchemaInfo(version=SCHEMA_VERSION))
-        except (SQLAlchemyError, OSError) as exc:
-            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0][:200]}"
-            raise Unavailable(f"cannot open the audit database ({reason})") from None
+        self.engine = open_database(url)
 
     def ping(self) -> bool:
         """Whether the database answers."""
@@ -157,8 +133,12 @@ class AuditLog:
         case_ref: str | None = None,
         filename: str | None = None,
         input_path: str | None = None,
+        operating_point_version: int | None = None,
+        threshold: float | None = None,
+        review_band: list[float] | None = None,
+        user: str | None = None,
     ) -> str:
-        """Store one prediction in a single transaction and return its id."""
+        """Store one prediction, with the operating point that decided it, in one transaction; return its id."""
         record_id = uuid.uuid4().hex
         record = PredictionRecord(
             id=record_id,
@@ -174,6 +154,10 @@ class AuditLog:
             probabilities=probabilities,
             uncertain=uncertain,
             warnings=list(warnings),
+            operating_point_version=operating_point_version,
+            threshold=threshold,
+            review_band=None if review_band is None else list(review_band),
+            user=user,
         )
         with Session(self.engine) as session, session.begin():
             session.add(record)
@@ -215,9 +199,10 @@ class AuditLog:
         return {"prediction_id": prediction_id, "verdict": verdict, "correct_label": label}
 
     def get(self, prediction_id: str) -> dict | None:
+        """One prediction as `recent` shows it, plus `reviews`: every verdict on it, oldest first."""
         with Session(self.engine) as session:
             record = session.get(PredictionRecord, prediction_id, options=[selectinload(PredictionRecord.feedback)])
-            return None if record is None else _row(record)
+            return None if record is None else {**_row(record), "reviews": [_review(f) for f in record.feedback]}
 
     def recent(
         self,
@@ -257,7 +242,9 @@ class AuditLog:
         writer.writeheader()
         for row in rows:
             warnings = " | ".join(row["warnings"])
-            writer.writerow({**row, "probabilities": _compact(row["probabilities"]), "warnings": warnings})
+            band = "" if row["review_band"] is None else "-".join(f"{edge:g}" for edge in row["review_band"])
+            compact = _compact(row["probabilities"])
+            writer.writerow({**row, "probabilities": compact, "warnings": warnings, "review_band": band})
         return buffer.getvalue()
 
 
@@ -281,6 +268,10 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
         "probabilities": record.probabilities,
         "uncertain": record.uncertain,
         "warnings": record.warnings,
+        "operating_point_version": record.operating_point_version,
+        "threshold": record.threshold,
+        "review_band": record.review_band,
+        "user": record.user,
         "feedback": latest.verdict if latest else None,
         "correct_label": latest.correct_label if latest else None,
         "feedback_comment": latest.comment if latest else None,
@@ -289,10 +280,11 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
     }
 
 
-def _sqlite_pragmas(connection, _record) -> None:
-    """WAL lets gunicorn workers read while one writes; foreign keys are off in SQLite by default."""
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+def _review(feedback: FeedbackRecord) -> dict[str, Any]:
+    return {
+        "verdict": feedback.verdict,
+        "correct_label": feedback.correct_label,
+        "comment": feedback.comment,
+        "user": feedback.user,
+        "created_at": feedback.created_at.isoformat(timespec="seconds"),
+    }

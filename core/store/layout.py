@@ -2,8 +2,8 @@
 
     ARTIFACTS_DIR/
       training_metrics.csv          one row per run, model and epoch; appended to
-      registry.json                 the promoted champion and its history
-      audit.db                      the audit log (SQLite, unless DATABASE_URL)
+      audit.db                      the database (SQLite, unless DATABASE_URL): the audit log,
+                                    the champion's history, the operating-point versions
       examples/<dataset>/           example inputs for the prediction page
       inputs/<sha256><suffix>       uploads, kept only when STORE_INPUTS is on
       runs/<run_id>/
@@ -13,7 +13,10 @@
         previews/<sha256>.wav       each test recording, playable in a browser
         models/<model>/
           model.keras  model.tflite  history.csv  report.json  summary.json
-          operating_point.json  predictions_<part>[_windows].csv
+          predictions_<part>[_windows].csv
+
+Files are immutable once a run is complete; what changes after training
+(the champion, operating points, reviews) lives in the database.
 
 No other module spells a file name: each asks these objects for a path.
 The layout is documented for people in docs/artifacts.md.
@@ -36,7 +39,6 @@ class ModelLayout:
     history = property(lambda self: self.dir / "history.csv")
     report = property(lambda self: self.dir / "report.json")
     summary = property(lambda self: self.dir / "summary.json")
-    operating_point = property(lambda self: self.dir / "operating_point.json")
 
     def predictions(self, part: str, *, windows: bool = False) -> Path:
         """`predictions_test.csv`, `predictions_val_windows.csv`, ...: `part` is "test" or "val"."""
@@ -84,7 +86,6 @@ class ArtifactsLayout:
 
     runs = property(lambda self: self.root / "runs")
     metrics_csv = property(lambda self: self.root / "training_metrics.csv")
-    registry = property(lambda self: self.root / "registry.json")
     examples = property(lambda self: self.root / "examples")
     audit_db = property(lambda self: self.root / "audit.db")
     inputs = property(lambda self: self.root / "inputs")

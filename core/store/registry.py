@@ -1,83 +1,83 @@
-"""Which model the prediction app serves, and each model's saved operating point.
+"""Which runs and models exist, which model is served, and the checks made before serving state changes.
 
-`ArtifactsLayout.registry` names the champion once someone has promoted one
-(`python -m core promote RUN MODEL`, or the dashboard). Until then the
-champion is the best model of the latest complete run by validation AUROC.
-A model's `operating_point` file overrides the threshold and review band
-chosen at training time. All writes are atomic.
+The champion and the operating points are rows of the database
+(`core.store.serving_state`); this module checks a request against the
+artifacts before a row is written:
+
+- nothing changes the champion but an explicit promotion or rollback
+  (`python -m core promote RUN MODEL --reason ...`, or the dashboard);
+  a new run never does, and with no promotion nothing is served by default;
+- a promotion must pass the guardrails of `core.evaluation.guardrails`,
+  unless forced, and the override is recorded;
+- a champion whose run has since been damaged is reported as damaged, never
+  silently replaced by another model.
+
+`registry.json`, where the champion lived before it moved into the database,
+is no longer read: after an upgrade, promote the champion once.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import InvalidInput, NotFound
+from core.errors import NotFound, PromotionRefused
+from core.evaluation.guardrails import promotion_concerns
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout, RunLayout
-from core.store.stamps import utc_now
+from core.store.serving_state import FITTED_VERSION, ServingState
+
+PROMOTE_HINT = "promote one with `python -m core promote RUN MODEL --reason TEXT` or the dashboard's Comparison tab"
 
 
 def list_runs(artifacts_dir: Path) -> list[dict]:
-    """Every run's status, newest first; unreadable status files show as state 'damaged'."""
+    """Every run's status, newest first; unreadable or wrong-shaped status files show as state 'damaged'."""
     root = ArtifactsLayout(artifacts_dir).runs
     runs = []
     for folder in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
         if not folder.is_dir():
             continue
         run = RunLayout(folder)
-        try:
-            status = artifacts.read_json_cached(run.status)
-        except (OSError, ValueError) as exc:
-            status = {"state": "damaged", "error": f"{run.status.name} unreadable ({type(exc).__name__})"}
+        status = _status(run)
+        if status is None:
+            status = {"state": "damaged", "error": f"{run.status.name} unreadable or not a JSON object"}
         runs.append({**status, "run_id": run.run_id})
     return runs
+
+
+def _status(run: RunLayout) -> dict | None:
+    try:
+        status = artifacts.read_json_cached(run.status)
+    except (OSError, ValueError):
+        return None
+    return status if isinstance(status, dict) else None
 
 
 def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
     """Completed models of a run that have an exported LiteRT file."""
     run = ArtifactsLayout(artifacts_dir).run(run_id)
-    try:
-        completed = artifacts.read_json_cached(run.status).get("models_completed", [])
-    except (OSError, ValueError):
-        return []
-    return [m for m in completed if run.model(m).tflite.is_file()]
+    completed = (_status(run) or {}).get("models_completed", [])
+    return [m for m in completed if isinstance(m, str) and run.model(m).tflite.is_file()]
 
 
-def _val_auc(run: RunLayout, model: str) -> float:
-    try:
-        value = artifacts.read_json_cached(run.model(model).summary).get("val_auc")
-    except (OSError, ValueError):
-        return float("-inf")
-    return float("-inf") if value is None else float(value)
+def best_model(artifacts_dir: Path, run_id: str) -> str | None:
+    """The run's servable model with the highest validation AUROC, or None; what the demo promotes."""
+    run = ArtifactsLayout(artifacts_dir).run(run_id)
+
+    def val_auc(model: str) -> float:
+        try:
+            value = artifacts.read_json_cached(run.model(model).summary).get("val_auc")
+        except (OSError, ValueError, AttributeError):
+            return float("-inf")
+        return float("-inf") if value is None else float(value)
+
+    return max(servable_models(artifacts_dir, run_id), key=val_auc, default=None)
 
 
-def default_champion(artifacts_dir: Path) -> dict | None:
-    """Best model by validation AUROC of the newest complete run, or None without one."""
-    for run in list_runs(artifacts_dir):
-        models = servable_models(artifacts_dir, run["run_id"]) if run.get("state") == "complete" else []
-        if models:
-            layout = ArtifactsLayout(artifacts_dir).run(run["run_id"])
-            best = max(models, key=lambda m: _val_auc(layout, m))
-            return {"run_id": run["run_id"], "model": best, "source": "default"}
-    return None
-
-
-def champion(artifacts_dir: Path) -> dict | None:
-    """The promoted champion if it still exists, else the default one."""
-    try:
-        promoted = artifacts.read_json_cached(ArtifactsLayout(artifacts_dir).registry).get("champion")
-    except (OSError, ValueError):
-        promoted = None
-    if promoted and promoted.get("model") in servable_models(artifacts_dir, promoted.get("run_id", "")):
-        return {**promoted, "source": "promoted"}
-    return default_champion(artifacts_dir)
-
-
-def promote(artifacts_dir: Path, run_id: str, model: str, *, by: str = "cli") -> dict:
-    """Make `run_id`/`model` the champion.
+def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
+    """The model's test report, if the model can be served.
 
     Raises:
-        NotFound: no such run, or the run has no servable model of that name.
+        NotFound: no such run, no servable model of that name, or an unreadable report.
     """
     layout = ArtifactsLayout(artifacts_dir)
     if not layout.run(run_id).dir.is_dir():
@@ -86,27 +86,100 @@ def promote(artifacts_dir: Path, run_id: str, model: str, *, by: str = "cli") ->
     if model not in models:
         raise NotFound(f"run {run_id} has no servable model {model!r}; it has {', '.join(models) or 'none'}")
     try:
-        history = artifacts.read_json(layout.registry).get("history", [])
-    except (OSError, ValueError):
-        history = []
-    entry = {"run_id": run_id, "model": model, "promoted_at": utc_now(), "by": by}
-    artifacts.write_json(layout.registry, {"champion": entry, "history": [*history, entry]})
-    return entry
+        report = artifacts.read_json_cached(layout.run(run_id).model(model).report)
+        report["levels"][report["level"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        raise NotFound(f"run {run_id} model {model} has no readable test report") from None
+    return report
+
+
+def champion(artifacts_dir: Path, state: ServingState) -> dict | None:
+    """The latest promoted champion, with `damaged` saying why it cannot be served (None when it can).
+
+    None before any promotion.
+    """
+    current = state.champion()
+    if current is None:
+        return None
+    try:
+        _report(artifacts_dir, current["run_id"], current["model"])
+        damaged = None
+    except NotFound as exc:
+        damaged = str(exc)
+    return {**current, "damaged": damaged}
+
+
+def promote(
+    artifacts_dir: Path,
+    state: ServingState,
+    run_id: str,
+    model: str,
+    *,
+    reason: str,
+    user: str | None,
+    force: bool = False,
+) -> dict:
+    """Make `run_id`/`model` the champion, if its test figures pass the guardrails or `force` is given.
+
+    Raises:
+        NotFound: no such run, or the run has no servable model of that name.
+        PromotionRefused: the guardrails refuse the model and `force` is not given.
+        InvalidInput: no reason given.
+    """
+    concerns = promotion_concerns(_report(artifacts_dir, run_id, model))
+    if concerns and not force:
+        raise PromotionRefused(
+            f"{run_id}/{model} is not promoted: {'; '.join(concerns)}. To serve it anyway, promote with force "
+            "(--force on the command line), which is recorded",
+            concerns,
+        )
+    return state.add_champion(run_id, model, reason=reason, user=user, forced=bool(concerns))
+
+
+def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str | None) -> dict:
+    """Serve the previous champion again, as a new row of the history.
+
+    Raises:
+        NotFound: there is no earlier champion, or it can no longer be served.
+        InvalidInput: no reason given.
+    """
+    previous = state.previous_champion()
+    if previous is None:
+        raise NotFound("there is no earlier champion to roll back to")
+    _report(artifacts_dir, previous["run_id"], previous["model"])
+    return state.add_champion(previous["run_id"], previous["model"], reason=reason, user=user)
 
 
 def save_operating_point(
-    run_dir: Path, model: str, *, threshold: float | None, review_band: tuple[float, float]
+    artifacts_dir: Path,
+    state: ServingState,
+    run_id: str,
+    model: str,
+    *,
+    threshold: float | None,
+    review_band: tuple[float, float],
+    user: str | None,
+    note: str | None = None,
 ) -> dict:
-    """Store the threshold and review band the predictor should use for this model.
+    """Store a new version of the threshold and review band the model is served with; it applies at once.
 
     Raises:
+        NotFound: no such run or servable model.
         InvalidInput: the band or the threshold is outside [0, 1], or the band is reversed.
     """
-    low, high = review_band
-    if not 0 <= low <= high <= 1:
-        raise InvalidInput(f"review band must satisfy 0 <= low <= high <= 1, got {review_band!r}")
-    if threshold is not None and not 0 <= threshold <= 1:
-        raise InvalidInput(f"threshold must be in [0, 1], got {threshold!r}")
-    point = {"threshold": threshold, "review_band": [low, high], "saved_at": utc_now()}
-    artifacts.write_json(RunLayout(Path(run_dir)).model(model).operating_point, point)
-    return point
+    _report(artifacts_dir, run_id, model)
+    return state.save_operating_point(run_id, model, threshold=threshold, review_band=review_band, user=user, note=note)
+
+
+def operating_point_in_force(artifacts_dir: Path, state: ServingState, run_id: str, model: str) -> dict:
+    """The model's latest saved version, else its fitted point from the report as version 0.
+
+    Raises:
+        NotFound: no such run or servable model.
+    """
+    report = _report(artifacts_dir, run_id, model)
+    saved = state.operating_point(run_id, model)
+    if saved is not None:
+        return saved
+    fitted = report["levels"][report["level"]]["operating_point"]
+    return {"version": FITTED_VERSION, "threshold": fitted["threshold"], "review_band": list(fitted["review_band"])}

@@ -35,7 +35,6 @@ class ModelResult:
     history: pd.DataFrame | None = None
     test: pd.DataFrame | None = None
     test_windows: pd.DataFrame | None = None
-    operating_point: dict | None = None
 
     @property
     def headline(self) -> dict:
@@ -93,7 +92,6 @@ def _read_model(run: Run, name: str, files: ModelLayout) -> ModelResult:
         history=_read(run, files.history, _csv),
         test=_read(run, files.predictions("test"), _csv),
         test_windows=_read(run, files.predictions("test", windows=True), _csv, required=False),
-        operating_point=_read(run, files.operating_point, artifacts.read_json, required=False),
     )
 
 

@@ -1,13 +1,15 @@
 import pytest
 
-from tests.conftest import combine_runs
+from tests.conftest import combine_runs, promote_newest_best
 from tests.support.servers import gunicorn
 
 
 @pytest.fixture(scope="session")
 def predict_root(tmp_path_factory, image_run, sound_run):
-    """An ARTIFACTS_DIR with both tiny runs, for the prediction app."""
-    return combine_runs(tmp_path_factory.mktemp("predict"), (image_run, sound_run))
+    """An ARTIFACTS_DIR with both tiny runs, the newest run's best model promoted, for the prediction app."""
+    root = combine_runs(tmp_path_factory.mktemp("predict"), (image_run, sound_run))
+    promote_newest_best(root)
+    return root
 
 
 @pytest.fixture(scope="session")

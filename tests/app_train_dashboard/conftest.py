@@ -16,7 +16,7 @@ from core.inputs.previews import previews
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout, RunLayout
 from core.store.runs import load_run
-from tests.conftest import combine_runs
+from tests.conftest import combine_runs, promote_newest_best
 
 DAMAGED_RUN = "20990101-000000-killed-run-0000"
 
@@ -45,7 +45,7 @@ def store_previews(run: RunLayout) -> None:
 
 @pytest.fixture(scope="session")
 def dashboard_root(tmp_path_factory, image_run, sound_run) -> Path:
-    """One ARTIFACTS_DIR holding both tiny runs (with their previews), their metrics rows, and one damaged run."""
+    """ARTIFACTS_DIR: both tiny runs (with their previews), their metrics rows, one damaged run, and a champion."""
     root = combine_runs(tmp_path_factory.mktemp("dashboard"), (image_run, sound_run))
     layout = ArtifactsLayout(root)
     for _, run_id, _ in (image_run, sound_run):
@@ -53,6 +53,7 @@ def dashboard_root(tmp_path_factory, image_run, sound_run) -> Path:
     damaged = layout.run(DAMAGED_RUN)
     damaged.dir.mkdir()
     damaged.status.write_text('{"state": "running", "dataset": "killed", "models_completed": []}')
+    promote_newest_best(root)
     return root
 
 

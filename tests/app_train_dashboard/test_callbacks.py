@@ -13,8 +13,10 @@ from app_train_dashboard.factory import create_app
 from app_train_dashboard.tabs.errors import NO_PREVIEW
 from core.settings import Settings
 from core.store import artifacts
+from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
 from core.store.runs import load_run
+from core.store.serving_state import ServingState
 from core.web.data_uri import file_data_uri
 from tests.support.callbacks import call, callback_functions
 
@@ -25,6 +27,10 @@ def callbacks(dashboard_root):
 
 
 _call = call
+
+
+def _state(root: Path) -> ServingState:
+    return ServingState(AuditLog(Settings(artifacts_dir=root).audit_database_url).engine)
 
 
 def test_run_list_is_newest_first_and_warns_about_damaged_runs(callbacks, run_ids):
@@ -81,27 +87,50 @@ def test_threshold_explorer_numbers_follow_the_threshold(callbacks, run_ids):
     assert "two-class" in json.dumps(multiclass[0].to_plotly_json(), default=str)
 
 
-def test_saving_the_operating_point_writes_it_through_core(callbacks, run_ids, dashboard_root):
+def test_saving_the_operating_point_writes_a_new_version_through_core(callbacks, run_ids, dashboard_root):
     run = run_ids["sound"]
-    result = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], run, ["custom_cnn"], None)
-    assert result.color == "success"
-    saved = artifacts.read_json(ArtifactsLayout(dashboard_root).run(run).model("custom_cnn").operating_point)
-    assert saved["threshold"] == 0.42 and saved["review_band"] == [0.3, 0.55]
+    result = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], "pilot", run, ["custom_cnn"], None)
+    assert result.color == "success" and "Saved as version 1" in str(result.children)
+    saved = _state(dashboard_root).operating_point(run, "custom_cnn")
+    assert (saved["version"], saved["threshold"], saved["review_band"], saved["note"]) == (
+        1,
+        0.42,
+        [0.3, 0.55],
+        "pilot",
+    )
+    set_threshold = callbacks["set_threshold"]
+    threshold, band = _call(
+        set_threshold, "custom_cnn", None, "sensitivity", 0.9, run, ["custom_cnn"], None, triggered=ids.OP_MODEL
+    )
+    assert (threshold, band) == (0.42, [0.3, 0.55])  # the tab starts from the version in force
 
 
-def test_promotion_needs_confirmation(callbacks, run_ids, dashboard_root):
-    run = run_ids["image"]
-    opened, text, _ = _call(
-        callbacks["promote_model"], 1, None, None, "mobilenet_v2", run, triggered=ids.PROMOTE_BUTTON
+def test_promotion_needs_a_reason_shows_the_guardrails_and_records_an_override(callbacks, run_ids, dashboard_root):
+    run, state = run_ids["image"], _state(dashboard_root)
+    before = len(state.champion_history())
+    weak = ArtifactsLayout(dashboard_root).run(run).model("mobilenet_v2").report
+    report = artifacts.read_json(weak)
+    report["levels"][report["level"]].update(auc=0.5, auc_ci=[0.5, 0.5])
+    artifacts.write_json(weak, report)
+    promote = callbacks["promote_model"]
+    opened, text, _ = _call(promote, 1, None, None, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_BUTTON)
+    assert opened is True and "mobilenet_v2" in str(text) and "includes 0.5" in str(text)
+    kept_open, text, _ = _call(
+        promote, 1, 1, None, None, "mobilenet_v2", run, "looks good", triggered=ids.PROMOTE_CONFIRM
     )
-    assert opened is True and "mobilenet_v2" in text
-    registry = ArtifactsLayout(dashboard_root).registry
-    assert not registry.exists()
-    closed, _, result = _call(
-        callbacks["promote_model"], 1, 1, None, "mobilenet_v2", run, triggered=ids.PROMOTE_CONFIRM
+    assert kept_open is True and "Promote anyway" in str(text)
+    kept_open, text, _ = _call(promote, 1, 1, 1, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_FORCE)
+    assert kept_open is True and "give a reason" in str(text)
+    assert len(state.champion_history()) == before  # nothing promoted yet
+    closed, _, result = _call(promote, 1, 1, 2, None, "mobilenet_v2", run, "pilot", triggered=ids.PROMOTE_FORCE)
+    assert closed is False and result.color == "success" and "overridden" in str(result.children)
+    latest = state.champion()
+    assert (latest["run_id"], latest["model"], latest["reason"], latest["forced"]) == (
+        run,
+        "mobilenet_v2",
+        "pilot",
+        True,
     )
-    assert closed is False and result.color == "success"
-    assert artifacts.read_json(registry)["champion"]["model"] == "mobilenet_v2"
 
 
 def test_errors_gallery_dataset_panel_and_exports(callbacks, run_ids):

@@ -84,3 +84,19 @@ def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
 def test_demo_data_only(tmp_path, capsys):
     assert main(["demo", "--data-only", "--per-class", "2"], settings=Settings(demo_data_dir=tmp_path)) == 0
     assert len(list((tmp_path / "synthetic-audiograms").rglob("*.png"))) == 6
+
+
+def test_the_demo_promotes_its_best_model_explicitly_with_reason_demo(sound_run, tmp_path, capsys):
+    import shutil
+
+    from core.cli import _promote_demo, _serving_state
+    from core.store.layout import ArtifactsLayout
+    from core.store.registry import best_model
+
+    artifacts_dir, run_id, _ = sound_run
+    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(tmp_path).run(run_id).dir)
+    settings = Settings(artifacts_dir=tmp_path)
+    _promote_demo(settings, run_id)
+    champion = _serving_state(settings).champion()
+    assert (champion["run_id"], champion["model"], champion["reason"]) == (run_id, best_model(tmp_path, run_id), "demo")
+    assert f"champion is now {run_id}/" in capsys.readouterr().out

@@ -11,7 +11,7 @@ import requests
 from sqlalchemy import create_engine, text
 
 from core.store.examples import export_examples
-from tests.conftest import combine_runs
+from tests.conftest import combine_runs, promote_newest_best
 from tests.support.bad_inputs import good_png
 from tests.support.servers import browser_page, procfile_web, screenshot, worker_pids
 
@@ -21,6 +21,7 @@ def deploy_root(tmp_path_factory, image_run, sound_run, run_ids):
     root = combine_runs(tmp_path_factory.mktemp("deploy"), (image_run, sound_run))
     for run_id in run_ids.values():
         export_examples(root, run_id, per_class=1)
+    promote_newest_best(root)
     return root
 
 

@@ -1,4 +1,5 @@
 import json
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -13,8 +14,10 @@ from core.inputs.preprocess import load_sound
 from core.serving.litert import LiteRTModel
 from core.serving.predictor import Predictor
 from core.settings import Settings
-from core.store.artifacts import read_json, write_json
+from core.store.artifacts import read_json
 from core.store.layout import ArtifactsLayout, RunLayout
+from core.store.serving_state import OperatingPoint
+from tests.conftest import promote_newest_best
 
 
 def _test_files(artifacts_dir, run_id, count=3):
@@ -82,23 +85,27 @@ def test_review_band_makes_a_prediction_uncertain(sound_run):
     path = _test_files(artifacts_dir, run_id, 1)[0]
     assert Predictor(run_dir, "custom_cnn", review_band=(0.0, 1.0)).predict(path).uncertain is True
     assert Predictor(run_dir, "custom_cnn", review_band=(1.0, 1.0)).predict(path).uncertain is False
-    saved = RunLayout(run_dir).model("custom_cnn").operating_point
-    write_json(saved, {"threshold": 0.5, "review_band": [0.0, 1.0]})
-    try:
-        assert Predictor(run_dir, "custom_cnn").predict(path).uncertain is True  # saved operating point is used
-    finally:
-        saved.unlink()
+    given = Predictor(run_dir, "custom_cnn").predict(path, operating_point=OperatingPoint(4, 0.5, (0.0, 1.0)))
+    assert given.uncertain is True  # the operating point given to this call decides, and is reported
+    assert (given.operating_point_version, given.threshold, given.review_band) == (4, 0.5, [0.0, 1.0])
+    assert Predictor(run_dir, "custom_cnn").predict(path).operating_point_version == 0  # the fitted one by default
 
 
-def test_bad_inputs_and_missing_models_are_clear_errors(image_run, tmp_path):
+def test_bad_inputs_and_missing_models_are_clear_errors(image_run, tmp_path, capsys):
     artifacts_dir, run_id, _ = image_run
     predictor = Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "custom_cnn")
     with pytest.raises(CoreError, match="not a readable image"):
         predictor.predict(b"plain text, not an image")
     with pytest.raises(CoreError, match="cannot be served"):
         Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "vgg16")
-    with pytest.raises(CoreError, match="no trained model"):
-        Predictor.from_registry(tmp_path)
+    assert main(["predict", "scan.png"], settings=Settings(artifacts_dir=tmp_path)) == 2
+    assert "train a model" in capsys.readouterr().err
+
+
+def _copy(run, root):
+    artifacts_dir, run_id, _ = run
+    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(root).run(run_id).dir)
+    return root
 
 
 def test_predict_cli_reports_each_file_and_survives_a_bad_one(image_run, tmp_path, capsys):
@@ -106,23 +113,40 @@ def test_predict_cli_reports_each_file_and_survives_a_bad_one(image_run, tmp_pat
     good = _test_files(artifacts_dir, run_id, 2)
     bad = tmp_path / "notes.png"
     bad.write_text("this is not an image")
-    settings = Settings(artifacts_dir=artifacts_dir)
+    settings = Settings(artifacts_dir=_copy(image_run, tmp_path / "artifacts"))
     code = main(["predict", good[0], str(bad), good[1], "--run", run_id, "--model", "custom_cnn"], settings=settings)
     out = capsys.readouterr().out.splitlines()
     assert code == 2
     assert out[0].startswith(f"{good[0]}: ") and f"{run_id}/custom_cnn" in out[0]
     assert any(line.startswith(f"{bad}: error: not a readable image") for line in out)
     assert any(line.startswith(f"{good[1]}: ") for line in out)
+    assert main(["predict", good[0], "--json"], settings=settings) == 2  # no champion: nothing served by default
+    assert "no champion" in capsys.readouterr().err
+    champion = promote_newest_best(settings.artifacts_dir)
     assert main(["predict", good[0], "--json"], settings=settings) == 0
     [result] = json.loads(capsys.readouterr().out)
     assert {"predicted", "probabilities", "uncertain", "warnings", "run_id", "model"} <= set(result)
+    assert (result["run_id"], result["model"], result["operating_point_version"]) == (
+        champion["run_id"],
+        champion["model"],
+        0,
+    )
 
 
-def test_promote_cli(image_run, capsys, tmp_path):
-    artifacts_dir, run_id, _ = image_run
-    import shutil
-
-    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(tmp_path).run(run_id).dir)
-    assert main(["promote", run_id, "mobilenet_v2"], settings=Settings(artifacts_dir=tmp_path)) == 0
+def test_promote_rollback_and_operating_point_cli(image_run, sound_run, capsys, tmp_path):
+    settings = Settings(artifacts_dir=_copy(sound_run, _copy(image_run, tmp_path)))
+    image_id, sound_id = image_run[1], sound_run[1]
+    assert main(["promote", image_id, "mobilenet_v2", "--reason", "first", "--force"], settings=settings) == 0
     assert "champion is now" in capsys.readouterr().out
-    assert main(["promote", run_id, "nope"], settings=Settings(artifacts_dir=tmp_path)) == 2
+    assert main(["promote", image_id, "nope", "--reason", "r", "--force"], settings=settings) == 2
+    assert main(["promote", sound_id, "custom_cnn", "--reason", " ", "--force"], settings=settings) == 2
+    assert "give a reason" in capsys.readouterr().err
+    assert main(["promote", sound_id, "custom_cnn", "--reason", "second", "--force"], settings=settings) == 0
+    assert main(["rollback", "--reason", "back"], settings=settings) == 0
+    assert f"{image_id}/mobilenet_v2 again" in capsys.readouterr().out
+    args = ["operating-point", sound_id, "custom_cnn", "--threshold", "0.3", "--band", "0.25,0.35", "--note", "pilot"]
+    assert main(args, settings=settings) == 0
+    assert "version 1 in force: threshold 0.3, review band 0.25-0.35" in capsys.readouterr().out
+    assert main([*args[:3], "--band", "0.5,0.4", "--note", "bad"], settings=settings) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error: review band") and "\n" not in err

@@ -36,10 +36,21 @@ def exercise(audit: AuditLog) -> None:
     audit.add_feedback(first, verdict="overridden", correct_label="well", comment="on review", user="dr-b")
     latest = audit.get(first)
     assert (latest["feedback"], latest["correct_label"], latest["feedback_user"]) == ("overridden", "well", "dr-b")
+    reviews = [(r["verdict"], r["correct_label"], r["user"]) for r in latest["reviews"]]
+    assert reviews == [("confirmed", "sick", "dr-a"), ("overridden", "well", "dr-b")]  # the history is kept
+    decided = audit.record(**FIELDS, operating_point_version=3, threshold=0.3, review_band=[0.25, 0.35], user="dr-c")
+    row = audit.get(decided)
+    assert (row["operating_point_version"], row["threshold"], row["review_band"], row["user"]) == (
+        3,
+        0.3,
+        [0.25, 0.35],
+        "dr-c",
+    )
+    assert "3,0.3,0.25-0.35,dr-c" in AuditLog.to_csv([row])
     assert [r["id"] for r in audit.recent(uncertain=True)] == [second]
-    assert [r["id"] for r in audit.recent(model="custom_cnn")] == [first]
+    assert [r["id"] for r in audit.recent(model="custom_cnn")] == [decided, first]
     assert [r["id"] for r in audit.recent(case_ref="C-")] == [second, first]
-    assert [r["id"] for r in audit.recent(feedback="none")] == [second]
+    assert [r["id"] for r in audit.recent(feedback="none")] == [decided, second]
     assert [r["id"] for r in audit.recent(feedback="overridden")] == [first]
     text = AuditLog.to_csv(audit.recent())
     assert text.splitlines()[0].startswith("id,created_at,case_ref") and "sick=0.8000; well=0.2000" in text
@@ -70,7 +81,7 @@ def test_the_schema_survives_reopening_and_is_versioned(tmp_path):
     reopened = AuditLog(url)
     assert reopened.count() == 1
     with reopened.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version FROM schema_info").scalar() == 1
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
 
 
 def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(tmp_path):

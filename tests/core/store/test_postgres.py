@@ -11,6 +11,7 @@ import pytest
 from core.settings import Settings
 from core.store.audit_log import AuditLog
 from tests.core.store.test_audit_log import exercise
+from tests.core.store.test_database import assert_schema_is_the_models
 from tests.support.servers import free_port
 
 
@@ -54,4 +55,6 @@ def postgres_url():
 def test_audit_log_on_postgresql(postgres_url):
     url = Settings(database_url=postgres_url).audit_database_url
     assert url.startswith("postgresql+psycopg://")
-    exercise(AuditLog(url))
+    audit = AuditLog(url)
+    assert_schema_is_the_models(audit.engine)  # the Alembic migrations build the models' schema on PostgreSQL too
+    exercise(audit)

@@ -1,62 +1,127 @@
-import json
+"""Which model is served: only an explicit promotion or rollback changes it, and damage is reported, not hidden."""
+
 import shutil
 
 import pytest
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.store import artifacts
+from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
-from core.store.registry import champion, default_champion, list_runs, promote, save_operating_point
+from core.store.registry import (
+    best_model,
+    champion,
+    list_runs,
+    operating_point_in_force,
+    promote,
+    rollback,
+    save_operating_point,
+)
+from core.store.serving_state import ServingState
 
 
 @pytest.fixture
 def two_runs(tmp_path, image_run, sound_run):
-    """A private copy of both trained runs, the sound run being newer."""
+    """A private copy of both trained runs (the sound run being newer) and an empty database."""
     for artifacts_dir, run_id, _ in (image_run, sound_run):
         shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(tmp_path).run(run_id).dir)
-    return tmp_path, image_run[1], sound_run[1]
+    state = ServingState(AuditLog(f"sqlite:///{tmp_path / 'audit.db'}").engine)
+    return tmp_path, state, image_run[1], sound_run[1]
 
 
-def test_default_champion_is_the_latest_runs_best_model_by_validation_auc(two_runs):
-    root, image_id, sound_id = two_runs
-    newest = max(image_id, sound_id)
-    chosen = default_champion(root)
-    assert chosen["run_id"] == newest and chosen["source"] == "default"
-    run = ArtifactsLayout(root).run(newest)
+def test_nothing_is_served_until_a_model_is_promoted(two_runs):
+    root, state, image_id, sound_id = two_runs
+    assert champion(root, state) is None  # no "newest run's best model" by default
+
+
+def test_best_model_is_the_runs_best_by_validation_auc(two_runs):
+    root, _, _, sound_id = two_runs
+    run = ArtifactsLayout(root).run(sound_id)
     aucs = {m: artifacts.read_json(run.model(m).summary)["val_auc"] for m in ("custom_cnn", "mobilenet_v2")}
-    assert aucs[chosen["model"]] == max(aucs.values())
+    assert aucs[best_model(root, sound_id)] == max(aucs.values())
 
 
-def test_promotion_wins_is_recorded_and_validated(two_runs):
-    root, image_id, sound_id = two_runs
-    older = min(image_id, sound_id)
-    entry = promote(root, older, "mobilenet_v2", by="test")
-    assert champion(root) == {**entry, "source": "promoted"}
-    registry = json.loads(ArtifactsLayout(root).registry.read_text())
-    assert registry["history"][-1]["by"] == "test"
-    assert not list(root.glob(".registry.*"))  # no temporary file left behind
+def test_promotion_is_recorded_validated_and_a_new_run_changes_nothing(two_runs, tmp_path_factory, image_run):
+    root, state, image_id, sound_id = two_runs
+    entry = promote(root, state, image_id, "mobilenet_v2", reason="best on review", user="ana", force=True)
+    assert champion(root, state) == {**entry, "damaged": None}
+    assert (entry["user"], entry["reason"]) == ("ana", "best on review")
     with pytest.raises(NotFound, match="no servable model 'vgg16'"):
-        promote(root, older, "vgg16")
+        promote(root, state, image_id, "vgg16", reason="r", user=None, force=True)
     with pytest.raises(NotFound, match="no run"):
-        promote(root, "nope", "custom_cnn")
-    assert champion(root)["model"] == "mobilenet_v2"  # failed promotions changed nothing
+        promote(root, state, "nope", "custom_cnn", reason="r", user=None, force=True)
+    with pytest.raises(InvalidInput, match="reason"):
+        promote(root, state, sound_id, "custom_cnn", reason="  ", user=None, force=True)
+    newer = ArtifactsLayout(root).run("29991231-235959-a-newer-run-0000")
+    shutil.copytree(ArtifactsLayout(image_run[0]).run(image_id).dir, newer.dir)
+    assert list_runs(root)[0]["run_id"] == newer.run_id
+    assert champion(root, state)["run_id"] == image_id  # failed promotions and a new run changed nothing
+    assert len(state.champion_history()) == 1
 
 
-def test_a_damaged_registry_or_run_falls_back_safely(two_runs):
-    root, image_id, sound_id = two_runs
-    ArtifactsLayout(root).registry.write_text("{ half written")
-    assert champion(root)["source"] == "default"
-    ArtifactsLayout(root).run(max(image_id, sound_id)).status.write_text("garbage")
-    runs = {run["run_id"]: run["state"] for run in list_runs(root)}
-    assert runs[max(image_id, sound_id)] == "damaged"
-    assert champion(root)["run_id"] == min(image_id, sound_id)
+def test_rollback_serves_the_previous_champion_again_as_a_new_row(two_runs):
+    root, state, image_id, sound_id = two_runs
+    with pytest.raises(NotFound, match="no earlier champion"):
+        rollback(root, state, reason="oops", user="ana")
+    promote(root, state, image_id, "custom_cnn", reason="first", user="ana", force=True)
+    promote(root, state, sound_id, "custom_cnn", reason="second", user="ana", force=True)
+    back = rollback(root, state, reason="sound model misbehaves", user="bob")
+    assert (back["run_id"], back["model"], back["user"]) == (image_id, "custom_cnn", "bob")
+    history = state.champion_history()
+    assert [(h["run_id"], h["reason"]) for h in history] == [
+        (image_id, "sound model misbehaves"),
+        (sound_id, "second"),
+        (image_id, "first"),
+    ]
 
 
-def test_operating_point_is_saved_and_checked(two_runs):
-    root, image_id, _ = two_runs
-    run = ArtifactsLayout(root).run(image_id)
-    point = save_operating_point(run.dir, "custom_cnn", threshold=0.3, review_band=(0.2, 0.4))
-    assert artifacts.read_json(run.model("custom_cnn").operating_point)["review_band"] == [0.2, 0.4]
-    assert point["threshold"] == 0.3
+def test_the_guardrails_refuse_a_weak_model_unless_forced_and_the_override_is_recorded(two_runs):
+    root, state, image_id, _ = two_runs
+    files = ArtifactsLayout(root).run(image_id).model("custom_cnn")
+    report = artifacts.read_json(files.report)
+    report["levels"][report["level"]].update(auc=0.5, auc_ci=[0.41, 0.6])
+    artifacts.write_json(files.report, report)
+    with pytest.raises(PromotionRefused, match="includes 0.5") as refused:
+        promote(root, state, image_id, "custom_cnn", reason="try", user="ana")
+    assert "force" in str(refused.value) and refused.value.concerns
+    assert champion(root, state) is None
+    entry = promote(root, state, image_id, "custom_cnn", reason="pilot only", user="ana", force=True)
+    assert entry["forced"] is True and champion(root, state)["forced"] is True
+
+
+def test_a_damaged_champion_is_reported_never_replaced(two_runs):
+    root, state, image_id, sound_id = two_runs
+    promote(root, state, sound_id, "custom_cnn", reason="r", user=None, force=True)
+    run = ArtifactsLayout(root).run(sound_id)
+    run.status.write_text("[]")  # valid JSON, wrong shape
+    runs = {r["run_id"]: r["state"] for r in list_runs(root)}
+    assert runs[sound_id] == "damaged" and runs[image_id] == "complete"
+    damaged = champion(root, state)
+    assert (damaged["run_id"], damaged["model"]) == (sound_id, "custom_cnn")
+    assert "no servable model" in damaged["damaged"]
+
+
+def test_operating_points_are_versioned_checked_and_fall_back_to_the_fitted_one(two_runs):
+    root, state, image_id, _ = two_runs
+    report = artifacts.read_json(ArtifactsLayout(root).run(image_id).model("custom_cnn").report)
+    fitted = report["levels"][report["level"]]["operating_point"]
+    assert operating_point_in_force(root, state, image_id, "custom_cnn") == {
+        "version": 0,
+        "threshold": fitted["threshold"],
+        "review_band": fitted["review_band"],
+    }
+    first = save_operating_point(
+        root, state, image_id, "custom_cnn", threshold=0.3, review_band=(0.2, 0.4), user="ana", note="pilot"
+    )
+    second = save_operating_point(
+        root, state, image_id, "custom_cnn", threshold=0.35, review_band=(0.3, 0.4), user=None
+    )
+    assert (first["version"], second["version"]) == (1, 2)
+    assert operating_point_in_force(root, state, image_id, "custom_cnn")["threshold"] == 0.35
+    assert [p["version"] for p in state.operating_point_history(image_id, "custom_cnn")] == [2, 1]
+    assert state.operating_point(image_id, "mobilenet_v2") is None  # versions are per model
     with pytest.raises(InvalidInput, match="review band"):
-        save_operating_point(run.dir, "custom_cnn", threshold=0.3, review_band=(0.6, 0.4))
+        save_operating_point(root, state, image_id, "custom_cnn", threshold=0.3, review_band=(0.6, 0.4), user=None)
+    with pytest.raises(NotFound):
+        save_operating_point(root, state, image_id, "vgg16", threshold=0.3, review_band=(0.2, 0.4), user=None)
+    assert len(state.operating_point_history(image_id, "custom_cnn")) == 2  # refused saves wrote nothing

@@ -1,0 +1,54 @@
+"""Whether a model's test figures allow it to be served: the one rule for the CLI, the dashboard and any API.
+
+A model is refused when its test AUROC's 95% interval includes 0.5 (it may
+be no better than chance) or when it never finds the positive class, or
+never clears the negative one, at its operating point (sensitivity or
+specificity 0). An analyst may still promote it, explicitly, and the
+override is recorded with the promotion.
+"""
+
+from __future__ import annotations
+
+CHANCE_AUROC = 0.5
+
+
+def promotion_concerns(report: dict) -> list[str]:
+    """Why a model should not be served, as sentences; empty when its test figures allow it.
+
+    Args:
+        report: The model's `report.json`: `levels[level]` holds `auc`,
+            `auc_ci` and `operating_point` (with `sensitivity` and
+            `specificity` for two classes).
+
+    Returns:
+        One sentence per concern, each with the figure that raised it.
+
+    >>> promotion_concerns(
+    ...     {
+    ...         "level": "item",
+    ...         "levels": {
+    ...             "item": {
+    ...                 "auc": 0.9,
+    ...                 "auc_ci": [0.8, 0.95],
+    ...                 "operating_point": {"sensitivity": 0.85, "specificity": 0.9},
+    ...             }
+    ...         },
+    ...     }
+    ... )
+    []
+    """
+    headline = report["levels"][report["level"]]
+    concerns = []
+    auc, interval = headline.get("auc"), headline.get("auc_ci")
+    if auc is None or not interval or None in interval:
+        concerns.append("its test AUROC could not be measured")
+    elif interval[0] <= CHANCE_AUROC <= interval[1]:
+        concerns.append(
+            f"its test AUROC {auc:.3f} has a 95% interval ({interval[0]:.3f}-{interval[1]:.3f}) that includes 0.5: "
+            "it may be no better than chance"
+        )
+    point = headline.get("operating_point", {})
+    for name in ("sensitivity", "specificity"):
+        if point.get(name) == 0:
+            concerns.append(f"its {name} at the operating threshold is 0")
+    return concerns
