@@ -5,7 +5,9 @@ GUNICORN_THREADS threads per worker, GUNICORN_TIMEOUT seconds per request.
 Each worker loads the champion model once, right after it starts
 (`post_worker_init`), so no request pays for it. `preload_app` imports the
 apps once in the master before forking; see docs/deploy.md for the measured
-memory with and without it.
+memory with and without it. The database schema is upgraded once, in the
+master, before any worker starts (`on_starting`); each worker then opens its
+own database connections (see `core.store.database`).
 """
 
 import os
@@ -13,6 +15,7 @@ import sys
 
 from core.errors import CoreError
 from core.settings import Settings
+from core.store.database import open_database
 
 
 def _whole_number(name: str, default: str) -> int:
@@ -39,6 +42,14 @@ accesslog = None  # the apps log one structured line per request themselves
 errorlog = "-"
 loglevel = settings.log_level.lower()
 control_socket_disable = True  # unused; and several servers on one machine would share its path
+
+
+def on_starting(_server):
+    """Upgrade the database schema once, before the workers start, so that they never migrate it themselves."""
+    try:
+        open_database(settings.audit_database_url).dispose()
+    except CoreError as exc:
+        sys.exit(f"error: {exc}")
 
 
 def post_worker_init(worker):

@@ -1,12 +1,19 @@
 """REST API on the same server as the pages, through the same `PredictionService`.
 
-    POST /api/predict     multipart `file`, optional `model` (run_id/model) and `case_ref`
-    POST /api/feedback    JSON or form: prediction_id, verdict (confirmed|overridden), correct_label, comment
-    GET  /api/models      the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
-    GET  /api/predictions recent audit-log rows (JSON, or CSV with ?format=csv)
-    GET  /healthz         model loadable and database reachable
+    POST /api/predict               multipart `file`, optional `model` (run_id/model) and `case_ref`
+    POST /api/feedback              JSON or form: prediction_id, verdict (confirmed|overridden), correct_label, comment
+    GET  /api/models                the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
+    GET  /api/predictions           recent audit-log rows (JSON, or CSV with ?format=csv)
+    GET  /api/champion              the champion (`damaged` if so) and its history, newest first
+    POST /api/champion              JSON run, model, reason, optional force: promote, with the guardrails
+    POST /api/champion/rollback     JSON reason: serve the previous champion again
+    GET  /api/operating-points      ?run=&model=: the version in force and every saved version
+    POST /api/operating-points      JSON run, model, optional threshold, band [lo, hi], note: a new version
+    GET  /healthz                   champion loadable and database writable (a write rolled back); 503 with the reasons
 
-Errors are JSON `{"error": "..."}` with a 4xx/5xx status; never a traceback.
+Changes of serving state record the logged-in user. Errors are JSON
+`{"error": "..."}` with a 4xx/5xx status; never a traceback: a body that is
+not a JSON object answers 400, a missing field or one of the wrong type 422.
 The status comes from the error's type (`core.errors`), never from its text.
 """
 
@@ -14,12 +21,16 @@ from __future__ import annotations
 
 import io
 import logging
+from collections.abc import Callable
+from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, jsonify, request
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import BadRequest, HTTPException
 
-from core.errors import CoreError
+from core.errors import CoreError, InvalidInput
 from core.serving.service import Outcome, PredictionService, model_key
+from core.store import registry
+from core.store.database import unavailable_on_error
 from core.web.login import current_user
 from core.web.server import service
 
@@ -108,21 +119,148 @@ def predictions():
     return jsonify(predictions=rows)
 
 
+def _answer(action: Callable[[], Any]) -> Response:
+    """`action()`'s result as JSON, or its `CoreError` as JSON with the error's status; a database failure is 503."""
+    try:
+        with unavailable_on_error("the serving state was not read or changed"):
+            return jsonify(action())
+    except CoreError as exc:
+        return _error(str(exc), exc.status)
+
+
+def _json_object() -> dict:
+    """The request's JSON body, which must be an object.
+
+    Raises:
+        BadRequest: no JSON, or JSON that is not an object (answered 400 as JSON).
+    """
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadRequest('send a JSON object, e.g. {"reason": "..."}, with Content-Type: application/json')
+    return body
+
+
+def _field(body: dict, name: str, kind: type, *, required: bool = True) -> Any:
+    """`body[name]` checked to be a `kind` (str, bool or float: an int is a float, a bool is not).
+
+    Raises:
+        InvalidInput: the field is missing but required, or of another type; the message names it.
+    """
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise InvalidInput(f"give the field {name!r}")
+        return None
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not (number if kind is float else isinstance(value, kind)):
+        raise InvalidInput(f"the field {name!r} must be a {kind.__name__}, got {value!r}")
+    if kind is str and not value.strip():
+        raise InvalidInput(f"the field {name!r} is empty")
+    return float(value) if kind is float else value
+
+
+def _band(body: dict) -> tuple[float, float] | None:
+    """The optional `band` field: [low, high] numbers."""
+    band = body.get("band")
+    if band is None:
+        return None
+    if not (isinstance(band, list) and len(band) == 2):
+        raise InvalidInput(f"the field 'band' must be [low, high], got {band!r}")
+    return _field({"low": band[0]}, "low", float), _field({"high": band[1]}, "high", float)
+
+
+@api.get("/api/champion")
+def champion_history():
+    state = _predictions().state
+    return _answer(lambda: {"champion": _predictions().champion(), "history": state.champion_history()})
+
+
+@api.post("/api/champion")
+def promote():
+    body, predictions_service = _json_object(), _predictions()
+    return _answer(
+        lambda: registry.promote(
+            predictions_service.settings.artifacts_dir,
+            predictions_service.state,
+            _field(body, "run", str),
+            _field(body, "model", str),
+            reason=_field(body, "reason", str),
+            user=current_user(),
+            force=bool(_field(body, "force", bool, required=False)),
+        )
+    )
+
+
+@api.post("/api/champion/rollback")
+def rollback():
+    body, predictions_service = _json_object(), _predictions()
+    return _answer(
+        lambda: registry.rollback(
+            predictions_service.settings.artifacts_dir,
+            predictions_service.state,
+            reason=_field(body, "reason", str),
+            user=current_user(),
+        )
+    )
+
+
+@api.get("/api/operating-points")
+def operating_points():
+    run, model, predictions_service = request.args.get("run"), request.args.get("model"), _predictions()
+    if not (run and model):
+        return _error("give the model as ?run=RUN_ID&model=MODEL", 400)
+    return _answer(
+        lambda: {
+            "in_force": registry.operating_point_in_force(
+                predictions_service.settings.artifacts_dir, predictions_service.state, run, model
+            ),
+            "versions": predictions_service.state.operating_point_history(run, model),
+        }
+    )
+
+
+@api.post("/api/operating-points")
+def save_operating_point():
+    body, predictions_service = _json_object(), _predictions()
+    return _answer(lambda: _save_operating_point(predictions_service, body))
+
+
+def _save_operating_point(predictions_service: PredictionService, body: dict) -> dict:
+    """A new version from `body`; a threshold or band left out keeps the one in force (as the CLI does)."""
+    artifacts_dir, state = predictions_service.settings.artifacts_dir, predictions_service.state
+    run, model = _field(body, "run", str), _field(body, "model", str)
+    threshold, band = _field(body, "threshold", float, required=False), _band(body)
+    note = _field(body, "note", str, required=False)
+    current = registry.operating_point_in_force(artifacts_dir, state, run, model)
+    return registry.save_operating_point(
+        artifacts_dir,
+        state,
+        run,
+        model,
+        threshold=current["threshold"] if threshold is None else threshold,
+        review_band=band or tuple(current["review_band"]),
+        user=current_user(),
+        note=note,
+    )
+
+
 @api.get("/healthz")
 def healthz():
-    predictions_service = _predictions()
-    database = predictions_service.audit_log.ping()
+    """200 when the champion loads and the database accepts a write (rolled back); else 503 with every reason."""
+    predictions_service, problems = _predictions(), []
     try:
         predictor = predictions_service.predictor()
-        model, problem = model_key(predictor.run_id, predictor.model_name), None
+        model = model_key(predictor.run_id, predictor.model_name)
     except CoreError as exc:
-        model, problem = None, str(exc)
-    if model and not database:
-        problem = "the audit database does not answer"
-    body = {"status": "ok" if problem is None else "unavailable", "model": model, "database": database}
-    if problem:
-        body["error"] = problem
-    return jsonify(body), 200 if problem is None else 503
+        model = None
+        problems.append(str(exc))
+    database_problem = predictions_service.audit_log.write_problem()
+    if database_problem:
+        problems.append(database_problem)
+    body = {"status": "unavailable" if problems else "ok", "model": model, "database": database_problem is None}
+    if problems:
+        body["error"] = "; ".join(problems)
+    return jsonify(body), 503 if problems else 200
 
 
 class InMemoryRequest(Request):

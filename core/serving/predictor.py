@@ -21,7 +21,7 @@ from pathlib import Path
 
 import numpy as np
 
-from core.errors import CoreError
+from core.errors import Unavailable
 from core.evaluation.decision import apply_temperature, predicted_classes
 from core.inputs.preprocess import (
     ImagePreprocessing,
@@ -102,7 +102,7 @@ class Predictor:
             before decoding (bounded memory per request).
 
     Raises:
-        CoreError: the run or model is missing, incomplete or not exported.
+        Unavailable: a file of the run or model is missing, damaged or not exported (the path is not shown).
     """
 
     def __init__(
@@ -117,12 +117,22 @@ class Predictor:
     ):
         layout = RunLayout(Path(run_dir))
         self.run_dir, self.run_id, self.model_name = layout.dir, layout.run_id, model
+        self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
         try:
-            classes = read_json(layout.classes)
-            self.params = preprocessing_from_dict(read_json(layout.preprocessing))
-            report = read_json(layout.model(model).report)
-        except (OSError, ValueError) as exc:
-            raise CoreError(f"run {self.run_id} model {model} cannot be served: {exc}") from None
+            self._load(layout, review_band)
+            threads = num_threads or len(os.sched_getaffinity(0))
+            self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
+        except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
+            # A missing, truncated or wrong-shaped file: this model is unavailable; nothing else is affected.
+            reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'damaged file'}"
+            reason = reason.replace(str(layout.dir), f"run {self.run_id}")  # never show a server path
+            raise Unavailable(f"run {self.run_id} model {model} cannot be served ({reason})") from None
+
+    def _load(self, layout: RunLayout, review_band: tuple[float, float] | None) -> None:
+        """Classes, preprocessing and the fitted operating point, from the run's files."""
+        classes = read_json(layout.classes)
+        self.params = preprocessing_from_dict(read_json(layout.preprocessing))
+        report = read_json(layout.model(self.model_name).report)
         self.class_names: list[str] = classes["class_names"]
         positive = classes.get("positive_class")
         self.positive = None if positive is None else self.class_names.index(positive)
@@ -131,10 +141,7 @@ class Predictor:
         point = headline["operating_point"]
         band = review_band if review_band is not None else point["review_band"]
         self.fitted = OperatingPoint(FITTED_VERSION, point["threshold"], (float(band[0]), float(band[1])))
-        self.max_image_pixels, self.max_audio_seconds = max_image_pixels, max_audio_seconds
         self.quality_reference = read_json(layout.quality_reference) if layout.quality_reference.is_file() else None
-        threads = num_threads or len(os.sched_getaffinity(0))
-        self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
 
     @property
     def modality(self) -> str:

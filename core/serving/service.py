@@ -25,6 +25,7 @@ from core.serving.predictor import Prediction, Predictor
 from core.settings import Settings
 from core.store.artifacts import atomic_write
 from core.store.audit_log import AuditLog
+from core.store.database import unavailable_on_error
 from core.store.layout import ArtifactsLayout
 from core.store.registry import PROMOTE_HINT, champion, list_runs, servable_models
 from core.store.serving_state import OperatingPoint, ServingState
@@ -85,7 +86,8 @@ class PredictionService:
 
     def champion(self) -> dict | None:
         """The promoted champion (`damaged` says why it cannot be served, if so), or None before any promotion."""
-        return champion(self.settings.artifacts_dir, self.state)
+        with unavailable_on_error("cannot read which model is the champion"):
+            return champion(self.settings.artifacts_dir, self.state)
 
     def models(self) -> list[dict]:
         """Every servable model of every complete run, newest run first, the champion flagged."""
@@ -147,7 +149,8 @@ class PredictionService:
 
     def operating_point(self, predictor: Predictor) -> OperatingPoint:
         """The operating point in force for the predictor's model: its latest saved version, else the fitted one."""
-        saved = self.state.operating_point(predictor.run_id, predictor.model_name)
+        with unavailable_on_error("cannot read the operating point in force"):
+            saved = self.state.operating_point(predictor.run_id, predictor.model_name)
         if saved is None:
             return predictor.fitted
         return OperatingPoint(saved["version"], saved["threshold"], tuple(saved["review_band"]))

@@ -24,7 +24,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 
 from core.errors import InvalidInput, NotFound
-from core.store.database import Base, open_database
+from core.store.database import Base, describe, open_database, unavailable_on_error
 
 VERDICTS = ("confirmed", "overridden")
 CSV_COLUMNS = (
@@ -119,6 +119,33 @@ class AuditLog:
         except SQLAlchemyError:
             return False
 
+    def write_problem(self) -> str | None:
+        """Why a prediction could not be recorded now, or None: writes a probe row in a transaction rolled back.
+
+        A database that answers reads may still refuse writes (read-only file
+        or mount, revoked privileges, full disk); the health check asks this.
+        """
+        probe = PredictionRecord(
+            id=uuid.uuid4().hex,
+            created_at=_now(),
+            modality="probe",
+            content_sha256="",
+            run_id="",
+            model="",
+            predicted="",
+            probabilities={},
+            uncertain=False,
+            warnings=[],
+        )
+        try:
+            with Session(self.engine) as session:
+                session.add(probe)
+                session.flush()
+                session.rollback()
+        except SQLAlchemyError as exc:
+            return f"the audit database does not accept writes ({describe(exc)})"
+        return None
+
     def record(
         self,
         *,
@@ -138,7 +165,11 @@ class AuditLog:
         review_band: list[float] | None = None,
         user: str | None = None,
     ) -> str:
-        """Store one prediction, with the operating point that decided it, in one transaction; return its id."""
+        """Store one prediction, with the operating point that decided it, in one transaction; return its id.
+
+        Raises:
+            Unavailable: the row could not be written; the prediction must not be shown.
+        """
         record_id = uuid.uuid4().hex
         record = PredictionRecord(
             id=record_id,
@@ -159,7 +190,8 @@ class AuditLog:
             review_band=None if review_band is None else list(review_band),
             user=user,
         )
-        with Session(self.engine) as session, session.begin():
+        failed = unavailable_on_error("the prediction was not recorded, so it is not shown")
+        with failed, Session(self.engine) as session, session.begin():
             session.add(record)
         return record_id
 

@@ -81,7 +81,7 @@ def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
     """
     layout = ArtifactsLayout(artifacts_dir)
     if not layout.run(run_id).dir.is_dir():
-        raise NotFound(f"no run {run_id!r} in {layout.runs}")
+        raise NotFound(f"no run {run_id!r} in ARTIFACTS_DIR")
     models = servable_models(artifacts_dir, run_id)
     if model not in models:
         raise NotFound(f"run {run_id} has no servable model {model!r}; it has {', '.join(models) or 'none'}")
