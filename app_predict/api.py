@@ -171,8 +171,10 @@ def _band(body: dict) -> tuple[float, float] | None:
 
 @api.get("/api/champion")
 def champion_history():
-    state = _predictions().state
-    return _answer(lambda: {"champion": _predictions().champion(), "history": state.champion_history()})
+    predictions_service = _predictions()
+    return _answer(
+        lambda: {"champion": predictions_service.champion(), "history": predictions_service.state.champion_history()}
+    )
 
 
 @api.post("/api/champion")
