@@ -1,9 +1,9 @@
 """REST API on the same server as the pages, through the same `PredictionService`.
 
     POST /api/predict               multipart `file`, optional `model` (run_id/model) and `case_ref`
-    POST /api/feedback              JSON or form: prediction_id, verdict (confirmed|overridden), correct_label, comment
+    POST /api/feedback              JSON prediction_id, verdict (confirmed|overridden), correct_label, comment
     GET  /api/models                the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
-    GET  /api/predictions           recent audit-log rows (JSON, or CSV with ?format=csv)
+    GET  /api/predictions           audit-log rows, newest first, filtered (JSON, or CSV with ?format=csv)
     GET  /api/champion              the champion (`damaged` if so) and its history, newest first
     POST /api/champion              JSON run, model, reason, optional force: promote, with the guardrails
     POST /api/champion/rollback     JSON reason: serve the previous champion again
@@ -11,10 +11,14 @@
     POST /api/operating-points      JSON run, model, optional threshold, band [lo, hi], note: a new version
     GET  /healthz                   champion loadable and database writable (a write rolled back); 503 with the reasons
 
-Changes of serving state record the logged-in user. Errors are JSON
-`{"error": "..."}` with a 4xx/5xx status; never a traceback: a body that is
-not a JSON object answers 400, a missing field or one of the wrong type 422.
-The status comes from the error's type (`core.errors`), never from its text.
+Changes of serving state record the logged-in user. Requests are checked by
+the pydantic models of `app_predict.schemas`. Errors are JSON `{"error": "..."}`
+with a 4xx/5xx status, passed through `core.web.redact` (never a traceback,
+object repr or server path): an unknown `/api/` route 404, a wrong method 405,
+a write that is not `Content-Type: application/json` (all but the multipart
+`/api/predict`) 415, a body that is not a JSON object 400, a missing, unknown,
+too long or wrong-typed field 422, a body over the upload limit 413. The
+status comes from the error's type (`core.errors`), never from its text.
 """
 
 from __future__ import annotations
@@ -24,14 +28,19 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from flask import Blueprint, Flask, Request, Response, jsonify, request
+from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
+from werkzeug.routing import Map, Rule
 
+from app_predict.schemas import FeedbackBody, PredictForm, PredictionsQuery, parse
 from core.errors import CoreError, InvalidInput
 from core.serving.service import Outcome, PredictionService, model_key
 from core.store import registry
 from core.store.database import unavailable_on_error
 from core.web.login import current_user
+from core.web.redact import redact
+from core.web.security import WRITE_METHODS
 from core.web.server import service
 
 log = logging.getLogger(__name__)
@@ -39,12 +48,35 @@ api = Blueprint("api", __name__)
 
 # The names API clients were given (README) for two fields of `Prediction.to_dict()`.
 API_NAMES = {"predicted": "class", "run_id": "run"}
+_JSON_KINDS = {list: "list", str: "string", int: "number", float: "number", bool: "boolean"}
+JSON_EXEMPT = ("api.predict",)  # a multipart upload; cross-site uploads are still refused by their Origin
 
 
 def _error(message: str, status: int) -> Response:
-    response = jsonify(error=message)
+    response = jsonify(error=redact(message))
     response.status_code = status
     return response
+
+
+@api.before_request
+def _writes_take_json():
+    """415 for a write that is not JSON: a cross-site HTML form cannot send `application/json`."""
+    if request.method in WRITE_METHODS and request.endpoint not in JSON_EXEMPT and not request.is_json:
+        return _error("send the body as JSON, with Content-Type: application/json", 415)
+    return None
+
+
+@api.errorhandler(CoreError)
+def _core_error(exc: CoreError):
+    return _error(str(exc), exc.status)
+
+
+def _single_values(values: MultiDict) -> dict[str, str]:
+    """A query or form as a dict; a name given twice is refused rather than one of its values picked."""
+    repeated = sorted(name for name, items in values.lists() if len(items) > 1)
+    if repeated:
+        raise InvalidInput(f"give {', '.join(repeated)} once")
+    return values.to_dict()
 
 
 def _predictions() -> PredictionService:
@@ -58,40 +90,35 @@ def prediction_json(outcome: Outcome) -> dict:
 
 @api.post("/api/predict")
 def predict():
-    upload = request.files.get("file")
-    if upload is None:
+    uploads = request.files.getlist("file")
+    if not uploads:
         return _error("send the file as multipart form field 'file'", 400)
+    if len(uploads) > 1:
+        return _error(f"send one file per request; got {len(uploads)} in the field 'file'", 422)
+    upload = uploads[0]
+    form = parse(PredictForm, {**_single_values(request.form), "filename": upload.filename or ""})
     try:
         outcome = _predictions().predict(
-            upload.read(),
-            filename=upload.filename,
-            model=request.form.get("model") or None,
-            case_ref=request.form.get("case_ref"),
-            user=current_user(),
+            upload.read(), filename=form.filename, model=form.model, case_ref=form.case_ref, user=current_user()
         )
     except CoreError as exc:
-        return _error(f"{upload.filename or 'file'}: {exc}", exc.status)
+        return _error(f"{form.filename or 'file'}: {exc}", exc.status)
     request.environ["prediction_id"] = outcome.prediction_id
     return jsonify(prediction_json(outcome))
 
 
 @api.post("/api/feedback")
 def feedback():
-    body = request.get_json(silent=True) or request.form
-    prediction_id = body.get("prediction_id")
-    if not prediction_id:
-        return _error("give the prediction_id returned by /api/predict", 400)
-    try:
-        result = _predictions().audit_log.add_feedback(
-            prediction_id,
-            verdict=body.get("verdict", ""),
-            correct_label=body.get("correct_label"),
-            comment=body.get("comment"),
+    body = parse(FeedbackBody, _json_object())
+    return jsonify(
+        _predictions().audit_log.add_feedback(
+            body.prediction_id,
+            verdict=body.verdict,
+            correct_label=body.correct_label,
+            comment=body.comment,
             user=current_user(),
         )
-    except CoreError as exc:
-        return _error(str(exc), exc.status)
-    return jsonify(result)
+    )
 
 
 @api.get("/api/models")
@@ -102,15 +129,16 @@ def models():
 
 @api.get("/api/predictions")
 def predictions():
-    audit_log, uncertain = _predictions().audit_log, request.args.get("uncertain")
+    query, audit_log = parse(PredictionsQuery, _single_values(request.args)), _predictions().audit_log
     rows = audit_log.recent(
-        limit=min(request.args.get("limit", 200, type=int), 5000),
-        model=request.args.get("model") or None,
-        case_ref=request.args.get("case_ref") or None,
-        uncertain=None if uncertain in (None, "") else uncertain.lower() in ("1", "true", "yes"),
-        feedback=request.args.get("feedback") or None,
+        limit=query.limit,
+        offset=query.offset,
+        model=query.model,
+        case_ref=query.case_ref,
+        uncertain=query.uncertain,
+        feedback=query.feedback,
     )
-    if request.args.get("format") == "csv":
+    if query.format == "csv":
         return Response(
             audit_log.to_csv(rows),
             mimetype="text/csv",
@@ -136,7 +164,8 @@ def _json_object() -> dict:
     """
     body = request.get_json(silent=True)
     if not isinstance(body, dict):
-        raise BadRequest('send a JSON object, e.g. {"reason": "..."}, with Content-Type: application/json')
+        received = "no valid JSON" if body is None else f"a JSON {_JSON_KINDS.get(type(body), 'value')}"
+        raise BadRequest(f"the body must be a JSON object {{...}} of named fields; got {received}")
     return body
 
 
@@ -202,6 +231,7 @@ def rollback():
             predictions_service.state,
             reason=_field(body, "reason", str),
             user=current_user(),
+            to=_field(body, "to", int, required=False),
         )
     )
 
@@ -261,7 +291,7 @@ def healthz():
         problems.append(database_problem)
     body = {"status": "unavailable" if problems else "ok", "model": model, "database": database_problem is None}
     if problems:
-        body["error"] = "; ".join(problems)
+        body["error"] = redact("; ".join(problems))
     return jsonify(body), 503 if problems else 200
 
 
@@ -276,13 +306,38 @@ class InMemoryRequest(Request):
         return io.BytesIO()
 
 
+def _http_message(exc: HTTPException) -> str:
+    """What a client can do about an HTTP error raised by Flask or Werkzeug."""
+    if exc.code == 404:
+        routes = {r.rule for r in current_app.url_map.iter_rules() if r.endpoint.startswith(f"{api.name}.")}
+        return f"no API route {request.path}; the API has {', '.join(sorted(r for r in routes if r != '/healthz'))}"
+    if exc.code == 405:
+        allowed = ", ".join(sorted(set(getattr(exc, "valid_methods", None) or ()) - {"HEAD", "OPTIONS"}))
+        return f"{request.method} is not allowed on {request.path}; use {allowed}"
+    if exc.code == 413:
+        return f"request too large: at most {_predictions().settings.max_upload_mb:g} MB per file"
+    return exc.description or exc.name
+
+
 def _http_error(exc: HTTPException):
-    """HTTP errors under /api/ and /healthz as JSON; the pages keep Werkzeug's."""
+    """HTTP errors under /api/ and /healthz as JSON (with their headers, e.g. `Allow`); the pages keep Werkzeug's."""
+    if exc.response is not None:  # already answered, e.g. the 429 of a login rate limit
+        return exc.response
     if not (request.path.startswith("/api/") or request.path == "/healthz"):
         return exc
-    if exc.code == 413:
-        return _error(f"request too large: at most {_predictions().settings.max_upload_mb:g} MB per file", 413)
-    return _error(exc.description, exc.code or 500)
+    response = _error(_http_message(exc), exc.code or 500)
+    response.headers.extend((name, value) for name, value in exc.get_headers() if name.lower() != "content-type")
+    return response
+
+
+def _api_routes_only(routes: Map) -> Callable[[], None]:
+    """A hook that raises 404/405 for an /api/ path the API does not serve, instead of Dash's page."""
+
+    def only_api_routes() -> None:
+        if request.path.startswith("/api/") and request.blueprint != api.name:
+            routes.bind("api").match(request.path, method=request.method)  # raises NotFound or MethodNotAllowed
+
+    return only_api_routes
 
 
 def _unexpected(exc: Exception):
@@ -294,9 +349,13 @@ def _unexpected(exc: Exception):
 
 
 def install(server: Flask) -> None:
-    """Mount the API on `server` (built with a "predictions" service), keep uploads in memory, answer errors as JSON."""
+    """Mount the API on `server` (built with a "predictions" service), keep uploads in memory, answer errors as JSON.
+
+    Request bodies are limited by `core.web.server.build_server`.
+    """
     server.request_class = InMemoryRequest
     server.register_blueprint(api)
-    server.config["MAX_CONTENT_LENGTH"] = server.extensions["predictions"].max_upload_bytes * 10 + 1_000_000
+    rules = [rule for rule in server.url_map.iter_rules() if rule.endpoint.startswith(f"{api.name}.")]
+    server.before_request(_api_routes_only(Map([Rule(r.rule, methods=r.methods, endpoint=r.endpoint) for r in rules])))
     server.register_error_handler(HTTPException, _http_error)
     server.register_error_handler(Exception, _unexpected)

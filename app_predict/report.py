@@ -15,6 +15,7 @@ INTENDED_USE = (
     "own to diagnose, treat or rule out any condition; a qualified clinician remains responsible for every decision."
 )
 UNCERTAIN_TEXT = "Uncertain: refer for specialist review"
+OOD_TEXT = "Not like the training data: no result"
 PNG_DATA_URI = "data:image/png;base64,"
 
 _templates = Environment(
@@ -36,7 +37,9 @@ def report_html(result: Mapping, *, picture: str | None, heatmap: str | None, ge
     Args:
         result: The prediction as the page keeps it: `Outcome.to_dict()`
             (id, filename, case_ref, predicted, probabilities, uncertain,
-            warnings, model, run_id, ...) plus `created_at`.
+            warnings, out_of_distribution, ood_reason, model, run_id, ...)
+            plus `created_at`. An out-of-distribution result states that
+            the class is withheld and shows neither class nor probabilities.
         picture: PNG data URI of the input thumbnail (image or spectrogram).
         heatmap: PNG data URI of the heatmap overlay, if one was computed.
         generated_at: When the report was made.
@@ -51,4 +54,5 @@ def report_html(result: Mapping, *, picture: str | None, heatmap: str | None, ge
         generated_at=generated_at,
         intended_use=INTENDED_USE,
         uncertain_text=UNCERTAIN_TEXT,
+        ood_text=OOD_TEXT,
     )

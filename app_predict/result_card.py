@@ -10,13 +10,26 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from app_predict import figures, ids
-from app_predict.report import UNCERTAIN_TEXT
+from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT
 
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
 
 def _verdict(result: dict) -> dbc.Alert:
-    """The called class, or the referral notice when the probability fell inside the review band."""
+    """The called class; the referral notice inside the review band; no class for an input unlike the training data."""
+    if result.get("out_of_distribution"):
+        return dbc.Alert(
+            [
+                html.H4(OOD_TEXT, className="mb-1"),
+                html.Div(
+                    "The model can only judge inputs like those it was trained on, so no class is given. "
+                    "Check that this is the kind of input this model reads, or refer it to a specialist."
+                ),
+                html.Div(f"Why: {result['ood_reason']}.", className="small mt-1"),
+            ],
+            color="secondary",
+            className="verdict-ood",
+        )
     if result["uncertain"]:
         return dbc.Alert(
             [
@@ -50,15 +63,23 @@ def _preview(result: dict, *, waveform: go.Figure | None, audio_src: str | None)
     ]
 
 
-def _facts(result: dict) -> list:
-    """Probabilities per class, the model, the prediction id and the input-quality warnings."""
+def _probabilities(result: dict) -> list:
+    """The probability chart; for an input unlike the training data, a note instead (they are not a result)."""
+    if result.get("out_of_distribution"):
+        return [html.Div("Probabilities are not shown: they are not a result for this input.", className="small")]
     probabilities = figures.fig_probabilities(
         result["probabilities"], predicted=result["predicted"], uncertain=result["uncertain"]
     )
+    return [html.H6("Calibrated probability per class"), dcc.Graph(figure=probabilities, config=GRAPH_CONFIG)]
+
+
+def _facts(result: dict) -> list:
+    """Probabilities per class, the model, the training-data check, the prediction id and the input-quality warnings."""
+    check = result.get("ood_reason")
     return [
-        html.H6("Calibrated probability per class"),
-        dcc.Graph(figure=probabilities, config=GRAPH_CONFIG),
+        *_probabilities(result),
         html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
+        *([html.Div(f"Training-data check: {check}", className="small text-muted ood-check")] if check else []),
         html.Div(f"Prediction id {result['id']}", className="small text-muted"),
         *[
             dbc.Alert([html.B("Input quality: "), w], color="warning", className="py-1 mb-1 small")
@@ -67,14 +88,17 @@ def _facts(result: dict) -> list:
     ]
 
 
-def _review_controls(class_names: list[str]) -> list:
-    """Heatmap toggle, confirm or override with a comment, and the report download, under a result."""
+def _review_controls(class_names: list[str], *, withheld: bool = False) -> list:
+    """Heatmap toggle, confirm or override with a comment, and the report download, under a result.
+
+    With the class withheld there is no result to explain or confirm: the
+    heatmap and the confirm button are disabled; an override records what the input is.
+    """
+    heatmap_label = "No heatmap: there is no result to explain" if withheld else "Show heatmap (what drove the result)"
     return [
         dbc.Row(
             [
-                dbc.Col(
-                    dbc.Switch(id=ids.HEATMAP_SWITCH, label="Show heatmap (what drove the result)", value=False), md=6
-                ),
+                dbc.Col(dbc.Switch(id=ids.HEATMAP_SWITCH, label=heatmap_label, value=False, disabled=withheld), md=6),
                 dbc.Col(
                     [
                         dbc.Label("Heatmap opacity", className="small"),
@@ -89,7 +113,10 @@ def _review_controls(class_names: list[str]) -> list:
         html.H6("Your review", className="mt-3"),
         dbc.Row(
             [
-                dbc.Col(dbc.Button("Confirm result", id=ids.CONFIRM_BUTTON, color="success"), width="auto"),
+                dbc.Col(
+                    dbc.Button("Confirm result", id=ids.CONFIRM_BUTTON, color="success", disabled=withheld),
+                    width="auto",
+                ),
                 dbc.Col(dcc.Dropdown(id=ids.OVERRIDE_LABEL, options=class_names, placeholder="correct label"), md=3),
                 dbc.Col(dbc.Button("Override", id=ids.OVERRIDE_BUTTON, color="warning"), width="auto"),
                 dbc.Col(dbc.Input(id=ids.FEEDBACK_COMMENT, placeholder="comment (optional)", maxLength=2000), md=4),
@@ -114,6 +141,6 @@ def result_card(result: dict, *, waveform: go.Figure | None = None, audio_src: s
         dbc.Row(
             [dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]
         ),
-        *_review_controls(result["class_names"]),
+        *_review_controls(result["class_names"], withheld=bool(result.get("out_of_distribution"))),
     ]
     return dbc.Card(dbc.CardBody(body), className="result-card")

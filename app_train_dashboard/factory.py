@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from dash import Dash
 
 from app_train_dashboard import selection
@@ -27,7 +29,7 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     state = ServingState(open_database(settings.audit_database_url))
     server = build_server(__name__, settings, serving_state=state)
     app = Dash(__name__, server=server, **dash_options("Model analytics", requests_pathname_prefix))
-    app.layout = layout
+    app.layout = functools.partial(layout, refresh_seconds=settings.dashboard_refresh_seconds)
     for module in (selection, *TABS):
         module.callbacks.attach(app)
     return app

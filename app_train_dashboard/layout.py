@@ -9,7 +9,6 @@ from app_train_dashboard import ids, selection
 from app_train_dashboard.tabs import TABS
 
 INTENDED_USE = "Research and decision support only. Not a medical device."
-REFRESH_MS = 30_000
 
 
 def header() -> dbc.Navbar:
@@ -29,8 +28,12 @@ def header() -> dbc.Navbar:
     )
 
 
-def layout() -> html.Div:
-    """The whole page; the main content stays hidden while there is no run (the empty state shows instead)."""
+def layout(refresh_seconds: float = 30.0) -> html.Div:
+    """The whole page; the main content stays hidden while there is no run (the empty state shows instead).
+
+    Args:
+        refresh_seconds: How often the page re-reads the runs and the serving state (`DASHBOARD_REFRESH_SECONDS`).
+    """
     main = html.Div(
         [selection.layout(), dbc.Tabs([tab.layout() for tab in TABS], active_tab="curves")], id=ids.MAIN_CONTENT
     )
@@ -39,7 +42,7 @@ def layout() -> html.Div:
             header(),
             dbc.Container(
                 [
-                    dcc.Interval(id=ids.REFRESH_INTERVAL, interval=REFRESH_MS),
+                    dcc.Interval(id=ids.REFRESH_INTERVAL, interval=int(refresh_seconds * 1000)),
                     dcc.Download(id=ids.DOWNLOAD),
                     html.Div(id=ids.EMPTY_STATE),
                     html.Div(id=ids.RUN_ALERTS),

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import data, ids, tables
@@ -67,16 +67,22 @@ def entry(label: str | None, run_id: str | None, models: list[str] | None, compa
 
 
 def model_options(
-    run_id: str | None, models: list[str] | None, compare_id: str | None
+    run_id: str | None, models: list[str] | None, compare_id: str | None, current: str | None
 ) -> tuple[list[dict], str | None]:
-    """Dropdown options naming each selected model, and the first one as the default value."""
+    """Dropdown options naming each selected model; the user's choice stays while it is offered, else the first.
+
+    An unchanged choice is not sent again, so the callbacks that read the
+    picker (a tab's threshold, say) keep what the user set.
+    """
     options = [{"label": e.label, "value": e.label} for e in entries(run_id, models, compare_id)]
+    if current in {o["value"] for o in options}:
+        return options, no_update
     return options, options[0]["value"] if options else None
 
 
 def offer_selected_models(tab_callbacks: Callbacks, picker: str) -> None:
     """Declare on a tab's callbacks that its dropdown `picker` offers the selected models (`model_options`)."""
-    tab_callbacks(Output(picker, "options"), Output(picker, "value"), *SELECTION)(model_options)
+    tab_callbacks(Output(picker, "options"), Output(picker, "value"), *SELECTION, State(picker, "value"))(model_options)
 
 
 def empty_state() -> dbc.Alert:
@@ -154,17 +160,25 @@ def _champion_badge(root: Path) -> str:
     Output(ids.CHAMPION_BADGE, "children"),
     Input(ids.REFRESH_BUTTON, "n_clicks"),
     Input(ids.REFRESH_INTERVAL, "n_intervals"),
+    Input(ids.PROMOTE_RESULT, "children"),
+    Input(ids.ROLLBACK_RESULT, "children"),
     State(ids.RUN_SELECT, "value"),
 )
-def refresh_runs(_clicks: int | None, _ticks: int | None, current: str | None) -> tuple:
-    """List the runs (damaged ones disabled, with a warning), keep the selected run if still usable."""
+def refresh_runs(
+    _clicks: int | None, _ticks: int | None, _promoted: object, _rolled_back: object, current: str | None
+) -> tuple:
+    """List the runs (damaged ones disabled, with a warning) and the champion; the selected run stays if usable.
+
+    A kept run is not sent again: re-sending it would re-run every callback
+    below it and reset the models, pickers and threshold the analyst chose.
+    """
     root = artifacts_dir()
     choices = run_choices(root)
     if not choices:
         return [], None, [], [], empty_state(), {"display": "none"}, ""
     options = _run_options(choices)
     usable = [c["run_id"] for c in choices if c["usable"]]
-    value = current if current in usable else (usable[0] if usable else None)
+    value = no_update if current in usable else (usable[0] if usable else None)
     compare = [o for o in options if not o["disabled"]]
     return options, value, compare, _run_alerts(choices), None, {}, _champion_badge(root)
 

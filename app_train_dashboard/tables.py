@@ -150,3 +150,75 @@ def group_counts(split: pd.DataFrame) -> pd.DataFrame:
         .astype(int)
         .reset_index()
     )
+
+
+def _figure(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.3f}"
+
+
+def serving_facts(run: Run, model: ModelResult) -> dict[str, str]:
+    """What an analyst weighs before serving a model: its data, test size and test figures, formatted.
+
+    Sensitivity and specificity are at the model's fitted operating point;
+    sounds are counted per recording.
+    """
+    level = model.headline
+    point = level.get("operating_point", {})
+    auc = _figure(level.get("auc"))
+    return {
+        "model": f"{model.name} of {run.run_id}",
+        "dataset": f"{run.status.get('dataset', '?')} ({run.modality})",
+        "test n": f"{level.get('n', 'n/a')} {model.report.get('level', 'item')}s",
+        "AUROC (95% CI)": f"{auc} ({_ci(level.get('auc_ci'))})",
+        "sensitivity": _figure(point.get("sensitivity")),
+        "specificity": _figure(point.get("specificity")),
+        "ECE (calibrated)": _figure(level.get("calibration", {}).get("after", {}).get("ece")),
+    }
+
+
+def promotion_table(candidate: dict[str, str], champion: dict[str, str] | None) -> pd.DataFrame:
+    """The candidate's `serving_facts` beside the current champion's (a dash where there is none)."""
+    current = champion or dict.fromkeys(candidate, "—")
+    return pd.DataFrame(
+        {"": list(candidate), "candidate": list(candidate.values()), "current champion": list(current.values())}
+    )
+
+
+def champion_history_table(history: Sequence[dict]) -> pd.DataFrame:
+    """The champion history (newest first), one row per promotion or rollback."""
+    rows = [
+        {
+            "id": entry["id"],
+            "when (UTC)": _when(entry["created_at"]),
+            "model": f"{entry['model']} of {entry['run_id']}",
+            "by": entry["user"] or "—",
+            "reason": entry["reason"] + (" (guardrails overridden)" if entry["forced"] else ""),
+        }
+        for entry in history
+    ]
+    return pd.DataFrame(rows, columns=["id", "when (UTC)", "model", "by", "reason"])
+
+
+def _when(created_at: str) -> str:
+    return created_at.replace("T", " ").removesuffix("+00:00")
+
+
+def _band(band: Sequence[float] | None) -> str:
+    return "n/a" if not band else f"{band[0]:.3f}–{band[1]:.3f}"
+
+
+def operating_point_history_table(versions: Sequence[dict], fitted: dict) -> pd.DataFrame:
+    """A model's saved operating-point versions (newest first), then the fitted point as version 0."""
+    rows = [
+        (v["version"], v["threshold"], v["review_band"], _when(v["created_at"]), v["user"] or "—", v["note"] or "")
+        for v in versions
+    ]
+    rows.append(
+        (0, fitted.get("threshold"), fitted.get("review_band"), "at training", "—", "fitted on the validation split")
+    )
+    return pd.DataFrame(
+        [
+            {"version": v, "threshold": _figure(t), "review band": _band(b), "when (UTC)": w, "by": by, "note": n}
+            for v, t, b, w, by, n in rows
+        ]
+    )

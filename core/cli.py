@@ -1,4 +1,4 @@
-"""Command line: `python -m core {audit,train,predict,promote,rollback,operating-point,demo} ...`.
+"""Command line: `python -m core {audit,train,predict,promote,rollback,champions,operating-point,demo} ...`.
 
 User errors print one line and exit 2; unexpected failures print one line and
 exit 1 (`--debug` shows the traceback). TensorFlow is imported only by the
@@ -67,7 +67,7 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{audit,train,predict,promote,rollback,operating-point,demo}"
+        dest="command", required=True, metavar="{audit,train,predict,promote,rollback,champions,operating-point,demo}"
     )
 
     audit = commands.add_parser("audit", help="check a dataset: counts, unreadable files, duplicates, imbalance")
@@ -107,8 +107,12 @@ def _add_serving_commands(commands: argparse._SubParsersAction) -> None:
     promote.add_argument("model", metavar="MODEL")
     promote.add_argument("--reason", required=True, help="why this model should be served (recorded)")
     promote.add_argument("--force", action="store_true", help="promote despite the guardrails' concerns (recorded)")
-    rollback = commands.add_parser("rollback", help="serve the previous champion again")
+    rollback = commands.add_parser("rollback", help="serve the previous champion (or any earlier one) again")
     rollback.add_argument("--reason", required=True, help="why (recorded)")
+    rollback.add_argument(
+        "--to", type=int, metavar="ID", help="the champion-history entry to serve again (`champions` lists them)"
+    )
+    commands.add_parser("champions", help="list the champion history, newest first, with the ids --to takes")
     point = commands.add_parser(
         "operating-point", help="save a new version of RUN/MODEL's threshold and review band; served at once"
     )
@@ -394,12 +398,19 @@ def _promote_demo(settings: Settings, run_id: str) -> None:
 
 
 def _describe(path: str, prediction) -> list[str]:
+    warnings = [f"  warning: {text}" for text in prediction.warnings]
+    if prediction.out_of_distribution:
+        source = f"{prediction.run_id}/{prediction.model}"
+        return [
+            f"{path}: NOT LIKE THE TRAINING DATA: no result ({source})",
+            f"  reason: {prediction.ood_reason}",
+            *warnings,
+        ]
     verdict = "UNCERTAIN: refer for specialist review" if prediction.uncertain else prediction.predicted
     share = prediction.probabilities[prediction.predicted]
     lines = [f"{path}: {verdict} ({prediction.predicted} {share:.2f}; {prediction.run_id}/{prediction.model})"]
     lines.append("  probabilities: " + ", ".join(f"{k} {v:.3f}" for k, v in prediction.probabilities.items()))
-    lines += [f"  warning: {text}" for text in prediction.warnings]
-    return lines
+    return [*lines, *warnings]
 
 
 def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
@@ -459,8 +470,20 @@ def _cmd_promote(args: argparse.Namespace, settings: Settings) -> int:
 def _cmd_rollback(args: argparse.Namespace, settings: Settings) -> int:
     from core.store.registry import rollback
 
-    entry = rollback(settings.artifacts_dir, _serving_state(settings), reason=args.reason, user=_os_user())
+    state = _serving_state(settings)
+    entry = rollback(settings.artifacts_dir, state, reason=args.reason, user=_os_user(), to=args.to)
     print(f"champion is now {entry['run_id']}/{entry['model']} again")
+    return 0
+
+
+def _cmd_champions(_args: argparse.Namespace, settings: Settings) -> int:
+    history = _serving_state(settings).champion_history()
+    if not history:
+        print("no champion has been promoted yet")
+    for entry in history:
+        forced = " (forced)" if entry["forced"] else ""
+        model, user = f"{entry['run_id']}/{entry['model']}{forced}", entry["user"] or "unknown user"
+        print(f"{entry['id']:>4}  {entry['created_at']}  {model}  by {user}: {entry['reason']}")
     return 0
 
 
@@ -494,6 +517,7 @@ COMMANDS = {
     "predict": _cmd_predict,
     "promote": _cmd_promote,
     "rollback": _cmd_rollback,
+    "champions": _cmd_champions,
     "operating-point": _cmd_operating_point,
     "demo": _cmd_demo,
 }

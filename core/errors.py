@@ -7,6 +7,7 @@ text). Anything else escaping `core` is a bug.
 
     CoreError (422)
       InvalidInput (422)          a bad option, file, dataset or value
+        InputUnjudgeable (422)    a readable input with nothing the model can judge
         InputRejected (415)       an upload refused before prediction
           EmptyInput (400)
           InputTooLarge (413)
@@ -31,6 +32,16 @@ class CoreError(Exception):
 
 class InvalidInput(CoreError):
     """An option, file, dataset or value that cannot be used as given."""
+
+    status = 422
+
+
+class InputUnjudgeable(InvalidInput):
+    """A readable input that holds nothing a model can judge: silence, too short, blank or too small.
+
+    Refused rather than answered with a warning: any class given for it would
+    be a confident verdict on no signal.
+    """
 
     status = 422
 

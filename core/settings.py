@@ -57,6 +57,9 @@ class Settings(BaseSettings):
         max_image_megapixels: Largest accepted image (`MAX_IMAGE_MEGAPIXELS`, default 40).
         store_inputs: Keep uploaded files under `ARTIFACTS_DIR/inputs`
             (`STORE_INPUTS`, default off: only a content hash is kept).
+        dashboard_refresh_seconds: How often the dashboard looks for new runs,
+            a new champion and new operating-point versions
+            (`DASHBOARD_REFRESH_SECONDS`, default 30).
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
@@ -70,6 +73,7 @@ class Settings(BaseSettings):
     max_audio_seconds: PositiveNumber = 900.0
     max_image_megapixels: PositiveNumber = 40.0
     store_inputs: bool = False
+    dashboard_refresh_seconds: PositiveNumber = 30.0
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -107,6 +111,11 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def max_upload_bytes(self) -> int:
+        """The largest upload accepted, in bytes (`MAX_UPLOAD_MB` MiB)."""
+        return int(self.max_upload_mb * 2**20)
 
     @field_validator("artifacts_dir", "demo_data_dir")
     @classmethod

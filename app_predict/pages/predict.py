@@ -15,9 +15,9 @@ from dash import ALL, Input, Output, State, ctx, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
-from app_predict.report import UNCERTAIN_TEXT, report_html
+from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT, report_html
 from app_predict.result_card import result_card
-from core.errors import CoreError
+from core.errors import CoreError, InvalidInput
 from core.inputs.formats import ACCEPTED
 from core.inputs.preprocess import read_audio
 from core.serving.service import PredictionService, model_key
@@ -41,9 +41,34 @@ def _now() -> str:
 
 
 def _decode_upload(contents: str) -> bytes:
-    """The bytes of a `dcc.Upload` data URI."""
+    """The bytes of a `dcc.Upload` data URI; the client sends it, so anything else is refused, never a 500.
+
+    Raises:
+        InvalidInput: not a base64 data URI.
+    """
+    if not isinstance(contents, str):
+        raise InvalidInput("the upload is not a file")
     _, _, payload = contents.partition(",")
-    return base64.b64decode(payload)
+    try:
+        return base64.b64decode(payload, validate=True)
+    except ValueError:
+        raise InvalidInput("the upload is not a readable file (its data is not base64)") from None
+
+
+def _waveform(contents: str, model: str):
+    """The recording's waveform figure, decoded under the same limits as its prediction; None if refused.
+
+    The page's callbacks receive the upload back from the browser, so the
+    recording is checked again here (size, type, length) exactly as
+    `PredictionService` checks it for a prediction, never decoded unbounded.
+    """
+    predictions = _predictions()
+    try:
+        data = _decode_upload(contents)
+        predictions.check(data, predictions.predictor(model))
+        return figures.fig_waveform(*read_audio(data, max_seconds=predictions.settings.max_audio_seconds))
+    except CoreError:
+        return None
 
 
 def _model_picker(models: list[dict]) -> dcc.Dropdown:
@@ -217,6 +242,14 @@ def _row(result: dict) -> dict:
             "warnings": "",
             "status": "error",
         }
+    if result.get("out_of_distribution"):
+        return {
+            "filename": result["filename"],
+            "result": OOD_TEXT,
+            "probability": "",
+            "warnings": "; ".join(result["warnings"]),
+            "status": "uncertain",
+        }
     share = result["probabilities"][result["predicted"]]
     verdict = f"{UNCERTAIN_TEXT} ({result['predicted']}?)" if result["uncertain"] else result["predicted"]
     return {
@@ -272,7 +305,7 @@ def show_detail(selected, results, inputs):
         return dbc.Alert(f"{result['filename']}: {result['error']}", color="danger"), None
     if result["modality"] != "sound":
         return result_card(result), index
-    waveform = figures.fig_waveform(*read_audio(_decode_upload(contents)))
+    waveform = _waveform(contents, model_key(result["run_id"], result["model"]))
     return result_card(result, waveform=waveform, audio_src=contents), index
 
 

@@ -1,5 +1,15 @@
 """The dashboard's tabs, one module each: its `layout()` and its `callbacks`, in the order they are shown."""
 
-from app_train_dashboard.tabs import calibration, comparison, curves, dataset, errors, operating, reports, roc
+from app_train_dashboard.tabs import (
+    calibration,
+    comparison,
+    curves,
+    dataset,
+    errors,
+    operating,
+    reports,
+    roc,
+    serving,
+)
 
-TABS = (curves, comparison, reports, roc, calibration, operating, errors, dataset)
+TABS = (curves, comparison, reports, roc, calibration, operating, errors, dataset, serving)

@@ -12,7 +12,7 @@ from app_train_dashboard.data import Entry
 from app_train_dashboard.selection import SELECTION, artifacts_dir, entries, serving_state
 from core.errors import CoreError, PromotionRefused
 from core.evaluation.guardrails import promotion_concerns
-from core.store.registry import promote
+from core.store.registry import champion, promote
 from core.store.runs import load_run
 from core.web.callbacks import Callbacks
 from core.web.login import current_user
@@ -41,6 +41,7 @@ def _promote_modal() -> dbc.Modal:
         ],
         id=ids.PROMOTE_MODAL,
         is_open=False,
+        size="lg",
     )
 
 
@@ -116,11 +117,23 @@ def comparison(run_id: str | None, models: list[str] | None, compare_id: str | N
     )
 
 
+def _facts(run_id: str, model: str) -> dict[str, str] | None:
+    """`tables.serving_facts` of a model, or None when its run or report cannot be read."""
+    run = load_run(artifacts_dir(), run_id)
+    result = run.models.get(model)
+    return None if result is None or not result.report else tables.serving_facts(run, result)
+
+
 def _candidate(run_id: str, model: str) -> list:
-    """What the dialog says about the candidate: what will be served, and the guardrails' concerns."""
+    """What the dialog shows: the candidate beside the current champion, and the guardrails' concerns."""
     report = load_run(artifacts_dir(), run_id).models.get(model)
     concerns = promotion_concerns(report.report) if report is not None and report.report else ["it has no report"]
     lines = [html.P(f"Serve {model} of run {run_id} to clinicians from now on?")]
+    candidate, current = _facts(run_id, model), champion(artifacts_dir(), serving_state())
+    if candidate is not None:
+        champion_facts = None if current is None else _facts(current["run_id"], current["model"])
+        frame = tables.promotion_table(candidate, champion_facts)
+        lines.append(dbc.Table.from_dataframe(frame, size="sm", bordered=True, className="small"))
     if concerns:
         lines.append(dbc.Alert([html.B("The guardrails refuse it: "), "; ".join(concerns) + "."], color="warning"))
     return lines

@@ -8,7 +8,7 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import figures, ids, tables
-from app_train_dashboard.components import graph, model_picker
+from app_train_dashboard.components import graph, model_picker, table
 from app_train_dashboard.selection import SELECTION_STATE, artifacts_dir, entry, offer_selected_models, serving_state
 from core.errors import CoreError
 from core.evaluation.metrics import (
@@ -73,6 +73,8 @@ def _controls() -> dbc.Card:
                 dbc.Input(id=ids.OP_NOTE, placeholder="note: why this operating point", className="mt-3"),
                 dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-2"),
                 html.Div(id=ids.OP_SAVE_RESULT, className="mt-2"),
+                html.H6("Versions (newest first; the latest is served)", className="mt-3"),
+                table(ids.OP_HISTORY, page_size=8),
             ]
         )
     )
@@ -220,3 +222,26 @@ def save_point(
         f"threshold {saved['threshold']:.3f} and review band {low:.3f}–{high:.3f}.",
         color="success",
     )
+
+
+@callbacks(
+    Output(ids.OP_HISTORY, "data"),
+    Output(ids.OP_HISTORY, "columns"),
+    Input(ids.OP_MODEL, "value"),
+    Input(ids.OP_SAVE_RESULT, "children"),
+    Input(ids.REFRESH_INTERVAL, "n_intervals"),
+    *SELECTION_STATE,
+)
+def point_history(
+    label: str | None,
+    _saved: object,
+    _ticks: int | None,
+    run_id: str | None,
+    models: list[str] | None,
+    compare_id: str | None,
+) -> tuple:
+    """Every saved version of the model's operating point, with who saved it, when and why; then the fitted one."""
+    chosen = entry(label, run_id, models, compare_id)
+    versions = serving_state().operating_point_history(chosen.run.run_id, chosen.model.name)
+    frame = tables.operating_point_history_table(versions, chosen.model.headline.get("operating_point", {}))
+    return frame.to_dict("records"), [{"name": c, "id": c} for c in frame.columns]

@@ -13,14 +13,16 @@ a served model sees exactly what it was trained on.
 
 from __future__ import annotations
 
+import contextlib
 import io
+import threading
 import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from core.errors import InvalidInput
 
@@ -118,46 +120,149 @@ def _open(source: Source) -> BinaryIO | str | Path:
     return io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source
 
 
-def decode_image(source: Source, *, max_pixels: int | None = None) -> Image.Image:
-    """Decode an image, apply its EXIF orientation and convert it to RGB.
+# Decoding memory, for uploads. A PNG, TIFF or BMP is decoded at full size
+# before it can be reduced, in Pillow's layout (4 bytes a pixel for RGB, RGBA,
+# float and 32-bit modes; 2 for 16-bit); a recording is decoded whole, as
+# float32. A decode above this is refused from the header, before any pixel or
+# sample is read. A decode peaks at about 1.3 times its size, so with one at a
+# time a gunicorn worker (about 200 MB after start) stays under 400 MB
+# (docs/deploy.md, "Memory per upload"). It still admits an 8-bit RGB PNG of
+# 16 megapixels, any 8-bit greyscale or palette PNG under the megapixel limit,
+# and 15 minutes of sound at up to 18 kHz. JPEGs decode already reduced (draft
+# mode), so their megapixel limit is the only one.
+MAX_DECODE_BYTES = 64 * 2**20
+# Decodes larger than this (images and recordings alike) run one at a time per
+# process, so the threads of a worker never hold several full-size inputs at once.
+LARGE_DECODE_BYTES = 16 * 2**20
+_large_decodes = threading.Lock()
+# Reduce (box-average) while decoding down to at least this many times the
+# model's size, then resize with Lanczos: Pillow's advice for a result
+# indistinguishable from resizing the full image.
+REDUCING_GAP = 3.0
+WIDE_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+ORIENTATIONS = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+
+
+def _decoded_bytes(image: Image.Image) -> int:
+    """The memory Pillow allocates to decode `image` at its (possibly draft) size."""
+    per_pixel = 1 if image.mode in ("1", "L", "P") else 2 if image.mode.startswith("I;16") else 4
+    return image.width * image.height * per_pixel
+
+
+def decode_image(source: Source, *, max_pixels: int | None = None, size: int | None = None) -> Image.Image:
+    """Decode an image, apply its EXIF orientation and convert it to 8-bit RGB, in bounded memory.
 
     Args:
-        max_pixels: Refuse images with more pixels, before decoding them.
+        max_pixels: Refuse images with more pixels, before decoding them. Given
+            (for uploads), decoding memory is bounded too: above
+            MAX_DECODE_BYTES an image is refused from its header, and large
+            decodes take turns (LARGE_DECODE_BYTES).
+        size: The model's input side. Given, the image is reduced while it is
+            decoded to no less than REDUCING_GAP times this on each side (JPEG
+            draft mode, then Pillow's box `reduce`), so the full-size pixels
+            are never converted or copied. Training (`load_image`) and serving
+            pass the same size, so both see the same pixels.
 
     Raises:
-        InvalidInput: the content is not a readable image, or has too many pixels
-            (`max_pixels`, or Pillow's decompression-bomb limit).
+        InvalidInput: the content is not a readable image, or has too many
+            pixels (`max_pixels`, Pillow's decompression-bomb limit, or more
+            than MAX_DECODE_BYTES to decode).
     """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(_open(source)) as image:
-                width, height = image.size
-                if max_pixels is not None and width * height > max_pixels:
-                    raise InvalidInput(
-                        f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
-                        f"above the {max_pixels / 1e6:.0f}-megapixel limit"
-                    )
+                _check_pixels(image, max_pixels)
                 image.seek(0)
-                image.load()
-                oriented = ImageOps.exif_transpose(image)
-                return _to_rgb(oriented)
+                if size is not None and image.format == "JPEG":
+                    image.draft(image.mode, (int(size * REDUCING_GAP), int(size * REDUCING_GAP)))
+                with _decode_budget(image, bounded=max_pixels is not None):
+                    image.load()
+                    orientation = image.getexif().get(0x0112)
+                    rgb = _reduced_rgb(image, size)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise InvalidInput(f"image is too large to decode safely ({exc})") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InvalidInput(f"not a readable image ({exc})") from None
+    return rgb.transpose(ORIENTATIONS[orientation]) if orientation in ORIENTATIONS else rgb
 
 
-def _to_rgb(image: Image.Image) -> Image.Image:
-    """RGB, compositing transparency on white and scaling 16-bit to 8-bit."""
-    if image.mode in ("I;16", "I;16B", "I;16L", "I"):
-        pixels = np.asarray(image, dtype=np.float64)
-        top = pixels.max() or 1.0
-        image = Image.fromarray((pixels * (255.0 / top)).astype(np.uint8), mode="L")
-    elif image.mode == "F":
-        pixels = np.nan_to_num(np.asarray(image, dtype=np.float64))
-        span = float(pixels.max() - pixels.min()) or 1.0
-        image = Image.fromarray(((pixels - pixels.min()) * (255.0 / span)).astype(np.uint8), mode="L")
+def _check_pixels(image: Image.Image, max_pixels: int | None) -> None:
+    width, height = image.size
+    if max_pixels is not None and width * height > max_pixels:
+        raise InvalidInput(
+            f"image is {width}x{height} ({width * height / 1e6:.0f} megapixels), "
+            f"above the {max_pixels / 1e6:.0f}-megapixel limit"
+        )
+
+
+def _decode_budget(image: Image.Image, *, bounded: bool) -> contextlib.AbstractContextManager:
+    """For an upload (`bounded`): refuse above MAX_DECODE_BYTES, and take turns (`_taking_turns`).
+
+    Training reads the user's own files and is bounded by Pillow's
+    decompression-bomb limit only.
+    """
+    needed = _decoded_bytes(image)
+    if not bounded:
+        return contextlib.nullcontext()
+    if needed > MAX_DECODE_BYTES:
+        raise InvalidInput(
+            f"image is too large to decode safely: {image.width}x{image.height} {image.mode} pixels need "
+            f"{needed / 2**20:.0f} MB, above the {MAX_DECODE_BYTES / 2**20:.0f} MB limit; "
+            "send it as a JPEG, or as an 8-bit PNG of fewer pixels"
+        )
+    return _taking_turns(needed)
+
+
+def _taking_turns(needed: int) -> contextlib.AbstractContextManager:
+    """One large decode at a time per process: several at once would multiply a worker's peak memory."""
+    return _large_decodes if needed > LARGE_DECODE_BYTES else contextlib.nullcontext()
+
+
+def _reduced_rgb(image: Image.Image, size: int | None) -> Image.Image:
+    """8-bit RGB, box-reduced for a model of `size` px, converted strip by strip so no full-size copy is made."""
+    factors = (1, 1)
+    if size is not None:
+        factors = tuple(max(1, int(side / size / REDUCING_GAP)) for side in image.size)
+    scale = _wide_scale(image) if image.mode in WIDE_MODES else None
+    width, height = image.size
+    out = Image.new("RGB", (-(-width // factors[0]), -(-height // factors[1])))
+    rows = factors[1] * max(1, 2**20 // (width * factors[1]))  # about a megapixel, whole reduction blocks
+    for top in range(0, height, rows):
+        strip = _to_rgb(image.crop((0, top, width, min(height, top + rows))), scale)
+        out.paste(strip.reduce(factors) if factors != (1, 1) else strip, (0, top // factors[1]))
+    return out
+
+
+def _wide_scale(image: Image.Image) -> tuple[float, float]:
+    """(low, high) of the finite pixel values of a 16-bit, 32-bit or float image, read strip by strip."""
+    low, high = np.inf, -np.inf
+    rows = max(1, 2**20 // image.width)
+    for top in range(0, image.height, rows):
+        pixels = np.asarray(image.crop((0, top, image.width, min(image.height, top + rows))), dtype=np.float64)
+        finite = pixels[np.isfinite(pixels)]
+        if finite.size:
+            low, high = min(low, float(finite.min())), max(high, float(finite.max()))
+    if image.mode != "F":
+        low = 0.0  # integer pixels keep their zero: a dim 16-bit image stays dim
+    return (0.0, 1.0) if low > high else (low, high)
+
+
+def _to_rgb(image: Image.Image, scale: tuple[float, float] | None = None) -> Image.Image:
+    """RGB, compositing transparency on white, scaling 16-bit, 32-bit and float pixels by `scale` (low, high)."""
+    if scale is not None:
+        low, high = scale
+        pixels = np.nan_to_num(np.asarray(image, dtype=np.float64), nan=low, posinf=high, neginf=low)
+        scaled = (np.clip(pixels, low, high) - low) * (255.0 / ((high - low) or 1.0))
+        image = Image.fromarray(scaled.astype(np.uint8), mode="L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
         background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
@@ -193,14 +298,23 @@ def as_model_input(x: np.ndarray) -> np.ndarray:
 
 def load_image(source: Source, params: ImagePreprocessing) -> np.ndarray:
     """A file or bytes to a (size, size, 3) uint8 array, ready for `image_to_input`."""
-    return resize_image(decode_image(source), params.image_size)
+    return resize_image(decode_image(source, size=params.image_size), params.image_size)
+
+
+# Decoded samples an upload may have (MAX_DECODE_BYTES of float32, mono).
+# Read in blocks and mixed to mono as it is read, so the channel count never
+# multiplies it.
+MAX_DECODE_SAMPLES = MAX_DECODE_BYTES // 4
+AUDIO_BLOCK_FRAMES = 2**16
 
 
 def read_audio(source: Source, *, max_seconds: float | None = None) -> tuple[np.ndarray, int]:
-    """Decode a recording as mono float32 at its own sample rate.
+    """Decode a recording as mono float32 at its own sample rate, block by block.
 
     Args:
-        max_seconds: Refuse longer recordings, before decoding them.
+        max_seconds: Refuse longer recordings, from the header, before
+            decoding them. Given (for uploads), a recording with more than
+            MAX_DECODE_SAMPLES samples is refused too.
 
     Raises:
         InvalidInput: unreadable content, too long, no samples, or NaN/inf samples.
@@ -208,24 +322,44 @@ def read_audio(source: Source, *, max_seconds: float | None = None) -> tuple[np.
     import soundfile
 
     try:
-        if max_seconds is not None:
-            stream = _open(source)
-            info = soundfile.info(stream)
-            if info.frames > max_seconds * info.samplerate:
-                raise InvalidInput(
-                    f"recording is {info.duration / 60:.1f} min long, above the {max_seconds / 60:g}-minute limit"
-                )
-            if hasattr(stream, "seek"):
-                stream.seek(0)
-            source = stream
-        samples, rate = soundfile.read(_open(source), dtype="float32", always_2d=True)
+        with soundfile.SoundFile(_open(source)) as sound:
+            turns = contextlib.nullcontext()
+            if max_seconds is not None:
+                _check_length(sound.frames, sound.samplerate, max_seconds)
+                turns = _taking_turns(4 * sound.frames)
+            with turns:
+                signal, filled = _mono_samples(sound)
+            rate = sound.samplerate
     except (RuntimeError, soundfile.LibsndfileError, TypeError, ValueError) as exc:
         raise InvalidInput(f"not a readable sound file ({exc})") from None
-    if samples.size == 0:
+    if filled == 0:
         raise InvalidInput("the recording has no samples")
-    if not np.isfinite(samples).all():
-        raise InvalidInput("the recording contains NaN or infinite samples")
-    return np.ascontiguousarray(samples.mean(axis=1), dtype=np.float32), int(rate)
+    return signal[:filled], int(rate)
+
+
+def _mono_samples(sound) -> tuple[np.ndarray, int]:
+    """(samples, how many were read) of an open SoundFile, mixed to mono block by block."""
+    signal = np.empty(sound.frames, dtype=np.float32)
+    filled = 0
+    for block in sound.blocks(AUDIO_BLOCK_FRAMES, dtype="float32", always_2d=True):
+        if not np.isfinite(block).all():
+            raise InvalidInput("the recording contains NaN or infinite samples")
+        count = min(len(block), len(signal) - filled)
+        signal[filled : filled + count] = block[:count].mean(axis=1)
+        filled += count
+    return signal, filled
+
+
+def _check_length(frames: int, rate: int, max_seconds: float) -> None:
+    if frames > max_seconds * rate:
+        raise InvalidInput(
+            f"recording is {frames / rate / 60:.1f} min long, above the {max_seconds / 60:g}-minute limit"
+        )
+    if frames > MAX_DECODE_SAMPLES:
+        raise InvalidInput(
+            f"recording is too long to decode safely at {rate} Hz: at most {MAX_DECODE_SAMPLES / rate / 60:.1f} min "
+            "at this sample rate; shorten it or resample it to a lower rate"
+        )
 
 
 def resample(signal: np.ndarray, rate: int, target: int) -> np.ndarray:

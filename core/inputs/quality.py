@@ -1,8 +1,19 @@
-"""Input-quality warnings: reasons a prediction may be less trustworthy than usual.
+"""Input quality: gates that refuse inputs no model can judge, and warnings for milder problems.
 
-Pure numpy over the decoded input, before it is resized or resampled. Each
-warning is a sentence a clinician can act on. The limits are deliberately
-loose: a warning should mean something is clearly off.
+Pure numpy over the decoded input. Two levels:
+
+- gates (`check_image`, `check_sound`) raise `InputUnjudgeable` (422) for an
+  input with no signal: silence, a recording too short for one model window,
+  a blank image, an image too small to hold a chart or a throat. Any class
+  given for such an input would be a confident verdict on nothing, so the
+  API, the page, the CLI and batch uploads all refuse it (they all predict
+  through `core.serving.predictor.Predictor`, which calls the gates);
+- warnings (`image_warnings`, `sound_warnings`) are sentences a clinician can
+  act on, for inputs that can be judged but less well than usual.
+
+The gate limits sit far below anything in real data: measured over the 592
+throat photos and 850 heart-sound recordings of the development sets and the
+synthetic demo data, none is refused (docs/benchmarks.md, "Input gates").
 """
 
 from __future__ import annotations
@@ -10,12 +21,75 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
+from core.errors import InputUnjudgeable
+
 DARK, BRIGHT = 0.12, 0.92
 BRIGHTNESS_MARGIN = 0.1
 BLUR_LIMIT = 10.0
-SILENCE_DBFS = -50.0
 CLIP_LEVEL, CLIP_SHARE = 0.999, 0.001
 LOW_SNR_DB = 6.0
+
+# Gates. Keras' image models are defined for inputs of at least 32x32 px; a
+# smaller picture enlarged 7x or more to the model's size holds no detail.
+MIN_IMAGE_SIDE = 32
+# Spread (standard deviation, of 255 levels) of every channel of the model-size
+# image below which it is blank or one colour; real photos and charts: 19 or more.
+BLANK_SPREAD = 2.0
+# Silence: peak below -50 dBFS, or no 50 ms frame louder than -60 dBFS RMS
+# (a click in silence); real recordings peak above -28 dBFS, frames above -35 dBFS.
+SILENCE_DBFS = -50.0
+NOISE_FLOOR_DBFS = -60.0
+# A recording must last 2 s (two heartbeats at the slowest rate) and fill three
+# quarters of one model window: a shorter one is mostly zero padding, which the
+# model saw only at the ends of its shortest training recordings.
+MIN_SECONDS = 2.0
+MIN_WINDOW_SHARE = 0.75
+
+
+def check_image(image: Image.Image, pixels: np.ndarray) -> None:
+    """Refuse an image too small to hold the content, or blank (`image`: decoded; `pixels`: model-size uint8).
+
+    Raises:
+        InputUnjudgeable: the image is smaller than MIN_IMAGE_SIDE on a side, or one colour.
+    """
+    width, height = image.size
+    if min(width, height) < MIN_IMAGE_SIDE:
+        raise InputUnjudgeable(
+            f"image is {width}x{height} px, too small to judge; send one at least "
+            f"{MIN_IMAGE_SIDE} px on each side (the model uses {pixels.shape[1]}x{pixels.shape[0]} px)"
+        )
+    spread = float(pixels.reshape(-1, pixels.shape[-1]).std(axis=0).max())
+    if spread < BLANK_SPREAD:
+        raise InputUnjudgeable(
+            f"image is blank or a single colour (pixel spread {spread:.1f} of 255), so there is nothing to judge"
+        )
+
+
+def _dbfs(level: float) -> float:
+    return float(20 * np.log10(max(level, 1e-10)))
+
+
+def check_sound(signal: np.ndarray, rate: int, *, window_seconds: float) -> None:
+    """Refuse a mono recording (at its own `rate`) that is silent or too short for the model's window.
+
+    Raises:
+        InputUnjudgeable: silence or near-silence; shorter than 2 s or than three quarters of a window.
+    """
+    duration = len(signal) / rate
+    shortest = max(MIN_SECONDS, MIN_WINDOW_SHARE * window_seconds)
+    if duration < shortest:
+        raise InputUnjudgeable(
+            f"recording is {duration:.1f} s, too short to judge; send at least {shortest:g} s "
+            f"(the model listens to {window_seconds:g} s windows)"
+        )
+    offset = float(signal.mean(dtype=np.float64))  # a constant offset is not sound
+    peak = _dbfs(max(float(signal.max()) - offset, offset - float(signal.min())))
+    loudest = _dbfs(float(_frame_rms(signal, rate, offset=offset).max()))
+    if peak < SILENCE_DBFS or loudest < NOISE_FLOOR_DBFS:
+        raise InputUnjudgeable(
+            f"recording is silent or nearly so (peak {peak:.0f} dBFS, loudest 50 ms {loudest:.0f} dBFS); "
+            "check the microphone or stethoscope and record again"
+        )
 
 
 def _laplacian_variance(gray: np.ndarray) -> float:
@@ -78,15 +152,18 @@ def image_warnings(image: Image.Image, pixels: np.ndarray, *, reference: dict | 
     return warnings
 
 
-def _frame_rms(signal: np.ndarray, rate: int, *, frame_seconds: float = 0.05) -> np.ndarray:
+def _frame_rms(signal: np.ndarray, rate: int, *, offset: float = 0.0, frame_seconds: float = 0.05) -> np.ndarray:
+    """RMS of each 50 ms frame of `signal - offset`, without a copy of the signal (it may be minutes long)."""
     size = max(1, int(rate * frame_seconds))
     count = max(1, len(signal) // size)
     frames = signal[: count * size].reshape(count, -1) if len(signal) >= size else signal[None, :]
-    return np.sqrt(np.mean(frames.astype(np.float64) ** 2, axis=1))
+    n = frames.shape[1]
+    energy = np.einsum("ij,ij->i", frames, frames, dtype=np.float64) - 2 * offset * frames.sum(axis=1, dtype=np.float64)
+    return np.sqrt(np.maximum(energy / n + offset**2, 0.0))
 
 
 def sound_warnings(signal: np.ndarray, rate: int, *, window_seconds: float) -> list[str]:
-    """Warnings for a mono recording at its own rate: too short, silent, clipped, very noisy."""
+    """Warnings for a mono recording at its own rate that passed `check_sound`: padded, clipped, very noisy."""
     warnings = []
     duration = len(signal) / rate
     if duration < window_seconds:
@@ -94,12 +171,8 @@ def sound_warnings(signal: np.ndarray, rate: int, *, window_seconds: float) -> l
             f"recording is {duration:.1f} s, shorter than the {window_seconds:g} s the model was trained on; "
             "it was padded with silence"
         )
-    peak = float(np.abs(signal).max()) if len(signal) else 0.0
-    peak_dbfs = 20 * np.log10(max(peak, 1e-10))
-    if peak_dbfs < SILENCE_DBFS:
-        warnings.append(f"recording is silent or nearly so (peak level {peak_dbfs:.0f} dBFS)")
-        return warnings
-    clipped = float(np.mean(np.abs(signal) >= CLIP_LEVEL))
+    clipped = np.count_nonzero(signal >= CLIP_LEVEL) + np.count_nonzero(signal <= -CLIP_LEVEL)
+    clipped /= len(signal)
     if clipped > CLIP_SHARE:
         warnings.append(f"recording is clipped: {clipped:.1%} of samples are at full scale")
     rms = _frame_rms(signal, rate)

@@ -2,6 +2,11 @@
 
 This is the only inference path of the serving side: importing it pulls in
 numpy and `ai_edge_litert`, never TensorFlow.
+
+A model exported since the out-of-distribution check existed has two named
+outputs, `probabilities` and `embedding` (what its classifier head sees);
+one exported before has a single output, the probabilities, and no embedding.
+Outputs are found by name: LiteRT does not keep Keras' output order.
 """
 
 from __future__ import annotations
@@ -12,9 +17,11 @@ from pathlib import Path
 
 import numpy as np
 
+PROBABILITIES, EMBEDDING = "probabilities", "embedding"
+
 
 class LiteRTModel:
-    """A LiteRT interpreter taking a batch of float32 inputs and returning probabilities.
+    """A LiteRT interpreter taking a batch of float32 inputs and returning probabilities (and embeddings).
 
     The interpreter is resized to each new batch size. Calls are serialised
     with a lock, since one interpreter must not run two invocations at once
@@ -27,9 +34,22 @@ class LiteRTModel:
         self.path = Path(path)
         self._interpreter = Interpreter(model_path=str(self.path), num_threads=num_threads)
         self._input = self._interpreter.get_input_details()[0]
-        self._output = self._interpreter.get_output_details()[0]
+        self._outputs = self._output_indices()
         self._batch = None
         self._lock = threading.Lock()
+
+    def _output_indices(self) -> dict[str, int]:
+        """Tensor index of each output by name: both named outputs, or the single output as the probabilities."""
+        if self._interpreter.get_signature_list():
+            named = self._interpreter.get_signature_runner().get_output_details()
+            if PROBABILITIES in named:
+                return {name: int(named[name]["index"]) for name in (PROBABILITIES, EMBEDDING) if name in named}
+        return {PROBABILITIES: int(self._interpreter.get_output_details()[0]["index"])}
+
+    @property
+    def has_embedding(self) -> bool:
+        """Whether the model also outputs its embedding (exported since the out-of-distribution check)."""
+        return EMBEDDING in self._outputs
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -37,6 +57,11 @@ class LiteRTModel:
         return tuple(int(d) for d in self._input["shape"][1:])
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities for one batch."""
+        return self.outputs(x)[PROBABILITIES]
+
+    def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
+        """Every output for one batch, by name: `probabilities`, and `embedding` when the model has one."""
         x = np.ascontiguousarray(x, dtype=np.float32)
         if x.shape[1:] != self.input_shape:
             raise ValueError(f"expected inputs of shape (n, {', '.join(map(str, self.input_shape))}), got {x.shape}")
@@ -47,11 +72,16 @@ class LiteRTModel:
                 self._batch = len(x)
             self._interpreter.set_tensor(self._input["index"], x)
             self._interpreter.invoke()
-            return self._interpreter.get_tensor(self._output["index"]).copy()
+            return {name: self._interpreter.get_tensor(index).copy() for name, index in self._outputs.items()}
 
     def predict(self, x: np.ndarray, *, batch_size: int = 32) -> np.ndarray:
         """Probabilities for any number of inputs, `batch_size` at a time."""
-        return np.concatenate([self(x[i : i + batch_size]) for i in range(0, len(x), batch_size)])
+        return self.predict_outputs(x, batch_size=batch_size)[PROBABILITIES]
+
+    def predict_outputs(self, x: np.ndarray, *, batch_size: int = 32) -> dict[str, np.ndarray]:
+        """Every output for any number of inputs, `batch_size` at a time."""
+        batches = [self.outputs(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
+        return {name: np.concatenate([batch[name] for batch in batches]) for name in self._outputs}
 
     def latency_ms(self, x: np.ndarray, *, repeats: int = 20) -> float:
         """Median milliseconds for one input, after a warm-up call."""

@@ -2,6 +2,7 @@
 
     decode -> quality warnings -> preprocess (as recorded) -> LiteRT
            -> aggregate windows -> temperature -> threshold and review band
+           -> out-of-distribution check: an input unlike the training data gets no class
 
 The model and its preprocessing never change once a run is complete, so a
 `Predictor` may be kept for the life of a process. The threshold and review
@@ -23,6 +24,7 @@ import numpy as np
 
 from core.errors import Unavailable
 from core.evaluation.decision import apply_temperature, predicted_classes
+from core.evaluation.ood import OodJudgement, OodReference, judge
 from core.inputs.preprocess import (
     ImagePreprocessing,
     Source,
@@ -35,9 +37,9 @@ from core.inputs.preprocess import (
     resize_image,
     sound_inputs,
 )
-from core.inputs.quality import image_warnings, sound_warnings
+from core.inputs.quality import check_image, check_sound, image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
-from core.serving.litert import LiteRTModel
+from core.serving.litert import EMBEDDING, LiteRTModel
 from core.store.artifacts import read_json
 from core.store.layout import RunLayout
 from core.store.serving_state import FITTED_VERSION, OperatingPoint
@@ -50,9 +52,19 @@ class Prediction:
     """One input's result.
 
     Attributes:
-        probabilities: Calibrated probability per class name.
-        predicted: The class called at the operating point.
-        uncertain: The probability fell inside the review band: refer for review.
+        probabilities: Calibrated probability per class name: the model's
+            output, kept for the record; not a result when the class is withheld.
+        predicted: The class called at the operating point. When the input is
+            out of distribution this call is only the model's guess, kept for
+            research use; it is never shown (`shown_class` and `to_dict` give None).
+        uncertain: Refer for review: the probability fell inside the review
+            band, or the input is out of distribution (no class).
+        out_of_distribution: The input is unlike the model's training data,
+            so no class is given; None when the model has no reference to
+            judge with (exported before the check existed).
+        ood_score: The input's distance from the training data over the
+            calibrated limit (above 1: out of distribution); None if not judged.
+        ood_reason: Why, as a sentence (also when not judged).
         review_band, threshold, operating_point_version: The operating point
             that decided, and its version (0: the run's fitted point).
         warnings: Input-quality problems, as sentences.
@@ -68,24 +80,34 @@ class Prediction:
     modality: str
     class_names: list[str]
     probabilities: dict[str, float]
-    predicted: str
+    predicted: str | None
     uncertain: bool
     review_band: list[float]
     threshold: float | None
     operating_point_version: int
+    out_of_distribution: bool | None = None
+    ood_score: float | None = None
+    ood_reason: str | None = None
     warnings: list[str] = field(default_factory=list)
     duration_seconds: float | None = None
     n_windows: int | None = None
     heatmap: np.ndarray | None = None
     display: np.ndarray | None = None
 
-    def to_dict(self) -> dict:
-        """The one JSON form of a prediction (CLI, REST API, page): every field but the arrays.
+    @property
+    def shown_class(self) -> str | None:
+        """The class a person may be shown: None when it is withheld (out of distribution)."""
+        return None if self.out_of_distribution else self.predicted
 
+    def to_dict(self) -> dict:
+        """The one JSON form of a prediction (REST API, page, audit log): every field but the arrays.
+
+        `predicted` is `shown_class`: withheld (None) out of distribution.
         Fields are read, not deep-copied as `dataclasses.asdict` would, so the
         arrays are never copied only to be dropped.
         """
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAYS}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAYS}
+        return {**values, "predicted": self.shown_class}
 
 
 class Predictor:
@@ -142,6 +164,8 @@ class Predictor:
         band = review_band if review_band is not None else point["review_band"]
         self.fitted = OperatingPoint(FITTED_VERSION, point["threshold"], (float(band[0]), float(band[1])))
         self.quality_reference = read_json(layout.quality_reference) if layout.quality_reference.is_file() else None
+        reference = layout.model(self.model_name).ood_reference
+        self.ood_reference = OodReference.from_bytes(reference.read_bytes()) if reference.is_file() else None
 
     @property
     def modality(self) -> str:
@@ -171,6 +195,7 @@ class Predictor:
             probs, extras = self._predict_image(source, heatmap)
         else:
             probs, extras = self._predict_sound(source, heatmap)
+        ood = self._judge(extras.pop("model_input"))
         calibrated = apply_temperature(probs[None, :], self.temperature)[0]
         point = operating_point or self.fitted
         predicted, uncertain = self._decide(calibrated, point)
@@ -181,26 +206,42 @@ class Predictor:
             class_names=self.class_names,
             probabilities={name: float(p) for name, p in zip(self.class_names, calibrated, strict=True)},
             predicted=predicted,
-            uncertain=uncertain,
+            uncertain=uncertain or bool(ood.out_of_distribution),
             review_band=list(point.review_band),
             threshold=point.threshold,
             operating_point_version=point.version,
+            out_of_distribution=ood.out_of_distribution,
+            ood_score=ood.score,
+            ood_reason=ood.reason,
             **extras,
         )
 
+    def _judge(self, model_input: np.ndarray) -> OodJudgement:
+        """Whether the input (its model-size image, or its windows) is like the training data.
+
+        Models exported before the check have no embedding output or no
+        reference; they are served unchecked and the judgement says so.
+        """
+        if self.ood_reference is None or not self.litert.has_embedding:
+            return judge(None, None, modality=self.modality)
+        embeddings = self.litert.predict_outputs(model_input)[EMBEDDING]
+        return judge(self.ood_reference, embeddings, modality=self.modality)
+
     def _predict_image(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
-        image = decode_image(source, max_pixels=self.max_image_pixels)
+        image = decode_image(source, max_pixels=self.max_image_pixels, size=self.params.image_size)
         pixels = resize_image(image, self.params.image_size)
+        check_image(image, pixels)
         x = image_to_input(pixels)
         probs = self.litert(x[None])[0]
         extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
         if heatmap:
             extras["heatmap"] = occlusion_map(self.litert, x, int(probs.argmax()))
-        return probs, extras
+        return probs, {**extras, "model_input": x[None]}
 
     def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
         params = self.params
         signal, rate = read_audio(source, max_seconds=self.max_audio_seconds)
+        check_sound(signal, rate, window_seconds=params.window_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
         windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
         window_probs = self.litert.predict(windows)
@@ -216,4 +257,4 @@ class Predictor:
             target = int(probs.argmax())
             maps = np.stack([occlusion_map(self.litert, window, target, fill=0.0) for window in windows])
             extras["heatmap"] = stitch_windows(maps, start_frames)
-        return probs, extras
+        return probs, {**extras, "model_input": windows}

@@ -80,10 +80,6 @@ class PredictionService:
         self._predictors: dict[tuple[str, str], Predictor] = {}
         self._lock = threading.Lock()
 
-    @property
-    def max_upload_bytes(self) -> int:
-        return int(self.settings.max_upload_mb * 1024 * 1024)
-
     def champion(self) -> dict | None:
         """The promoted champion (`damaged` says why it cannot be served, if so), or None before any promotion."""
         with unavailable_on_error("cannot read which model is the champion"):
@@ -159,7 +155,7 @@ class PredictionService:
         """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""
         if not data:
             raise EmptyInput("the file is empty")
-        if len(data) > self.max_upload_bytes:
+        if len(data) > self.settings.max_upload_bytes:
             raise InputTooLarge(
                 f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit"
             )
@@ -203,10 +199,12 @@ class PredictionService:
             content_sha256=digest,
             run_id=prediction.run_id,
             model=prediction.model,
-            predicted=prediction.predicted,
+            predicted=prediction.shown_class,
             probabilities=prediction.probabilities,
             uncertain=prediction.uncertain,
             warnings=prediction.warnings,
+            out_of_distribution=prediction.out_of_distribution,
+            ood_score=prediction.ood_score,
             case_ref=case_ref,
             filename=(filename or "")[:500] or None,
             input_path=stored,

@@ -8,7 +8,8 @@ Feedback is append-only: a prediction keeps its review history, and the
 latest review is the one shown.
 
 The input itself is never stored, only its SHA-256, unless input storage is
-switched on (then `input_path` names the stored copy).
+switched on (then `input_path` names the stored copy; it is shown relative
+to ARTIFACTS_DIR, never as a server path).
 """
 
 from __future__ import annotations
@@ -17,16 +18,19 @@ import csv
 import io
 import uuid
 from datetime import UTC, datetime
+from pathlib import PurePath
 from typing import Any
 
 from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select, text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
+from sqlalchemy.sql.elements import ColumnElement
 
 from core.errors import InvalidInput, NotFound
 from core.store.database import Base, describe, open_database, unavailable_on_error
 
 VERDICTS = ("confirmed", "overridden")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id",
     "created_at",
@@ -40,6 +44,8 @@ CSV_COLUMNS = (
     "probabilities",
     "uncertain",
     "warnings",
+    "out_of_distribution",
+    "ood_score",
     "operating_point_version",
     "threshold",
     "review_band",
@@ -53,7 +59,7 @@ CSV_COLUMNS = (
 
 
 class PredictionRecord(Base):
-    """One prediction, as it was shown."""
+    """One prediction, as it was shown: `predicted` is empty when the class was withheld (out of distribution)."""
 
     __tablename__ = "predictions"
 
@@ -70,6 +76,8 @@ class PredictionRecord(Base):
     probabilities: Mapped[dict] = mapped_column(JSON)
     uncertain: Mapped[bool] = mapped_column(Boolean, index=True)
     warnings: Mapped[list] = mapped_column(JSON)
+    out_of_distribution: Mapped[bool | None] = mapped_column(Boolean, index=True)
+    ood_score: Mapped[float | None] = mapped_column(Float)
     operating_point_version: Mapped[int | None] = mapped_column(Integer)
     threshold: Mapped[float | None] = mapped_column(Float)
     review_band: Mapped[list | None] = mapped_column(JSON)
@@ -94,6 +102,24 @@ class FeedbackRecord(Base):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: str | None) -> None:
+    """The one rule for a review, from the page or the API.
+
+    Raises:
+        InvalidInput: with what to send instead.
+    """
+    if verdict not in VERDICTS:
+        raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    classes = list(prediction.probabilities)
+    if verdict == "overridden":
+        if not correct_label:
+            raise InvalidInput("an override needs the correct label")
+        if correct_label not in classes:
+            raise InvalidInput(f"correct_label must be one of the model's classes ({', '.join(classes)})")
+    elif not prediction.predicted:
+        raise InvalidInput("no class was given for this input, so there is none to confirm: override with the label")
 
 
 class AuditLog:
@@ -153,10 +179,12 @@ class AuditLog:
         content_sha256: str,
         run_id: str,
         model: str,
-        predicted: str,
+        predicted: str | None,
         probabilities: dict[str, float],
         uncertain: bool,
         warnings: list[str],
+        out_of_distribution: bool | None = None,
+        ood_score: float | None = None,
         case_ref: str | None = None,
         filename: str | None = None,
         input_path: str | None = None,
@@ -181,10 +209,12 @@ class AuditLog:
             input_path=input_path,
             run_id=run_id,
             model=model,
-            predicted=predicted,
+            predicted=predicted or "",
             probabilities=probabilities,
             uncertain=uncertain,
             warnings=list(warnings),
+            out_of_distribution=out_of_distribution,
+            ood_score=ood_score,
             operating_point_version=operating_point_version,
             threshold=threshold,
             review_band=None if review_band is None else list(review_band),
@@ -208,16 +238,14 @@ class AuditLog:
 
         Raises:
             NotFound: unknown prediction.
-            InvalidInput: unknown verdict, or an override without a label.
+            InvalidInput: unknown verdict; an override without a label, or with one that is not
+                among the model's classes; a confirmation of a prediction whose class was withheld.
         """
         with Session(self.engine) as session, session.begin():
             prediction = session.get(PredictionRecord, prediction_id)
             if prediction is None:  # first: an unknown id is the error to fix, whatever else is wrong
                 raise NotFound(f"no prediction with id {prediction_id!r}")
-            if verdict not in VERDICTS:
-                raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-            if verdict == "overridden" and not correct_label:
-                raise InvalidInput("an override needs the correct label")
+            _check_verdict(prediction, verdict, correct_label)
             label = correct_label if verdict == "overridden" else prediction.predicted
             feedback = FeedbackRecord(
                 prediction_id=prediction_id,
@@ -240,28 +268,33 @@ class AuditLog:
         self,
         *,
         limit: int = 200,
+        offset: int = 0,
         model: str | None = None,
         case_ref: str | None = None,
         uncertain: bool | None = None,
         feedback: str | None = None,
     ) -> list[dict]:
-        """Newest predictions first, filtered; `feedback` is 'confirmed', 'overridden' or 'none'."""
+        """Newest predictions first, filtered, `limit` rows from `offset`; every filter and the limit run in SQL.
+
+        Args:
+            case_ref: Rows whose case reference contains this text, literally (`%` and `_` are not wildcards).
+            feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
+        """
         query = (
             select(PredictionRecord)
             .options(selectinload(PredictionRecord.feedback))
-            .order_by(PredictionRecord.created_at.desc())
+            .order_by(PredictionRecord.created_at.desc(), PredictionRecord.id)
         )
         if model:
             query = query.where(PredictionRecord.model == model)
         if case_ref:
-            query = query.where(PredictionRecord.case_ref.contains(case_ref))
+            query = query.where(PredictionRecord.case_ref.contains(case_ref, autoescape=True))
         if uncertain is not None:
             query = query.where(PredictionRecord.uncertain == uncertain)
-        with Session(self.engine) as session:
-            rows = [_row(r) for r in session.scalars(query.limit(limit if feedback is None else None))]
         if feedback is not None:
-            rows = [r for r in rows if (r["feedback"] or "none") == feedback][:limit]
-        return rows
+            query = query.where(_latest_verdict_is(feedback))
+        with Session(self.engine) as session:
+            return [_row(r) for r in session.scalars(query.limit(limit).offset(offset))]
 
     def count(self) -> int:
         with Session(self.engine) as session:
@@ -269,6 +302,7 @@ class AuditLog:
 
     @staticmethod
     def to_csv(rows: list[dict]) -> str:
+        """`rows` as CSV, text cells safe to open in a spreadsheet (see `_spreadsheet_safe`)."""
         buffer = io.StringIO()
         writer = csv.DictWriter(buffer, fieldnames=CSV_COLUMNS, extrasaction="ignore", lineterminator="\n")
         writer.writeheader()
@@ -276,12 +310,43 @@ class AuditLog:
             warnings = " | ".join(row["warnings"])
             band = "" if row["review_band"] is None else "-".join(f"{edge:g}" for edge in row["review_band"])
             compact = _compact(row["probabilities"])
-            writer.writerow({**row, "probabilities": compact, "warnings": warnings, "review_band": band})
+            cells = {**row, "probabilities": compact, "warnings": warnings, "review_band": band}
+            writer.writerow({name: _spreadsheet_safe(value) for name, value in cells.items()})
         return buffer.getvalue()
+
+
+def _latest_verdict_is(feedback: str) -> ColumnElement[bool]:
+    """SQL: the prediction's latest review has this verdict ('none': it has no review)."""
+    if feedback == "none":
+        return ~PredictionRecord.feedback.any()
+    latest = (
+        select(FeedbackRecord.verdict)
+        .where(FeedbackRecord.prediction_id == PredictionRecord.id)
+        .order_by(FeedbackRecord.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    return latest == feedback
+
+
+def _spreadsheet_safe(value: Any) -> Any:
+    """A text cell that a spreadsheet would run as a formula (=, +, -, @, tab, CR first), prefixed with `'`.
+
+    Numbers are left as they are, so a negative threshold stays a number;
+    only text (file names, case references, comments, labels) is changed.
+    """
+    if isinstance(value, str) and value[:1] in FORMULA_STARTS:
+        return "'" + value
+    return value
 
 
 def _compact(probabilities: dict[str, float]) -> str:
     return "; ".join(f"{k}={v:.4f}" for k, v in probabilities.items())
+
+
+def _in_store(path: str | None) -> str | None:
+    """A stored input's path relative to ARTIFACTS_DIR (`inputs/<sha256><suffix>`): never a server path."""
+    return None if path is None else PurePath(*PurePath(path).parts[-2:]).as_posix()
 
 
 def _row(record: PredictionRecord) -> dict[str, Any]:
@@ -293,13 +358,15 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
         "filename": record.filename,
         "modality": record.modality,
         "content_sha256": record.content_sha256,
-        "input_path": record.input_path,
+        "input_path": _in_store(record.input_path),
         "run_id": record.run_id,
         "model": record.model,
-        "predicted": record.predicted,
+        "predicted": record.predicted or None,
         "probabilities": record.probabilities,
         "uncertain": record.uncertain,
         "warnings": record.warnings,
+        "out_of_distribution": record.out_of_distribution,
+        "ood_score": record.ood_score,
         "operating_point_version": record.operating_point_version,
         "threshold": record.threshold,
         "review_band": record.review_band,

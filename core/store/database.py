@@ -28,6 +28,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase
@@ -109,7 +110,11 @@ def upgrade(engine: Engine) -> None:
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["connection"] = connection
         tables = set(inspect(connection).get_table_names())
-        if "predictions" in tables and "alembic_version" not in tables:
+        if "alembic_version" in tables:
+            current = connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+            if current == ScriptDirectory.from_config(config).get_current_head():
+                return  # up to date: nothing to run, and nothing for Alembic to log at every start
+        elif "predictions" in tables:
             command.stamp(config, FIRST_REVISION)
         command.upgrade(config, "head")
 

@@ -13,6 +13,7 @@
         previews/<sha256>.wav       each test recording, playable in a browser
         models/<model>/
           model.keras  model.tflite  history.csv  report.json  summary.json
+          ood_reference.npz         the training embeddings' reference for the out-of-distribution check
           predictions_<part>[_windows].csv
 
 Files are immutable once a run is complete; what changes after training
@@ -39,6 +40,7 @@ class ModelLayout:
     history = property(lambda self: self.dir / "history.csv")
     report = property(lambda self: self.dir / "report.json")
     summary = property(lambda self: self.dir / "summary.json")
+    ood_reference = property(lambda self: self.dir / "ood_reference.npz")
 
     def predictions(self, part: str, *, windows: bool = False) -> Path:
         """`predictions_test.csv`, `predictions_val_windows.csv`, ...: `part` is "test" or "val"."""

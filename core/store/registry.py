@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.errors import NotFound, PromotionRefused
+from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.evaluation.guardrails import promotion_concerns
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout, RunLayout
@@ -136,18 +136,26 @@ def promote(
     return state.add_champion(run_id, model, reason=reason, user=user, forced=bool(concerns))
 
 
-def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str | None) -> dict:
-    """Serve the previous champion again, as a new row of the history.
+def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str | None, to: int | None = None) -> dict:
+    """Serve an earlier champion again, as a new row of the history.
+
+    Args:
+        to: The `id` of the history row to serve again; None: the latest
+            champion that is not the current one.
 
     Raises:
-        NotFound: there is no earlier champion, or it can no longer be served.
-        InvalidInput: no reason given.
+        NotFound: there is no such earlier champion, or it can no longer be served.
+        InvalidInput: no reason given, or `to` names the model already served.
     """
-    previous = state.previous_champion()
-    if previous is None:
-        raise NotFound("there is no earlier champion to roll back to")
-    _report(artifacts_dir, previous["run_id"], previous["model"])
-    return state.add_champion(previous["run_id"], previous["model"], reason=reason, user=user)
+    target = state.previous_champion() if to is None else state.champion_entry(to)
+    if target is None:
+        missing = "there is no earlier champion" if to is None else f"the champion history has no entry {to}"
+        raise NotFound(f"{missing} to roll back to")
+    current = state.champion()
+    if current is not None and (target["run_id"], target["model"]) == (current["run_id"], current["model"]):
+        raise InvalidInput(f"{target['run_id']}/{target['model']} is already the champion")
+    _report(artifacts_dir, target["run_id"], target["model"])
+    return state.add_champion(target["run_id"], target["model"], reason=reason, user=user)
 
 
 def save_operating_point(

@@ -131,6 +131,12 @@ class ServingState:
         current = history[0] if history else None
         return next((r for r in history if (r["run_id"], r["model"]) != (current["run_id"], current["model"])), None)
 
+    def champion_entry(self, entry_id: int) -> dict | None:
+        """One row of the champion history by its `id`, or None."""
+        with Session(self.engine) as session:
+            record = session.get(ChampionRecord, entry_id)
+            return None if record is None else _champion(record)
+
     def operating_point(self, run_id: str, model: str) -> dict | None:
         """The model's latest saved version, or None when only its fitted point exists."""
         with Session(self.engine) as session:
@@ -221,6 +227,7 @@ def _versions(run_id: str, model: str) -> Select:
 
 def _champion(record: ChampionRecord) -> dict:
     return {
+        "id": record.id,
         "run_id": record.run_id,
         "model": record.model,
         "reason": record.reason,

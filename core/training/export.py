@@ -1,7 +1,9 @@
 """Exporting a trained Keras model to LiteRT, and checking the export against Keras.
 
-The exported file is what serving loads; the report records whether its
-probabilities match Keras' on test inputs, its size and its latency.
+The exported file is what serving loads: two named outputs, the
+probabilities and the penultimate embedding the out-of-distribution check
+reads (`core.training.models.with_embedding`). The report records whether
+its probabilities match Keras' on test inputs, its size and its latency.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import numpy as np
 from core.inputs.preprocess import as_model_input
 from core.serving.litert import LiteRTModel
 from core.store.artifacts import atomic_write
+from core.training.models import with_embedding
 
 log = logging.getLogger(__name__)
 
@@ -25,9 +28,10 @@ PARITY_ITEMS = 256
 
 
 def export_litert(model: keras.Model, path: Path) -> None:
-    """Write `model` as a `.tflite` file, atomically, keeping the converter's chatter out of stdout."""
+    """Write `model` with its embedding output as a `.tflite` file, atomically, without the converter's chatter."""
+    exported = with_embedding(model)
     with contextlib.redirect_stdout(io.StringIO()):
-        atomic_write(path, lambda tmp: model.export(str(tmp), format="litert"))
+        atomic_write(path, lambda tmp: exported.export(str(tmp), format="litert"))
 
 
 def check_parity(litert: LiteRTModel, keras_probs: np.ndarray, x: np.ndarray) -> dict:
@@ -41,7 +45,7 @@ def export_checked(model: keras.Model, path: Path, x: np.ndarray, keras_probs: n
     """Export to LiteRT, then measure its parity with Keras, its size and its latency.
 
     Args:
-        model: The trained model.
+        model: The trained (single-output) model.
         path: Where the `.tflite` file goes.
         x: Test inputs to compare on, as training holds them (uint8 images or
             spectrogram windows); `PARITY_ITEMS` of them are enough.

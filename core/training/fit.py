@@ -55,6 +55,10 @@ class FitResult:
         best_epoch: The 1-based epoch whose weights were kept.
         train_seconds: Wall time of the whole fit, feature caching included.
         cache_seconds: Time spent computing cached backbone features.
+        train_features: The training inputs' pooled backbone features (no
+            augmentation) when the final model's backbone is the one they were
+            cached with (no fine-tuning): its embedding of the training split,
+            so the out-of-distribution reference needs no second pass.
     """
 
     model: keras.Model
@@ -62,6 +66,7 @@ class FitResult:
     best_epoch: int
     train_seconds: float
     cache_seconds: float = 0.0
+    train_features: np.ndarray | None = None
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -267,10 +272,10 @@ def fit_model(
         ),
     )
     if name == "custom_cnn":
-        model, history, best, cache_seconds = _fit_custom_cnn(plan)
+        model, history, best, cache_seconds, features = _fit_custom_cnn(plan)
     else:
-        model, history, best, cache_seconds = _fit_transfer(name, plan, weights)
-    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds)
+        model, history, best, cache_seconds, features = _fit_transfer(name, plan, weights)
+    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds, features)
 
 
 @dataclass
@@ -291,7 +296,7 @@ class _Plan:
         )
 
 
-def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float]:
+def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float, None]:
     data, config = plan.data, plan.config
     model = build_custom_cnn(
         data.x_train.shape[1:], data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
@@ -306,11 +311,17 @@ def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float]
         first_epoch=1,
         **plan.common,
     )
-    return model, history, best, 0.0
+    return model, history, best, 0.0, None
 
 
-def _fit_transfer(name: str, plan: _Plan, weights: str | None) -> tuple[keras.Model, pd.DataFrame, int, float]:
-    """Head on cached backbone features, then optional end-to-end fine-tuning of the top backbone layers."""
+def _fit_transfer(
+    name: str, plan: _Plan, weights: str | None
+) -> tuple[keras.Model, pd.DataFrame, int, float, np.ndarray | None]:
+    """Head on cached backbone features, then optional end-to-end fine-tuning of the top backbone layers.
+
+    Also returns the cached features of the (unaugmented) training inputs, or
+    None once fine-tuning has changed the backbone they came from.
+    """
     data, config = plan.data, plan.config
     backbone = build_backbone(name, data.x_train.shape[1:], weights=weights)
     head = build_head(backbone.output_shape[-1], data.num_classes, dropout=config.dropout)
@@ -350,13 +361,19 @@ def _fit_transfer(name: str, plan: _Plan, weights: str | None) -> tuple[keras.Mo
             **plan.common,
         )
         history = pd.concat([history, tuned], ignore_index=True)
-    return model, history, best, cache_seconds
+        return model, history, best, cache_seconds, None
+    return model, history, best, cache_seconds, train_features[0][: len(data.x_train)]
 
 
-def predict(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> np.ndarray:
-    """Class probabilities for uint8 images or float spectrograms, batch by batch."""
+def predict_outputs(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Every output of a dict-output model (`core.training.models.with_embedding`), batch by batch.
+
+    Inputs are uint8 images or float spectrograms, as training holds them.
+    """
     chunks = [
-        ops.convert_to_numpy(model(as_model_input(x[start : start + batch_size]), training=False))
-        for start in range(0, len(x), batch_size)
+        model(as_model_input(x[start : start + batch_size]), training=False) for start in range(0, len(x), batch_size)
     ]
-    return np.concatenate(chunks).astype(np.float32)
+    return {
+        name: np.concatenate([ops.convert_to_numpy(chunk[name]) for chunk in chunks]).astype(np.float32)
+        for name in chunks[0]
+    }

@@ -19,6 +19,7 @@ from keras import layers
 
 from core.config import CUSTOM_CNN, MODEL_NAMES
 from core.errors import InvalidInput, NotFound, Unavailable
+from core.serving.litert import EMBEDDING, PROBABILITIES
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,8 @@ _CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 # Keras' default 0.99 needs hundreds of steps before the inference statistics
 # are usable; small medical sets give tens of steps per run.
 BN_MOMENTUM = 0.9
+# The custom CNN's pooled features: its embedding (`with_embedding`).
+EMBEDDING_LAYER = "avg_pool"
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -125,7 +128,7 @@ def build_custom_cnn(
         if block < len(filters):
             x = layers.MaxPooling2D(2, name=f"block{block}_pool")(x)
             x = layers.Dropout(dropout / 3, name=f"block{block}_dropout")(x)
-    x = layers.GlobalAveragePooling2D(name="avg_pool")(x)
+    x = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
     outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
     return keras.Model(inputs, outputs, name=CUSTOM_CNN)
@@ -196,6 +199,25 @@ def assemble(backbone: keras.Model, head: keras.Model, *, name: str) -> keras.Mo
     """The end-to-end model: backbone then head, sharing their layers and weights."""
     inputs = keras.Input(shape=backbone.input_shape[1:], name="input")
     return keras.Model(inputs, head(backbone(inputs)), name=name)
+
+
+def with_embedding(model: keras.Model) -> keras.Model:
+    """The same model answering a dict of its probabilities and its penultimate embedding.
+
+    The embedding is what the classifier head sees: the custom CNN's pooled
+    last feature map, or a transfer model's pooled backbone features. The
+    layers and weights are shared, so the probabilities are unchanged.
+    Exported with named outputs, serving finds each by name
+    (`core.serving.litert`) and the out-of-distribution check
+    (`core.evaluation.ood`) reads the embedding.
+    """
+    if model.name == CUSTOM_CNN:
+        outputs = {PROBABILITIES: model.output, EMBEDDING: model.get_layer(EMBEDDING_LAYER).output}
+        return keras.Model(model.input, outputs, name=model.name)
+    backbone, head = (layer for layer in model.layers if isinstance(layer, keras.Model))
+    inputs = keras.Input(shape=model.input_shape[1:], name="input")
+    features = backbone(inputs)
+    return keras.Model(inputs, {PROBABILITIES: head(features), EMBEDDING: features}, name=model.name)
 
 
 def unfreeze_top(backbone: keras.Model, n_layers: int) -> None:

@@ -26,6 +26,7 @@ from core.data.audit import audit_dataset
 from core.data.dataset import load_dataset
 from core.data.splits import assign_splits, linked_units, split_table
 from core.errors import CoreError, InvalidInput
+from core.evaluation import ood
 from core.evaluation.comparisons import compare_models
 from core.evaluation.levels import Frames, model_report, prediction_frame, prediction_levels
 from core.evaluation.metrics import roc_auc
@@ -34,12 +35,13 @@ from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPrepr
 from core.inputs.previews import previews
 from core.inputs.quality import image_reference
 from core.store import artifacts
+from core.store.layout import ModelLayout
 from core.store.run_writer import RunWriter, write
 from core.store.stamps import new_run_id
 from core.training.encode import Encoded, encode, thread_map
 from core.training.export import PARITY_ITEMS, export_checked
-from core.training.fit import FitResult, SplitData, fit_model, predict
-from core.training.models import BACKBONES, build_backbone, resolve_weights
+from core.training.fit import FitResult, SplitData, fit_model, predict_outputs
+from core.training.models import BACKBONES, EMBEDDING, PROBABILITIES, build_backbone, resolve_weights, with_embedding
 
 log = logging.getLogger(__name__)
 
@@ -223,7 +225,10 @@ def _train_one(
     artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
     write(files.history, result.history)
 
-    frames = {part: _predict_part(result.model, run, part) for part in ("val", "test")}
+    model = with_embedding(result.model)
+    predicted = {part: _predict_part(model, run, part) for part in ("val", "test")}
+    frames = {part: frame for part, (frame, _) in predicted.items()}
+    embeddings = {part: embedding for part, (_, embedding) in predicted.items()}
     for part, (items, windows) in frames.items():
         write(files.predictions(part), items)
         if windows is not None:
@@ -243,6 +248,7 @@ def _train_one(
     keras_test = test_items if test_windows is None else test_windows
     keras_probs = keras_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
     report.update(export_checked(result.model, files.tflite, run.encoded.x[sample], keras_probs))
+    report["ood"] = _write_ood_reference(files, model, result, run, embeddings)
     write(files.report, report)
     val, test = levels[report["level"]]
     summary = _summary(name, result, files.keras.stat().st_size, val, run.positive)
@@ -283,16 +289,48 @@ def _results_row(name: str, report: dict, summary: dict) -> dict:
     }
 
 
-def _predict_part(model, run: _Prepared, part: str) -> Frames:
-    """Raw (uncalibrated) prediction frames of one split: per item, and per window for sounds."""
+def _predict_part(model, run: _Prepared, part: str) -> tuple[Frames, np.ndarray]:
+    """Raw (uncalibrated) prediction frames of one split (per item, and per window for sounds), and its embeddings.
+
+    `model` answers both outputs (`with_embedding`); embeddings are per input row (window, for sounds).
+    """
     rows = run.rows(part)
     owners = run.encoded.owner[rows]
-    window_probs = predict(model, run.encoded.x[rows])
+    outputs = predict_outputs(model, run.encoded.x[rows])
+    window_probs = outputs[PROBABILITIES]
     items = np.flatnonzero(run.split == part)
     if run.params.modality == "image":
-        return prediction_frame(run.table.iloc[items], run.labels[items], window_probs, run.class_names), None
+        frame = prediction_frame(run.table.iloc[items], run.labels[items], window_probs, run.class_names)
+        return (frame, None), outputs[EMBEDDING]
     probs = np.stack([aggregate_windows(window_probs[owners == item], run.params.aggregation) for item in items])
     frame = prediction_frame(run.table.iloc[items], run.labels[items], probs, run.class_names)
     windows = prediction_frame(run.table.iloc[owners], run.labels[owners], window_probs, run.class_names)
     windows.insert(windows.columns.get_loc("group") + 1, "start_seconds", run.encoded.start_seconds[rows])
-    return frame, windows
+    return (frame, windows), outputs[EMBEDDING]
+
+
+def _write_ood_reference(
+    files: ModelLayout, model, result: FitResult, run: _Prepared, embeddings: dict[str, np.ndarray]
+) -> dict:
+    """Fit the out-of-distribution reference on training embeddings, calibrate it on validation, and write it.
+
+    Returns the report's `ood` entry: the calibration and the share of the
+    model's own validation and test inputs (recordings, for sounds) it flags;
+    or `error` when it could not be fitted (the model is then served unchecked, saying so).
+    """
+    train = result.train_features
+    if train is None:
+        train = predict_outputs(model, run.encoded.x[run.rows("train")])[EMBEDDING]
+    try:
+        reference = ood.fit_reference(train, embeddings["val"])
+    except ValueError as exc:
+        log.warning("no out-of-distribution reference for %s: %s", files.dir.name, exc)
+        return {"error": str(exc)}
+    write(files.ood_reference, reference.to_bytes())
+    sound = run.params.modality == "sound"
+    scores = {
+        part: ood.input_scores(reference, embeddings[part], run.encoded.owner[run.rows(part)] if sound else None)
+        for part in ("val", "test")
+    }
+    summary = ood.summary(reference, scores["val"], scores["test"])
+    return {**summary, "reference_bytes": files.ood_reference.stat().st_size}

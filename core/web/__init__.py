@@ -2,7 +2,9 @@
 
 Modules: `server` (builds the Flask server under each Dash app, reads its
 services), `login`, `request_log`, `warmup`, `callbacks` (Dash callbacks
-declared per module, attached per app), `data_uri`.
+declared per module, attached per app), `data_uri`, `security` (same-origin
+writes, security headers), `redact` (error text without reprs or paths),
+`buffered_worker` (the gunicorn worker that hands a thread only whole requests).
 
 The only part of `core` that may import Flask. May import `core.settings`, `core.serving`, `core.store`
 and `core.inputs` (pictures for data URIs).

@@ -3,29 +3,88 @@
 `/healthz` stays open for the platform's health checks. Use HTTPS in front of
 it (every PaaS router does). With no users configured the app runs open, and
 the page says so.
+
+Guessing is slowed two ways. An unknown user name is checked against a dummy
+hash of the same method and cost as the real ones, so a wrong name costs the
+same time as a wrong password and the answer's timing does not tell which
+names exist. Failed logins (credentials sent and refused) are rate-limited
+with Flask-Limiter: `FAILED_PER_USER` per client address and user name; past
+it the answer is 429 until the window moves on. There is no limit per address
+alone: behind a PaaS router every client has the router's address, and such a
+limit would let anyone lock every user out. The counts are kept in each
+worker's memory, so every gunicorn worker (and every instance) counts on its
+own: the effective limit is the figure times the number of workers.
 """
 
 from __future__ import annotations
 
+import secrets
+
 from flask import Flask, Response, g, has_request_context, jsonify, request
-from werkzeug.security import check_password_hash
+from flask_limiter import ApplicationLimit, Limiter
+from flask_limiter.util import get_remote_address
+from werkzeug.security import check_password_hash, generate_password_hash
 
 OPEN_PATHS = ("/healthz",)
 # Set only by `core.web.warmup.prime` through the in-process test client: an
 # HTTP client cannot put a key like this in the WSGI environ.
 PRIMING = "core.web.priming"
 REALM = 'Basic realm="medical-classifier", charset="UTF-8"'
+FAILED_PER_USER = "10 per minute"
 
 
-def _authenticated(users: dict[str, str]) -> str | None:
-    """The user whose Basic credentials this request carries, if they are right."""
+def dummy_hash(users: dict[str, str]) -> str:
+    """A hash of a random password with the method and cost of the users' own hashes (e.g. `scrypt:32768:8:1`)."""
+    method = next(iter(users.values())).split("$", 1)[0]
+    try:
+        return generate_password_hash(secrets.token_urlsafe(16), method=method)
+    except ValueError:  # a method this Werkzeug cannot make: its hashes never verify either
+        return generate_password_hash(secrets.token_urlsafe(16))
+
+
+def _authenticated(users: dict[str, str], dummy: str) -> str | None:
+    """The user whose Basic credentials this request carries, if they are right.
+
+    An unknown name is checked against `dummy`, so it takes as long as a known name with a wrong password.
+    """
     credentials = request.authorization
     if not credentials or credentials.type != "basic":
         return None
     hashed = users.get(credentials.username or "")
-    if hashed and check_password_hash(hashed, credentials.password or ""):
-        return credentials.username
-    return None
+    right = check_password_hash(hashed or dummy, credentials.password or "")
+    return credentials.username if hashed and right else None
+
+
+def _failed_login(response: Response) -> bool:
+    """Whether this answer refused credentials that were sent (a first visit without any is no guess)."""
+    return response.status_code == 401 and request.authorization is not None
+
+
+def _address_and_user() -> str:
+    credentials = request.authorization
+    return f"{get_remote_address()}|{credentials.username if credentials else ''}"
+
+
+def _too_many(_limit) -> Response:
+    """429 after too many failed logins: JSON under /api/, plain text for the pages."""
+    message = "too many failed logins for this user from this address; wait a minute and try again"
+    if request.path.startswith("/api/"):
+        response = jsonify(error=message)
+        response.status_code = 429
+        return response
+    return Response(message, 429, mimetype="text/plain")
+
+
+def _limit_failed_logins(server: Flask) -> None:
+    """Count failed logins per address and user name; refuse with 429 past the limit."""
+    failed = ApplicationLimit(
+        FAILED_PER_USER,
+        key_function=_address_and_user,
+        scope="failed-login",
+        deduct_when=_failed_login,
+        exempt_when=lambda: request.path in OPEN_PATHS or bool(request.environ.get(PRIMING)),
+    )
+    Limiter(get_remote_address, app=server, application_limits=[failed], storage_uri="memory://", on_breach=_too_many)
 
 
 def _login_required() -> Response:
@@ -42,15 +101,18 @@ def _login_required() -> Response:
 def install(server: Flask, users: dict[str, str]) -> None:
     """Require one of `users` on every request except the open paths and start-up priming.
 
-    No users means open access.
+    No users means open access. Failed logins are rate-limited (see the module's docstring).
     """
+    dummy = dummy_hash(users) if users else ""
+    if users:
+        _limit_failed_logins(server)
 
     @server.before_request
     def require_login():
         g.user = None
         if not users or request.path in OPEN_PATHS or request.environ.get(PRIMING):
             return None
-        g.user = _authenticated(users)
+        g.user = _authenticated(users, dummy)
         return None if g.user else _login_required()
 
 

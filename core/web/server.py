@@ -1,8 +1,16 @@
-"""The Flask server under each Dash app: login, the request log and the app's services, built one way.
+"""The Flask server under each Dash app: login, the request log, security headers, body limits and services.
 
 Both apps call `build_server` and hand the result to `Dash(server=...)`, so
-login and logging cannot differ between them. Services the callbacks need
-(the settings, the prediction service) are kept on the server and read back
+login, logging and the protections of `core.web.security` cannot differ
+between them.
+
+Request bodies are limited before they are read (`MAX_CONTENT_LENGTH`: a
+longer `Content-Length` is refused with 413 without buffering anything): one
+upload and a little form overhead (`BODY_MARGIN_BYTES`) for the API, and
+`PAGE_BATCH_FILES` uploads, base64-encoded, for Dash's callback requests,
+which carry the page's batch of files in one JSON body.
+
+Services the callbacks need (the settings, the prediction service) are kept on the server and read back
 inside a request with `service(name)`, so callbacks are plain module-level
 functions instead of closures.
 """
@@ -11,12 +19,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 from core.settings import Settings
+from core.web import security
 from core.web.login import install as install_login
 from core.web.request_log import log_requests
 
+BODY_MARGIN_BYTES = 1024 * 1024
+PAGE_BATCH_FILES = 10
+DASH_CALLBACK_PATH = "/_dash-update-component"
 VIEWPORT = [{"name": "viewport", "content": "width=device-width, initial-scale=1"}]
 
 
@@ -26,8 +38,22 @@ def build_server(name: str, settings: Settings, **services: Any) -> Flask:
     server.extensions["settings"] = settings
     server.extensions.update(services)
     log_requests(server)
+    security.install(server)
     install_login(server, settings.users)
+    _limit_bodies(server, settings)
     return server
+
+
+def _limit_bodies(server: Flask, settings: Settings) -> None:
+    """One upload plus `BODY_MARGIN_BYTES` per request; a page batch for Dash's callbacks."""
+    upload = settings.max_upload_bytes
+    server.config["MAX_CONTENT_LENGTH"] = upload + BODY_MARGIN_BYTES
+    batch = PAGE_BATCH_FILES * (upload * 4 // 3 + 4) + BODY_MARGIN_BYTES
+
+    @server.before_request
+    def allow_page_batches():
+        if request.path == DASH_CALLBACK_PATH:
+            request.max_content_length = batch
 
 
 def dash_options(title: str, requests_pathname_prefix: str | None) -> dict[str, Any]:

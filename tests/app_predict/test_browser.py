@@ -31,7 +31,7 @@ def test_upload_read_explain_override_audit_and_a_corrupt_file(page_server, pred
 
         page.get_by_text("Show heatmap", exact=False).click()
         page.wait_for_function(
-            "document.querySelector('#heatmap-image')?.src?.startsWith('data:image/png')", timeout=30_000
+            "() => document.querySelector('#heatmap-image')?.src?.startsWith('data:image/png')", timeout=30_000
         )
         screenshot(page, "predict_result.png")
 

@@ -178,7 +178,8 @@ def test_two_workers_without_preload_migrate_a_fresh_database_and_serve_what_the
     with gunicorn("app_predict.app:server", env) as url:
         health = requests.get(f"{url}/healthz", timeout=30)
         assert health.status_code == 503 and health.json()["database"] is True  # no champion yet in this database
-        assert requests.post(f"{url}/api/champion", data="[]", timeout=30).status_code == 400
+        json_list = {"data": "[]", "headers": {"Content-Type": "application/json"}}
+        assert requests.post(f"{url}/api/champion", timeout=30, **json_list).status_code == 400
         promoted = requests.post(f"{url}/api/champion", json={**key, "reason": "first", "force": True}, timeout=30)
         assert promoted.status_code == 200
         saved = requests.post(f"{url}/api/operating-points", json={**key, "threshold": 0.42}, timeout=30)

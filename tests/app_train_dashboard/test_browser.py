@@ -1,5 +1,11 @@
 """The dashboard in a real browser (headless Chromium), served by gunicorn over a tiny demo run."""
 
+import json
+import re
+import urllib.request
+
+import requests
+
 from tests.support.servers import browser_page, gunicorn, screenshot
 
 STORED_PREVIEWS_PLAY = (
@@ -9,12 +15,12 @@ STORED_PREVIEWS_PLAY = (
 TRACES = "document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length"
 
 
-def _pick_run(page, url: str, dataset: str) -> None:
-    """Open the dashboard and choose the run trained on `dataset` in the run selector."""
-    page.goto(url + "/")
+def _pick_run(page, url: str, dataset: str, *, path: str = "/") -> None:
+    """Open the dashboard (at `path`) and choose the run trained on `dataset` in the run selector."""
+    page.goto(url + path)
     page.wait_for_selector("#run-select")
     page.click("#run-select")
-    page.get_by_text(dataset, exact=False).last.click()
+    page.get_by_role("option", name=re.compile(re.escape(dataset))).first.click()
 
 
 def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(dashboard_root, run_ids):
@@ -23,7 +29,7 @@ def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(d
         browser_page() as page,
     ):
         _pick_run(page, url, "synthetic-heart-sounds")
-        page.wait_for_function(f"{TRACES} === 4", timeout=30_000)  # 2 models x (train, validation)
+        page.wait_for_function(f"() => {TRACES} === 4", timeout=30_000)  # 2 models x (train, validation)
         names = page.evaluate("document.querySelector('#learning-curve-graph .js-plotly-plot').data.map(t => t.name)")
         assert names == [
             "custom_cnn · train",
@@ -38,7 +44,7 @@ def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(d
         handle = page.locator("#op-threshold [role=slider]").first
         handle.focus()
         handle.press("End")  # threshold to 1: nothing is called positive
-        page.wait_for_function(f"document.querySelector('#op-stats').innerText !== {before!r}", timeout=15_000)
+        page.wait_for_function(f"() => document.querySelector('#op-stats').innerText !== {before!r}", timeout=15_000)
         assert "Sensitivity\t0.000" in page.inner_text("#op-stats")
 
         page.get_by_role("tab", name="Errors").click()
@@ -58,5 +64,71 @@ def test_errors_show_the_stored_pictures_and_play_the_stored_recordings_after_th
         assert (
             cards > 0 and page.locator(".error-card img").count() == page.locator(".error-card audio").count() == cards
         )
-        page.wait_for_function(STORED_PREVIEWS_PLAY, timeout=15_000)
+        page.wait_for_function(f"() => {STORED_PREVIEWS_PLAY}", timeout=15_000)
         assert screenshot(page, "dashboard-errors.png").stat().st_size > 10_000
+
+
+def _move(page, slider: str, handle: int, start: str, steps: int) -> None:
+    """Move one handle of a Dash slider with the keyboard: to `start` ("Home"/"End"), then `steps` of 0.01."""
+    knob = page.locator(f"#{slider} [role=slider]").nth(handle)
+    knob.focus()
+    knob.press(start)
+    for _ in range(abs(steps)):
+        knob.press("ArrowRight" if steps > 0 else "ArrowLeft")
+
+
+def _slider_values(page, slider: str) -> list[float]:
+    return [float(v) for v in page.locator(f"#{slider} [role=slider]").evaluate_all("h => h.map(k => k.ariaValueNow)")]
+
+
+def _wait_for_refreshes(page, count: int) -> None:
+    """Block until the page has received `count` more answers to its periodic refresh (bounded: 90 s)."""
+    seen = []
+    page.on(
+        "response",
+        lambda r: seen.append(1) if "refresh-interval.n_intervals" in (r.request.post_data or "") else None,
+    )
+    for _ in range(360):
+        if len(seen) >= count:
+            return
+        page.wait_for_timeout(250)
+    raise AssertionError(f"the page answered {len(seen)} of {count} refreshes within 90 s")
+
+
+def test_the_analysts_threshold_and_band_survive_refreshes_and_are_served_once_saved(
+    dashboard_root, run_ids, demo_folders
+):
+    run = run_ids["sound"]
+    env = {"ARTIFACTS_DIR": str(dashboard_root), "DASHBOARD_REFRESH_SECONDS": "1"}
+    with gunicorn("wsgi:application", env) as url, browser_page() as page:
+        _pick_run(page, url, "synthetic-heart-sounds", path="/analytics/")
+        page.get_by_role("tab", name="Operating point").click()
+        page.wait_for_selector("#op-stats table")
+        page.click("#op-model")
+        page.get_by_role("option", name="mobilenet_v2").click()
+        _move(page, "op-threshold", 0, "Home", 30)
+        _move(page, "op-band", 0, "Home", 20)
+        _move(page, "op-band", 1, "End", -55)
+        moved = (_slider_values(page, "op-threshold"), _slider_values(page, "op-band"))
+        assert moved == ([0.3], [0.2, 0.45])
+
+        _wait_for_refreshes(page, 3)
+        assert (_slider_values(page, "op-threshold"), _slider_values(page, "op-band")) == moved
+        assert page.inner_text("#op-model") == "mobilenet_v2"
+
+        page.fill("#op-note", "browser test: after refreshes")
+        page.click("#op-save-button")
+        page.wait_for_selector("#op-save-result .alert-success", timeout=15_000)
+        saved = page.inner_text("#op-save-result")
+        assert "threshold 0.300 and review band 0.200–0.450" in saved
+        version = int(saved.split("version ")[1].split(":")[0])
+
+        recording = sorted(demo_folders["heart_sounds"].rglob("*.wav"))[0]
+        with recording.open("rb") as file:
+            answer = requests.post(
+                url + "/api/predict", files={"file": file}, data={"model": f"{run}/mobilenet_v2"}, timeout=60
+            ).json()
+        assert answer["operating_point_version"] == version
+        assert answer["threshold"] == 0.3 and answer["review_band"] == [0.2, 0.45]
+        history = json.load(urllib.request.urlopen(f"{url}/api/operating-points?run={run}&model=mobilenet_v2"))
+        assert history["versions"][0]["note"] == "browser test: after refreshes"

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from dash import html
+from dash import html, no_update
 from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import ids, tables
@@ -34,16 +34,27 @@ def _state(root: Path) -> ServingState:
 
 
 def test_run_list_is_newest_first_and_warns_about_damaged_runs(callbacks, run_ids):
-    options, value, compare, alerts, empty, style, badge = callbacks["refresh_runs"](None, None, None)
+    options, value, compare, alerts, empty, style, badge = callbacks["refresh_runs"](None, None, None, None, None)
     assert options[0]["disabled"] and options[0]["label"].startswith("⚠ killed")
     assert value == max(run_ids.values()) and empty is None and style == {}
     assert "skipped in the figures" in alerts[0].children
     assert len(compare) == 2 and badge.startswith("Champion: ")
 
 
+def test_a_refresh_keeps_the_analysts_run_and_model_choices(callbacks, run_ids):
+    kept_run = callbacks["refresh_runs"](None, 3, None, None, run_ids["image"])[1]
+    assert kept_run is no_update  # re-sending the run would reset every choice below it
+    options, kept_model = callbacks["model_options"](
+        run_ids["sound"], ["custom_cnn", "mobilenet_v2"], None, "mobilenet_v2"
+    )
+    assert [o["value"] for o in options] == ["custom_cnn", "mobilenet_v2"] and kept_model is no_update
+    _, fallback = callbacks["model_options"](run_ids["sound"], ["custom_cnn"], None, "mobilenet_v2")
+    assert fallback == "custom_cnn"  # the chosen model was unticked: the first one offered
+
+
 def test_empty_artifacts_show_the_command_that_creates_runs(tmp_path):
     refresh = callback_functions(create_app(Settings(artifacts_dir=tmp_path)))["refresh_runs"]
-    options, value, _, _, empty, style, _ = refresh(None, None, None)
+    options, value, _, _, empty, style, _ = refresh(None, None, None, None, None)
     assert options == [] and value is None and style == {"display": "none"}
     assert "make run" in json.dumps(empty.to_plotly_json(), default=str)
 
@@ -103,6 +114,14 @@ def test_saving_the_operating_point_writes_a_new_version_through_core(callbacks,
         set_threshold, "custom_cnn", None, "sensitivity", 0.9, run, ["custom_cnn"], None, triggered=ids.OP_MODEL
     )
     assert (threshold, band) == (0.42, [0.3, 0.55])  # the tab starts from the version in force
+    history, _ = callbacks["point_history"]("custom_cnn", None, None, run, ["custom_cnn"], None)
+    assert [(h["version"], h["threshold"], h["review band"], h["note"]) for h in history][0] == (
+        1,
+        "0.420",
+        "0.300–0.550",
+        "pilot",
+    )
+    assert history[-1]["version"] == 0 and history[-1]["when (UTC)"] == "at training"
 
 
 def test_promotion_needs_a_reason_shows_the_guardrails_and_records_an_override(callbacks, run_ids, dashboard_root):
@@ -115,6 +134,9 @@ def test_promotion_needs_a_reason_shows_the_guardrails_and_records_an_override(c
     promote = callbacks["promote_model"]
     opened, text, _ = _call(promote, 1, None, None, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_BUTTON)
     assert opened is True and "mobilenet_v2" in str(text) and "includes 0.5" in str(text)
+    shown = json.dumps([t.to_plotly_json() for t in text], default=str, ensure_ascii=False)
+    for fact in ("current champion", "AUROC (95% CI)", "ECE (calibrated)", "test n", "0.500 (0.500–0.500)"):
+        assert fact in shown  # the candidate beside the champion
     kept_open, text, _ = _call(
         promote, 1, 1, None, None, "mobilenet_v2", run, "looks good", triggered=ids.PROMOTE_CONFIRM
     )
@@ -180,3 +202,20 @@ def test_errors_gallery_of_a_run_without_previews_says_so_in_place_of_the_pictur
     assert len(cards) == min(12, len(pd.read_csv(run.model("custom_cnn").predictions("test"))))
     assert texts.count(NO_PREVIEW) == len(cards)
     assert not _components(cards, html.Img) and not _components(cards, html.Audio)
+
+
+def test_serving_history_lists_every_change_and_serves_an_earlier_champion_again(callbacks, run_ids, dashboard_root):
+    state = _state(dashboard_root)
+    first = state.champion()
+    state.add_champion(run_ids["sound"], "custom_cnn", reason="trial", user="ana")
+    rows, columns = callbacks["champion_history"](None, None, None, None)
+    assert rows[0]["model"] == f"custom_cnn of {run_ids['sound']}" and rows[0]["by"] == "ana"
+    assert {c["id"] for c in columns} == {"id", "when (UTC)", "model", "by", "reason"}
+    assert callbacks["champion_history"](None, None, None, rows) == (no_update, no_update)  # a selection survives
+    serve_again = callbacks["serve_again"]
+    assert "Select the row" in str(serve_again(1, None, "why").children)
+    assert "give a reason" in str(serve_again(1, [first["id"]], "").children)
+    result = serve_again(1, [first["id"]], "trial over")
+    assert result.color == "success"
+    latest = state.champion()
+    assert (latest["run_id"], latest["model"], latest["reason"]) == (first["run_id"], first["model"], "trial over")

@@ -100,3 +100,24 @@ def test_the_demo_promotes_its_best_model_explicitly_with_reason_demo(sound_run,
     champion = _serving_state(settings).champion()
     assert (champion["run_id"], champion["model"], champion["reason"]) == (run_id, best_model(tmp_path, run_id), "demo")
     assert f"champion is now {run_id}/" in capsys.readouterr().out
+
+
+def test_promote_champions_and_rollback_to_an_earlier_entry(sound_run, tmp_path, capsys):
+    import shutil
+
+    from core.store.layout import ArtifactsLayout
+
+    artifacts_dir, run_id, _ = sound_run
+    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(tmp_path).run(run_id).dir)
+    settings = Settings(artifacts_dir=tmp_path)
+    assert main(["champions"], settings=settings) == 0
+    assert "no champion has been promoted yet" in capsys.readouterr().out
+    for model in ("custom_cnn", "mobilenet_v2"):
+        assert main(["promote", run_id, model, "--reason", f"try {model}", "--force"], settings=settings) == 0
+    assert main(["rollback", "--reason", "back to the first", "--to", "1"], settings=settings) == 0
+    assert f"champion is now {run_id}/custom_cnn again" in capsys.readouterr().out
+    assert main(["champions"], settings=settings) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].split()[0] == "3" and "back to the first" in listing[0] and "try mobilenet_v2" in listing[1]
+    assert main(["rollback", "--reason", "typo", "--to", "42"], settings=settings) == 2
+    assert "no entry 42" in capsys.readouterr().err

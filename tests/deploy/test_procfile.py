@@ -40,14 +40,15 @@ def test_both_apps_in_a_real_browser_through_the_procfile(deploy_root):
             _choose_model(page, model)
             page.get_by_role("button", name=example).click()
             page.wait_for_function(
-                f"document.querySelector('.result-card')?.innerText.includes({model.split(' · ')[1]!r})", timeout=30_000
+                f"() => document.querySelector('.result-card')?.innerText.includes({model.split(' · ')[1]!r})",
+                timeout=30_000,
             )
         assert page.locator("audio").count() == 1  # the recording's player
         screenshot(page, "procfile_predict.png")
 
         page.goto(url + "/analytics/")
         page.wait_for_function(
-            "document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length >= 2", timeout=30_000
+            "() => document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length >= 2", timeout=30_000
         )
         screenshot(page, "procfile_analytics.png")
 

@@ -52,7 +52,9 @@ def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: 
             return
         except OSError:
             if time.monotonic() > deadline:
-                raise TimeoutError(f"{process.args[-1]} did not answer on {url} within {timeout} s") from None
+                raise TimeoutError(
+                    f"{process.args[-1]} did not answer on {url} within {timeout} s: {_tail(log)}"
+                ) from None
             time.sleep(0.3)
 
 
@@ -138,3 +140,31 @@ def procfile_web(env: dict[str, str], *, timeout: float = 90.0) -> Iterator[tupl
 def worker_pids(master: int) -> list[int]:
     """The gunicorn master's current worker processes."""
     return [int(pid) for pid in Path(f"/proc/{master}/task/{master}/children").read_text().split()]
+
+
+def _open_sockets(pid: int) -> set[str]:
+    """The `socket:[inode]` links among the open files of `pid`: none once it has exited; files closing are skipped."""
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return set()
+    links = set()
+    for fd in fds:
+        with contextlib.suppress(OSError):
+            links.add(os.readlink(fd))
+    return {link for link in links if link.startswith("socket:[")}
+
+
+def connection_worker(master: int, port: int, client_port: int) -> int | None:
+    """The worker of gunicorn `master` holding the server's end of the open local connection `client_port` -> `port`.
+
+    A keep-alive connection stays with the worker that accepted it, so after
+    a response this names the worker that answered it (None: no worker holds it).
+    """
+    inodes = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote = (int(address.rsplit(":", 1)[1], 16) for address in fields[1:3])
+        if (local, remote) == (port, client_port):
+            inodes.add(f"socket:[{fields[9]}]")
+    return next((pid for pid in worker_pids(master) if inodes & _open_sockets(pid)), None)

@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 from PIL import Image, ImageFilter
 
+from core.errors import InputUnjudgeable
 from core.inputs.preprocess import resize_image
-from core.inputs.quality import image_reference, image_warnings, sound_warnings
+from core.inputs.quality import check_image, check_sound, image_reference, image_warnings, sound_warnings
 
 
 def _checkerboard(size=256, square=16):
@@ -54,10 +55,53 @@ def test_a_clean_recording_has_no_warnings():
 
 
 def test_crafted_recordings_get_their_warning():
-    short = sound_warnings(_heartbeat(2.1), 2000, window_seconds=5)
-    assert short[0].startswith("recording is 2.1 s, shorter than the 5 s the model was trained on")
-    assert any("silent" in w for w in sound_warnings(np.zeros(20000, np.float32), 2000, window_seconds=5))
+    short = sound_warnings(_heartbeat(4.1), 2000, window_seconds=5)
+    assert short[0].startswith("recording is 4.1 s, shorter than the 5 s the model was trained on")
     clipped = np.clip(_heartbeat(8, level=3.0), -1, 1)
     assert any("clipped" in w for w in sound_warnings(clipped, 2000, window_seconds=5))
     noise = np.random.default_rng(1).normal(0, 0.2, 20000).astype(np.float32)
     assert any("signal-to-noise" in w for w in sound_warnings(noise, 2000, window_seconds=5))
+
+
+@pytest.mark.parametrize(
+    "image, reason",
+    [
+        (Image.new("RGB", (1, 1), "white"), "1x1 px, too small to judge"),
+        (_checkerboard(256).resize((256, 20)), "256x20 px, too small to judge"),
+        (Image.new("RGB", (512, 512)), "blank or a single colour"),
+        (Image.new("RGB", (300, 200), (0, 128, 128)), "blank or a single colour"),
+    ],
+)
+def test_images_with_nothing_to_judge_are_refused(image, reason):
+    with pytest.raises(InputUnjudgeable, match=reason) as refused:
+        check_image(image, resize_image(image, 64))
+    assert refused.value.status == 422
+
+
+def test_the_smallest_judgeable_image_passes_the_gate_with_a_warning():
+    image = _checkerboard(32, square=4)
+    check_image(image, resize_image(image, 128))
+    assert any("smaller than the 128x128 px" in w for w in _warnings(image))
+
+
+@pytest.mark.parametrize(
+    "signal, reason",
+    [
+        (_heartbeat(0.004), "0.0 s, too short to judge; send at least 3.75 s"),
+        (_heartbeat(3.0), "3.0 s, too short to judge"),
+        (np.zeros(20000, np.float32), "silent or nearly so"),
+        (_heartbeat(8) * 10 ** (-60 / 20), "silent or nearly so"),  # peaks at -66 dBFS
+        (np.full(20000, 0.5, np.float32), "silent or nearly so"),  # a constant offset is not sound
+        (np.eye(1, 20000, 10000, dtype=np.float32)[0] * 0.01, "silent or nearly so"),  # one click in silence
+    ],
+)
+def test_recordings_with_nothing_to_judge_are_refused(signal, reason):
+    with pytest.raises(InputUnjudgeable, match=reason):
+        check_sound(signal, 2000, window_seconds=5)
+
+
+def test_the_gates_pass_recordings_that_fill_most_of_a_window():
+    check_sound(_heartbeat(4.0), 2000, window_seconds=5)
+    check_sound(_heartbeat(2.0), 2000, window_seconds=1)  # the 2 s floor, for models of short windows
+    with pytest.raises(InputUnjudgeable, match="at least 2 s"):
+        check_sound(_heartbeat(1.5), 2000, window_seconds=1)

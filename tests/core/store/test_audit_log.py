@@ -5,6 +5,7 @@ from sqlalchemy.exc import StatementError
 
 from core.errors import InvalidInput, NotFound, Unavailable
 from core.store.audit_log import AuditLog
+from tests.core.store.test_database import HEAD
 
 FIELDS = dict(
     modality="image",
@@ -81,7 +82,7 @@ def test_the_schema_survives_reopening_and_is_versioned(tmp_path):
     reopened = AuditLog(url)
     assert reopened.count() == 1
     with reopened.engine.connect() as connection:
-        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0002"
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == HEAD
 
 
 def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(tmp_path):
@@ -89,3 +90,14 @@ def test_a_missing_folder_is_created_and_an_unusable_location_is_a_clear_error(t
     (tmp_path / "a-file").write_text("not a folder")
     with pytest.raises(Unavailable, match="cannot open the audit database"):
         AuditLog(f"sqlite:///{tmp_path / 'a-file' / 'audit.db'}")
+
+
+def test_a_review_names_one_of_the_models_classes_and_a_withheld_class_cannot_be_confirmed(audit):
+    judged = audit.record(**FIELDS)
+    with pytest.raises(InvalidInput, match=r"one of the model's classes \(sick, well\)"):
+        audit.add_feedback(judged, verdict="overridden", correct_label="fine")
+    withheld = audit.record(**{**FIELDS, "predicted": None, "uncertain": True, "out_of_distribution": True})
+    with pytest.raises(InvalidInput, match="none to confirm"):
+        audit.add_feedback(withheld, verdict="confirmed")
+    assert audit.add_feedback(withheld, verdict="overridden", correct_label="well")["correct_label"] == "well"
+    assert [r["feedback"] for r in audit.recent(limit=5)].count(None) == 1  # only the refused reviews left no row

@@ -125,3 +125,17 @@ def test_operating_points_are_versioned_checked_and_fall_back_to_the_fitted_one(
     with pytest.raises(NotFound):
         save_operating_point(root, state, image_id, "vgg16", threshold=0.3, review_band=(0.2, 0.4), user=None)
     assert len(state.operating_point_history(image_id, "custom_cnn")) == 2  # refused saves wrote nothing
+
+
+def test_rollback_to_any_earlier_champion_by_its_history_id(two_runs):
+    root, state, image_id, sound_id = two_runs
+    first = promote(root, state, image_id, "custom_cnn", reason="first", user="ana", force=True)
+    promote(root, state, sound_id, "custom_cnn", reason="second", user="ana", force=True)
+    promote(root, state, sound_id, "mobilenet_v2", reason="third", user="ana", force=True)
+    back = rollback(root, state, reason="the first was safest", user="bob", to=first["id"])
+    assert (back["run_id"], back["model"]) == (image_id, "custom_cnn")
+    assert [e["reason"] for e in state.champion_history()][:2] == ["the first was safest", "third"]
+    with pytest.raises(InvalidInput, match="already the champion"):
+        rollback(root, state, reason="again", user="bob", to=first["id"])
+    with pytest.raises(NotFound, match="no entry 999"):
+        rollback(root, state, reason="typo", user="bob", to=999)

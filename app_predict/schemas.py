@@ -1,0 +1,130 @@
+"""What the REST API accepts, as pydantic models: the feedback body, the `/api/predictions` query, upload fields.
+
+Each model is strict about what a client can get wrong: unknown fields,
+wrong types, text too long for its column, control characters (a NUL byte
+cannot be stored by PostgreSQL), numbers written any other way than plain
+digits. `parse` turns the first problems into one `InvalidInput` (422) that
+names the field and what it must be, quoting at most a few characters of
+what was sent.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any, Literal, TypeVar
+
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+
+from core.errors import InvalidInput
+
+MAX_LIMIT = 5000
+MAX_COMMENT_CHARS = 2000
+MAX_QUOTED_CHARS = 40
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and carriage return are text
+_LINE_BREAK = re.compile(r"[\t\n\r]")
+_DIGITS = re.compile(r"[0-9]{1,9}")
+Model = TypeVar("Model", bound=BaseModel)
+
+
+def _printable_text(value: str) -> str:
+    if _CONTROL.search(value):
+        raise ValueError("must not contain control characters such as NUL")
+    return value
+
+
+def _one_line(value: str) -> str:
+    if _LINE_BREAK.search(value):
+        raise ValueError("must be one line of text")
+    return _printable_text(value)
+
+
+def _whole_number(value: Any) -> Any:
+    """A query value must be plain digits ("1e3", "1.0" and "-1" are refused, not reinterpreted)."""
+    if isinstance(value, str) and not _DIGITS.fullmatch(value):
+        raise ValueError("must be a whole number written in digits")
+    return value
+
+
+def _field(max_length: int, check=_one_line) -> Any:
+    return Annotated[str, Field(min_length=1, max_length=max_length), AfterValidator(check)]
+
+
+Comment = _field(MAX_COMMENT_CHARS, _printable_text)
+Identifier = _field(64)
+Verdict = _field(20)
+ModelName = _field(100)
+ModelKey = _field(300)
+Label = _field(200)
+Filename = _field(500)
+WholeNumber = Annotated[int, BeforeValidator(_whole_number)]
+
+
+class Strict(BaseModel):
+    """Unknown fields are refused (a misspelt filter must not silently select everything); empty text is unset."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unset_empty(cls, values: Any) -> Any:
+        return {k: v for k, v in values.items() if v != ""} if isinstance(values, dict) else values
+
+
+class FeedbackBody(Strict):
+    """The body of `POST /api/feedback`. The verdict's values are checked after the id is found (404 first)."""
+
+    prediction_id: Identifier
+    verdict: Verdict
+    correct_label: Label | None = None
+    comment: Comment | None = None
+
+
+class PredictionsQuery(Strict):
+    """The query of `GET /api/predictions`; an empty value (`?model=`) means the filter is not set."""
+
+    limit: WholeNumber = Field(200, ge=1, le=MAX_LIMIT)
+    offset: WholeNumber = Field(0, ge=0)
+    model: ModelName | None = None
+    case_ref: Label | None = None
+    uncertain: bool | None = None
+    feedback: Literal["confirmed", "overridden", "none"] | None = None
+    format: Literal["json", "csv"] = "json"
+
+
+class PredictForm(Strict):
+    """The form fields of `POST /api/predict` beside the file."""
+
+    model: ModelKey | None = None
+    case_ref: Label | None = None
+    filename: Filename | None = None
+
+
+def _quoted(value: Any) -> str:
+    text = repr(value) if isinstance(value, str | int | float | bool) or value is None else type(value).__name__
+    return text if len(text) <= MAX_QUOTED_CHARS else text[: MAX_QUOTED_CHARS - 3] + "..."
+
+
+def _describe(error: dict, model: type[BaseModel]) -> str:
+    """One pydantic error as "field: what it must be, got ...", with a short quote of what was sent."""
+    field = ".".join(str(part) for part in error["loc"]) or "body"
+    if error["type"] == "extra_forbidden":
+        return f"unknown field {field!r}; accepted: {', '.join(model.model_fields)}"
+    if error["type"] == "missing":
+        return f"give the field {field!r}"
+    message = error["msg"].removeprefix("Value error, ")
+    message = message[:1].lower() + message[1:]
+    if error["type"] == "string_too_long":
+        return f"{field}: {message} (got {len(error['input'])})"
+    return f"{field}: {message}, got {_quoted(error['input'])}"
+
+
+def parse(model: type[Model], values: dict[str, Any]) -> Model:
+    """`values` checked by `model`.
+
+    Raises:
+        InvalidInput: every problem found, one clause each, naming the field.
+    """
+    try:
+        return model.model_validate(values)
+    except ValidationError as exc:
+        raise InvalidInput("; ".join(_describe(error, model) for error in exc.errors())) from None
