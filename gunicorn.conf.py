@@ -43,7 +43,7 @@ bind = f"0.0.0.0:{_whole_number('PORT', '8000')}"
 workers = _whole_number("WEB_CONCURRENCY", "2")
 threads = _whole_number("GUNICORN_THREADS", "4")
 timeout = _whole_number("GUNICORN_TIMEOUT", "60")
-max_body = int(settings.max_upload_mb * 2**20 * 4 / 3) + 2**20  # the page sends uploads base64-encoded
+max_body = settings.max_upload_bytes * 4 // 3 + 2**20  # the page sends uploads base64-encoded
 worker_class = type(
     "BufferedThreadWorker",
     (BufferedThreadWorker,),

@@ -1,8 +1,9 @@
 """Command line: `python -m core {audit,train,predict,promote,rollback,champions,operating-point,demo} ...`.
 
-User errors print one line and exit 2; unexpected failures print one line and
-exit 1 (`--debug` shows the traceback). TensorFlow is imported only by the
-commands that train.
+User errors print one line and exit 2, argparse's own included; unexpected
+failures print one line and exit 1 (`--debug` shows the traceback).
+TensorFlow is imported only by the commands that train, and only once every
+option has been checked: nothing is written for a run that cannot start.
 """
 
 from __future__ import annotations
@@ -14,13 +15,21 @@ import logging
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from core.config import FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
-from core.errors import CoreError
+from core.errors import CoreError, InvalidInput
 from core.settings import Settings
 from core.store.layout import ArtifactsLayout
 
 DEMO_IMAGE_SIZE = 128
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, with its errors on one line like every other user error (no usage dump)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see {self.prog} --help)\n")
 
 
 def _fractions(text: str) -> tuple[float, float, float]:
@@ -60,7 +69,7 @@ def _add_data_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m core",
         description="Train and audit medical image and sound classifiers. Decision support and research "
         "only; not a medical device.",
@@ -289,6 +298,7 @@ def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the report; exit 2 when a folder cannot be read, as training would refuse it."""
     from core.data.audit import audit_dataset
     from core.data.dataset import load_dataset
 
@@ -298,15 +308,19 @@ def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
         label_map=options.label_map,
         group_column=options.group_column,
         group_pattern=options.group_pattern,
+        allow_unreadable_folders=True,
     )
     report, _, _ = audit_dataset(dataset)
     print(json.dumps(report.to_dict(), indent=2) if args.json else "\n".join(report.summary_lines()))
+    if report.unreadable_folders:
+        count = len(report.unreadable_folders)
+        raise InvalidInput(f"{count} folder(s) cannot be read, such as {report.unreadable_folders[0]['path']}")
     return 0
 
 
-def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+def _train_options(args: argparse.Namespace) -> tuple[DataOptions, TrainConfig, dict]:
+    """Every training option, checked by the objects that hold it, before any data is read."""
     from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
-    from core.training.run import train_run
 
     config = TrainConfig(
         models=tuple(name.strip() for name in args.models.split(",") if name.strip()),
@@ -335,13 +349,14 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         fmax=args.fmax,
         aggregation=args.aggregation,
     )
-    run_id, results = train_run(
-        _data_options(args),
-        config,
-        artifacts_dir=settings.artifacts_dir,
-        image=ImagePreprocessing(image_size=args.image_size),
-        sound=sound,
-    )
+    return _data_options(args), config, {"image": ImagePreprocessing(image_size=args.image_size), "sound": sound}
+
+
+def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
+    data, config, preprocessing = _train_options(args)
+    from core.training.run import train_run
+
+    run_id, results = train_run(data, config, artifacts_dir=settings.artifacts_dir, **preprocessing)
     _print_results(run_id, results, settings.artifacts_dir)
     return 0
 
@@ -414,6 +429,7 @@ def _describe(path: str, prediction) -> list[str]:
 
 
 def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
+    from core.data.dataset import file_problem
     from core.serving.service import PredictionService, model_key
 
     if args.run and not args.model:
@@ -424,6 +440,9 @@ def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
     results, failures = [], 0
     for path in args.files:
         try:
+            problem = file_problem(Path(path))  # a named pipe would block the read forever
+            if problem is not None:
+                raise InvalidInput(problem)
             prediction = predictor.predict(Path(path), operating_point=point)
         except (CoreError, OSError) as exc:
             failures += 1

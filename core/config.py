@@ -1,18 +1,70 @@
 """Training options and the names they accept: light to import (no TensorFlow).
 
 The CLI builds its help from here, and the dashboards read the same names.
+Both option objects check themselves when built, so a wrong value stops the
+command line and the Python API alike before any data is read or any run
+folder exists (`core.errors.InvalidInput`, naming the CLI option).
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from core.errors import InvalidInput
 
 CUSTOM_CNN = "custom_cnn"
 TRANSFER_MODELS = ("vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0")
 MODEL_NAMES = (CUSTOM_CNN, *TRANSFER_MODELS)
 LOSSES = ("cross_entropy", "auroc")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+# A 95% percentile interval reads the 2.5% tails: with fewer resamples a tail holds
+# at most one value, and the interval is noise.
+MIN_BOOTSTRAP_RESAMPLES = 50
+# Whole-number options: (CLI option, least value, most value or None).
+_WHOLE_NUMBERS = {
+    "epochs": ("--epochs", 1, None),
+    "batch_size": ("--batch-size", 1, None),
+    "patience": ("--patience", 0, None),
+    "lr_patience": ("lr_patience", 0, None),
+    "cache_views": ("--cache-views", 1, None),
+    "fine_tune_epochs": ("--fine-tune-epochs", 0, None),
+    "fine_tune_layers": ("--fine-tune-layers", 0, None),
+    "seed": ("--seed", 0, 2**32 - 1),  # NumPy's seeds are unsigned 32-bit
+    "bootstrap_resamples": ("--bootstrap-resamples", MIN_BOOTSTRAP_RESAMPLES, None),
+}
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise InvalidInput(message)
+
+
+def _check_whole(option: str, value: object, least: int, most: int | None) -> None:
+    """`value` must be an int in [least, most]; bool is refused, though Python counts it an int."""
+    in_range = isinstance(value, int) and not isinstance(value, bool) and value >= least
+    in_range = in_range and (most is None or value <= most)
+    bounds = f"at least {least}" if most is None else f"between {least} and {most}"
+    _require(in_range, f"{option} must be a whole number {bounds}, got {value!r}")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def check_split(fractions: tuple[float, ...]) -> None:
+    """Train, validation and test fractions: three positive numbers summing to 1.
+
+    >>> check_split((0.7, 0.2, 0.2))
+    Traceback (most recent call last):
+    core.errors.InvalidInput: --split fractions must be three positive numbers summing to 1, got (0.7, 0.2, 0.2)
+    """
+    valid = len(fractions) == 3 and all(_is_number(part) and part > 0 for part in fractions)
+    _require(
+        valid and abs(sum(fractions) - 1) <= 1e-6,
+        f"--split fractions must be three positive numbers summing to 1, got {tuple(fractions)!r}",
+    )
 
 
 @dataclass(frozen=True)
@@ -60,6 +112,34 @@ class TrainConfig:
     target_sensitivity: float | None = None
     bootstrap_resamples: int = 1000
 
+    def __post_init__(self) -> None:
+        unknown = [name for name in self.models if name not in MODEL_NAMES]
+        _require(
+            bool(self.models) and not unknown,
+            f"unknown model(s) {', '.join(map(str, unknown)) or '(none)'}; choose from {', '.join(MODEL_NAMES)}",
+        )
+        repeated = sorted({name for name in self.models if list(self.models).count(name) > 1})
+        _require(not repeated, f"--models names {', '.join(repeated)} more than once; list each model once")
+        _require(self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
+        _require(self.flip in FLIP_MODES, f"--flip must be one of {', '.join(FLIP_MODES)}, got {self.flip!r}")
+        _require(
+            isinstance(self.weights, str) and bool(self.weights.strip()),
+            f"--weights must be imagenet, none or a path, got {self.weights!r}",
+        )
+        for name, (option, least, most) in _WHOLE_NUMBERS.items():
+            _check_whole(option, getattr(self, name), least, most)
+        for option, rate in (
+            ("--learning-rate", self.learning_rate),
+            ("fine_tune_learning_rate", self.fine_tune_learning_rate),
+        ):
+            _require(_is_number(rate) and rate > 0, f"{option} must be a positive number, got {rate!r}")
+        _require(_is_number(self.dropout) and 0 <= self.dropout < 1, f"dropout must be in [0, 1), got {self.dropout!r}")
+        target = self.target_sensitivity
+        _require(
+            target is None or (_is_number(target) and 0 < target <= 1),
+            f"--target-sensitivity must be a fraction in (0, 1], e.g. 0.9, got {target!r}",
+        )
+
 
 @dataclass(frozen=True)
 class DataOptions:
@@ -83,6 +163,14 @@ class DataOptions:
     positive_class: str | None = None
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     name: str | None = None
+
+    def __post_init__(self) -> None:
+        _require(
+            bool(self.sources) and all(str(source).strip() for source in self.sources),
+            "no data given: pass --data PATH (a class-folder root or a CSV manifest)",
+        )
+        _require(bool(self.group_column.strip()), "--group-column must name a column, got an empty name")
+        check_split(self.split)
 
     @property
     def dataset_name(self) -> str:

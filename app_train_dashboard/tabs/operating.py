@@ -18,6 +18,7 @@ from core.evaluation.metrics import (
     threshold_sweep,
 )
 from core.store.registry import save_operating_point
+from core.store.serving_state import OperatingPoint
 from core.web.callbacks import Callbacks
 from core.web.login import current_user
 
@@ -127,9 +128,9 @@ def set_threshold(
     if not chosen.run.is_binary:
         raise PreventUpdate
     if ctx.triggered_id != ids.OP_TARGET_BUTTON:
-        saved = serving_state().operating_point(chosen.run.run_id, chosen.model.name)
-        point = {**chosen.model.headline.get("operating_point", {}), **(saved or {})}
-        return round(point.get("threshold") or 0.5, 3), point.get("review_band", DEFAULT_BAND)
+        fitted = OperatingPoint.fitted(chosen.model.headline)
+        point = serving_state().in_force(chosen.run.run_id, chosen.model.name, fitted)
+        return round(point.threshold or 0.5, 3), list(point.review_band)
     if target is None or not 0 < target <= 1:
         raise PreventUpdate
     labels, probs = tables.calibrated_test(chosen.run, chosen.model)

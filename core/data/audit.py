@@ -1,9 +1,10 @@
-"""Checking a dataset before training: counts, unreadable files, duplicates, imbalance.
+"""Checking a dataset before training: counts, unreadable files and folders, duplicates, imbalance.
 
-Real medical sets come with corrupt files, the same image saved twice, the
-same recording filed under two diagnoses, and a rare positive class. The audit
-finds them so that training can skip what is broken, keep copies together, and
-drop contradictory labels, and so that an analyst sees what was done.
+Real medical sets come with corrupt files, folders nobody may read, the
+same image saved twice, the same recording filed under two diagnoses, and a
+rare positive class. The audit finds them so that training can skip what is
+broken, keep copies together, and drop contradictory labels, and so that an
+analyst sees what was done.
 """
 
 from __future__ import annotations
@@ -28,7 +29,10 @@ class AuditReport:
         n_files: Files found, readable or not.
         class_counts: Usable files per class (readable, not in conflict).
         unreadable: {"path", "reason"} for files that could not be decoded.
-        unsupported: {"path", "reason"} for files passed over before decoding.
+        unsupported: {"path", "reason"} for files passed over before decoding
+            (unsupported types, special files such as named pipes, broken links).
+        unreadable_folders: {"path", "reason"} for folders that could not be
+            listed; training refuses while there are any.
         duplicates: Sets of files with identical content: {"sha256", "paths", "labels"}.
         conflicts: The duplicate sets whose files carry different labels.
         imbalance_ratio: Largest class count over smallest.
@@ -41,6 +45,7 @@ class AuditReport:
     class_counts: dict[str, int]
     unreadable: list[dict] = field(default_factory=list)
     unsupported: list[dict] = field(default_factory=list)
+    unreadable_folders: list[dict] = field(default_factory=list)
     duplicates: list[dict] = field(default_factory=list)
     conflicts: list[dict] = field(default_factory=list)
     imbalance_ratio: float = 1.0
@@ -57,8 +62,12 @@ class AuditReport:
         lines += [f"  {label}: {count}" for label, count in sorted(self.class_counts.items())]
         if self.n_groups is not None:
             lines.append(f"{self.n_groups} groups")
+        if self.unreadable_folders:
+            lines.append(f"{len(self.unreadable_folders)} unreadable folders: training refuses until they can be read")
+            lines += [f"  {entry['path']}: {entry['reason']}" for entry in self.unreadable_folders]
         lines.append(f"{len(self.unreadable)} unreadable (skipped)")
         lines += [f"  {entry['path']}: {entry['reason']}" for entry in self.unreadable]
+        lines += self._passed_over_lines()
         lines.append(f"{len(self.duplicates)} sets of exact duplicates (kept in one split)")
         lines.append(f"{len(self.conflicts)} label conflicts (dropped)")
         lines += [f"  {' | '.join(entry['paths'])}: {', '.join(entry['labels'])}" for entry in self.conflicts]
@@ -68,6 +77,16 @@ class AuditReport:
                 f"(> {self.imbalance_threshold:g}); class weights will compensate"
             )
         return lines
+
+    def _passed_over_lines(self) -> list[str]:
+        """Files passed over before decoding, counted by reason with one example each."""
+        if not self.unsupported:
+            return []
+        by_reason: dict[str, list[str]] = defaultdict(list)
+        for entry in self.unsupported:
+            by_reason[entry["reason"]].append(entry["path"])
+        lines = [f"{len(self.unsupported)} passed over (not images or sounds, or not regular files)"]
+        return lines + [f"  {reason}: {len(paths)}, e.g. {paths[0]}" for reason, paths in sorted(by_reason.items())]
 
 
 def file_sha256(path: Path) -> str:
@@ -134,6 +153,7 @@ def audit_dataset(
         class_counts=dict(sorted(counts.items())),
         unreadable=unreadable,
         unsupported=[asdict(skip) for skip in dataset.skipped],
+        unreadable_folders=[asdict(skip) for skip in dataset.unreadable_folders],
         duplicates=duplicates,
         conflicts=conflicts,
         imbalance_ratio=round(ratio, 3),

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 from sklearn.model_selection import StratifiedGroupKFold
 
+from core.config import check_split
 from core.data.dataset import Item
 from core.errors import InvalidInput
 
@@ -60,6 +61,12 @@ def _hold_out(labels: np.ndarray, units: np.ndarray, fraction: float, seed: int)
             f"too few independent items to split: {n_units} groups, need at least {n_splits} "
             f"for a {fraction:.0%} hold-out. Add data or change --split."
         )
+    largest = int(np.unique(labels, return_counts=True)[1].max())
+    if largest < n_splits:  # scikit-learn refuses to stratify then
+        raise InvalidInput(
+            f"too few items to split: the largest class has {largest}, need at least {n_splits} "
+            f"for a {fraction:.0%} hold-out. Add data or change --split."
+        )
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, held = next(splitter.split(np.zeros(len(labels)), labels, units))
     mask = np.zeros(len(labels), dtype=bool)
@@ -85,8 +92,7 @@ def assign_splits(
     Raises:
         InvalidInput: bad fractions, or too few units to hold out val and test.
     """
-    if len(fractions) != 3 or abs(sum(fractions) - 1) > 1e-6 or min(fractions) <= 0:
-        raise InvalidInput(f"split fractions must be three positive numbers summing to 1, got {fractions!r}")
+    check_split(fractions)
     labels_arr, units_arr = np.asarray(labels), np.asarray(units)
     assignment = np.full(len(labels_arr), "train", dtype=object)
 

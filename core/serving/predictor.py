@@ -17,7 +17,7 @@ TensorFlow, so a serving worker starts fast and stays small.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,10 @@ from core.inputs.preprocess import (
 )
 from core.inputs.quality import check_image, check_sound, image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
-from core.serving.litert import EMBEDDING, LiteRTModel
+from core.serving.litert import EMBEDDING, PROBABILITIES, LiteRTModel
 from core.store.artifacts import read_json
 from core.store.layout import RunLayout
-from core.store.serving_state import FITTED_VERSION, OperatingPoint
+from core.store.serving_state import OperatingPoint
 
 ARRAYS = ("heatmap", "display")
 
@@ -160,9 +160,9 @@ class Predictor:
         self.positive = None if positive is None else self.class_names.index(positive)
         headline = report["levels"][report["level"]]
         self.temperature = float(headline["temperature"])
-        point = headline["operating_point"]
-        band = review_band if review_band is not None else point["review_band"]
-        self.fitted = OperatingPoint(FITTED_VERSION, point["threshold"], (float(band[0]), float(band[1])))
+        self.fitted = OperatingPoint.fitted(headline)
+        if review_band is not None:
+            self.fitted = replace(self.fitted, review_band=(float(review_band[0]), float(review_band[1])))
         self.quality_reference = read_json(layout.quality_reference) if layout.quality_reference.is_file() else None
         reference = layout.model(self.model_name).ood_reference
         self.ood_reference = OodReference.from_bytes(reference.read_bytes()) if reference.is_file() else None
@@ -195,7 +195,7 @@ class Predictor:
             probs, extras = self._predict_image(source, heatmap)
         else:
             probs, extras = self._predict_sound(source, heatmap)
-        ood = self._judge(extras.pop("model_input"))
+        ood = self._judge(extras.pop("embeddings"))
         calibrated = apply_temperature(probs[None, :], self.temperature)[0]
         point = operating_point or self.fitted
         predicted, uncertain = self._decide(calibrated, point)
@@ -216,15 +216,14 @@ class Predictor:
             **extras,
         )
 
-    def _judge(self, model_input: np.ndarray) -> OodJudgement:
-        """Whether the input (its model-size image, or its windows) is like the training data.
+    def _judge(self, embeddings: np.ndarray | None) -> OodJudgement:
+        """Whether the input (its embedding, or its windows' embeddings) is like the training data.
 
         Models exported before the check have no embedding output or no
         reference; they are served unchecked and the judgement says so.
         """
-        if self.ood_reference is None or not self.litert.has_embedding:
+        if self.ood_reference is None or embeddings is None:
             return judge(None, None, modality=self.modality)
-        embeddings = self.litert.predict_outputs(model_input)[EMBEDDING]
         return judge(self.ood_reference, embeddings, modality=self.modality)
 
     def _predict_image(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
@@ -232,11 +231,12 @@ class Predictor:
         pixels = resize_image(image, self.params.image_size)
         check_image(image, pixels)
         x = image_to_input(pixels)
-        probs = self.litert(x[None])[0]
+        outputs = self.litert.outputs(x[None])
+        probs = outputs[PROBABILITIES][0]
         extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
         if heatmap:
             extras["heatmap"] = occlusion_map(self.litert, x, int(probs.argmax()))
-        return probs, {**extras, "model_input": x[None]}
+        return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}
 
     def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
         params = self.params
@@ -244,7 +244,8 @@ class Predictor:
         check_sound(signal, rate, window_seconds=params.window_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
         windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
-        window_probs = self.litert.predict(windows)
+        outputs = self.litert.predict_outputs(windows)
+        window_probs = outputs[PROBABILITIES]
         probs = aggregate_windows(window_probs, params.aggregation)
         start_frames = np.round(starts * params.sample_rate / params.hop_length)
         extras = {
@@ -257,4 +258,4 @@ class Predictor:
             target = int(probs.argmax())
             maps = np.stack([occlusion_map(self.litert, window, target, fill=0.0) for window in windows])
             extras["heatmap"] = stitch_windows(maps, start_frames)
-        return probs, {**extras, "model_input": windows}
+        return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}

@@ -146,10 +146,7 @@ class PredictionService:
     def operating_point(self, predictor: Predictor) -> OperatingPoint:
         """The operating point in force for the predictor's model: its latest saved version, else the fitted one."""
         with unavailable_on_error("cannot read the operating point in force"):
-            saved = self.state.operating_point(predictor.run_id, predictor.model_name)
-        if saved is None:
-            return predictor.fitted
-        return OperatingPoint(saved["version"], saved["threshold"], tuple(saved["review_band"]))
+            return self.state.in_force(predictor.run_id, predictor.model_name, predictor.fitted)
 
     def check(self, data: bytes, predictor: Predictor) -> FileFormat:
         """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""

@@ -24,7 +24,7 @@ from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.evaluation.guardrails import promotion_concerns
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout, RunLayout
-from core.store.serving_state import FITTED_VERSION, ServingState
+from core.store.serving_state import OperatingPoint, ServingState
 
 PROMOTE_HINT = "promote one with `python -m core promote RUN MODEL --reason TEXT` or the dashboard's Comparison tab"
 
@@ -186,8 +186,4 @@ def operating_point_in_force(artifacts_dir: Path, state: ServingState, run_id: s
         NotFound: no such run or servable model.
     """
     report = _report(artifacts_dir, run_id, model)
-    saved = state.operating_point(run_id, model)
-    if saved is not None:
-        return saved
-    fitted = report["levels"][report["level"]]["operating_point"]
-    return {"version": FITTED_VERSION, "threshold": fitted["threshold"], "review_band": list(fitted["review_band"])}
+    return state.in_force(run_id, model, OperatingPoint.fitted(report["levels"][report["level"]])).to_dict()

@@ -74,6 +74,16 @@ class OperatingPoint:
     threshold: float | None
     review_band: tuple[float, float]
 
+    @classmethod
+    def fitted(cls, level: dict) -> OperatingPoint:
+        """Version 0: the point fitted on validation, from a `report.json` level (its `operating_point`)."""
+        point = level["operating_point"]
+        low, high = point["review_band"]
+        return cls(FITTED_VERSION, point["threshold"], (float(low), float(high)))
+
+    def to_dict(self) -> dict:
+        return {"version": self.version, "threshold": self.threshold, "review_band": list(self.review_band)}
+
 
 def check_operating_point(threshold: float | None, review_band: tuple[float, float]) -> None:
     """Refuse a threshold or band outside [0, 1], or a reversed band.
@@ -143,6 +153,14 @@ class ServingState:
             query = _versions(run_id, model).limit(1)
             latest = session.scalars(query).first()
             return None if latest is None else _point(latest)
+
+    def in_force(self, run_id: str, model: str, fitted: OperatingPoint) -> OperatingPoint:
+        """The one rule for what decides: the model's latest saved version, else its `fitted` point."""
+        saved = self.operating_point(run_id, model)
+        if saved is None:
+            return fitted
+        low, high = saved["review_band"]
+        return OperatingPoint(saved["version"], saved["threshold"], (low, high))
 
     def operating_point_history(self, run_id: str, model: str) -> list[dict]:
         """Every saved version of the model's operating point, newest first."""

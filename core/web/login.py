@@ -25,6 +25,8 @@ from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.web.security import refusal
+
 OPEN_PATHS = ("/healthz",)
 # Set only by `core.web.warmup.prime` through the in-process test client: an
 # HTTP client cannot put a key like this in the WSGI environ.
@@ -67,12 +69,7 @@ def _address_and_user() -> str:
 
 def _too_many(_limit) -> Response:
     """429 after too many failed logins: JSON under /api/, plain text for the pages."""
-    message = "too many failed logins for this user from this address; wait a minute and try again"
-    if request.path.startswith("/api/"):
-        response = jsonify(error=message)
-        response.status_code = 429
-        return response
-    return Response(message, 429, mimetype="text/plain")
+    return refusal("too many failed logins for this user from this address; wait a minute and try again", 429)
 
 
 def _limit_failed_logins(server: Flask) -> None:

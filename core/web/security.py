@@ -93,12 +93,16 @@ def _cross_site() -> Response | None:
     origin = request.headers.get("Origin")
     if request.method not in WRITE_METHODS or origin is None or urlsplit(origin).netloc == request.host:
         return None
-    message = "cross-site request refused: the Origin header does not match this server"
+    return refusal("cross-site request refused: the Origin header does not match this server", 403)
+
+
+def refusal(message: str, status: int) -> Response:
+    """A refused request's answer: JSON `{"error": ...}` under /api/, plain text for the pages."""
     if request.path.startswith("/api/"):
         response = jsonify(error=message)
-        response.status_code = 403
+        response.status_code = status
         return response
-    return Response(message, 403, mimetype="text/plain")
+    return Response(message, status, mimetype="text/plain")
 
 
 def _secure(response: Response) -> Response:

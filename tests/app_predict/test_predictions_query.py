@@ -12,17 +12,9 @@ from sqlalchemy import event
 
 from app_predict.factory import create_app
 from core.settings import Settings
+from tests.core.store.test_audit_log import FIELDS
 
-ROW = dict(
-    modality="image",
-    content_sha256="ab" * 32,
-    run_id="run-1",
-    model="custom_cnn",
-    predicted="sick",
-    probabilities={"sick": 0.8, "well": 0.2},
-    uncertain=False,
-    warnings=[],
-)
+ROW = {**FIELDS, "warnings": []}
 
 
 @pytest.fixture

@@ -1,12 +1,21 @@
+import os
+import shutil
 import subprocess
 import sys
 
+import pytest
+
 from core.cli import main
+from core.config import DataOptions, TrainConfig
+from core.errors import InvalidInput
 from core.settings import Settings
+from core.store.layout import ArtifactsLayout
 
 
-def _cli(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=300, env=env)
+def _cli(*args, env=None, timeout=300):
+    return subprocess.run(
+        [sys.executable, "-m", "core", *args], capture_output=True, text=True, timeout=timeout, env=env
+    )
 
 
 def test_help_explains_every_train_option():
@@ -121,3 +130,153 @@ def test_promote_champions_and_rollback_to_an_earlier_entry(sound_run, tmp_path,
     assert listing[0].split()[0] == "3" and "back to the first" in listing[0] and "try mobilenet_v2" in listing[1]
     assert main(["rollback", "--reason", "typo", "--to", "42"], settings=settings) == 2
     assert "no entry 42" in capsys.readouterr().err
+
+
+def _refusal(argv, tmp_path, capsys) -> str:
+    """Run the CLI in-process; return its one error line, asserting exit 2 and nothing under ARTIFACTS_DIR."""
+    artifacts_dir = tmp_path / "artifacts"
+    try:
+        code = main(argv, settings=Settings(artifacts_dir=artifacts_dir))
+    except SystemExit as exit_:  # argparse's own errors
+        code = exit_.code
+    captured = capsys.readouterr()
+    assert code == 2
+    lines = captured.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and "Traceback" not in captured.err
+    assert not artifacts_dir.exists()
+    return lines[0]
+
+
+@pytest.mark.parametrize(
+    "option, expected",
+    [
+        (["--epochs", "0"], "--epochs must be a whole number at least 1, got 0"),
+        (["--epochs", "-3"], "--epochs must be a whole number at least 1, got -3"),
+        (["--epochs", "many"], "argument --epochs: invalid int value: 'many' (see python -m core train --help)"),
+        (["--batch-size", "0"], "--batch-size must be a whole number at least 1, got 0"),
+        (["--target-sensitivity", "1.5"], "--target-sensitivity must be a fraction in (0, 1], e.g. 0.9, got 1.5"),
+        (["--target-sensitivity", "0"], "--target-sensitivity must be a fraction in (0, 1]"),
+        (["--split", "0.5,0.5,0.5"], "--split fractions must be three positive numbers summing to 1"),
+        (["--split", "0.8,0.2,0"], "--split fractions must be three positive numbers summing to 1"),
+        (["--split", "0.7,0.3"], "argument --split: expected three numbers like 0.7,0.15,0.15"),
+        (["--models", "custom_cnn,alexnet"], "unknown model(s) alexnet; choose from custom_cnn"),
+        (["--models", ","], "unknown model(s) (none)"),
+        (["--models", "custom_cnn,custom_cnn"], "--models names custom_cnn more than once"),
+        (["--learning-rate", "nan"], "--learning-rate must be a positive number, got nan"),
+        (["--learning-rate", "0"], "--learning-rate must be a positive number, got 0.0"),
+        (["--seed", "-1"], "--seed must be a whole number between 0 and 4294967295, got -1"),
+        (["--bootstrap-resamples", "0"], "--bootstrap-resamples must be a whole number at least 50, got 0"),
+        (["--cache-views", "0"], "--cache-views must be a whole number at least 1, got 0"),
+        (["--loss", "hinge"], "argument --loss: invalid choice: 'hinge'"),
+        (["--group-pattern", "("], "--group-pattern '(' is not a valid regex"),
+        (["--label-map", "mild"], "--label-map entries must look like old=new"),
+    ],
+)
+def test_every_bad_train_option_is_one_line_and_exit_2_before_a_run_folder_exists(
+    demo_folders, tmp_path, capsys, option, expected
+):
+    line = _refusal(["train", "--data", str(demo_folders["audiograms"]), *option], tmp_path, capsys)
+    assert expected in line
+
+
+@pytest.mark.parametrize(
+    "data, option, expected",
+    [
+        ("audiograms", ["--image-size", "0"], "image size must be a whole number of pixels from 8 to 1024, got 0"),
+        ("heart_sounds", ["--n-mels", "0"], "n mels must be a positive whole number, got 0"),
+        ("heart_sounds", ["--hop-length", "0"], "hop length must be a positive whole number, got 0"),
+        ("heart_sounds", ["--sample-rate", "0"], "sample rate must be a positive whole number, got 0"),
+        ("heart_sounds", ["--fmin", "-5"], "fmin must be at least 0 Hz and below fmax, got -5.0 Hz"),
+        ("heart_sounds", ["--overlap", "1"], "window overlap must be in [0, 1), got 1.0"),
+    ],
+)
+def test_bad_preprocessing_options_stop_before_a_run_folder_exists(
+    demo_folders, tmp_path, capsys, data, option, expected
+):
+    line = _refusal(["train", "--data", str(demo_folders[data]), *option], tmp_path, capsys)
+    assert expected in line
+
+
+def test_the_python_api_checks_options_by_the_same_rules():
+    with pytest.raises(InvalidInput, match="--epochs must be a whole number at least 1, got 0"):
+        TrainConfig(epochs=0)
+    with pytest.raises(InvalidInput, match="--target-sensitivity"):
+        TrainConfig(target_sensitivity=1.5)
+    with pytest.raises(InvalidInput, match="--batch-size must be a whole number at least 1, got 2.5"):
+        TrainConfig(batch_size=2.5)
+    with pytest.raises(InvalidInput, match="dropout must be in"):
+        TrainConfig(dropout=1.0)
+    with pytest.raises(InvalidInput, match="--split fractions"):
+        DataOptions(sources=("data",), split=(0.9, 0.1, 0.0))
+    with pytest.raises(InvalidInput, match="no data given"):
+        DataOptions(sources=())
+
+
+def test_argparse_errors_are_one_line_too(tmp_path):
+    result = _cli("train", "--epochs", "1")
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "error: the following arguments are required: --data (see python -m core train --help)"
+    ]
+
+
+def _with_an_unopenable_class(demo_folders, tmp_path):
+    """The demo audiograms, plus a class folder that cannot be opened even by root (a symbolic link loop)."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for class_dir in demo_folders["audiograms"].iterdir():
+        if class_dir.is_dir():
+            (data / class_dir.name).symlink_to(class_dir)
+    (data / "pharyngitis").symlink_to(data / "pharyngitis")
+    return data
+
+
+def test_train_refuses_a_data_folder_with_an_unreadable_class_folder_naming_it(demo_folders, tmp_path, capsys):
+    data = _with_an_unopenable_class(demo_folders, tmp_path)
+    line = _refusal(["train", "--data", str(data), "--weights", "none"], tmp_path, capsys)
+    assert f"{data / 'pharyngitis'} is a symbolic link that leads nowhere" in line
+    assert "perhaps a whole class" in line
+
+
+def test_audit_reports_an_unreadable_class_folder_and_exits_2(demo_folders, tmp_path, capsys):
+    data = _with_an_unopenable_class(demo_folders, tmp_path)
+    assert main(["audit", "--data", str(data)], settings=Settings(artifacts_dir=tmp_path / "a")) == 2
+    captured = capsys.readouterr()
+    assert "1 unreadable folders: training refuses until they can be read" in captured.out
+    assert f"  {data / 'pharyngitis'}: is a symbolic link that leads nowhere" in captured.out
+    assert "high_frequency_loss: 12" in captured.out  # the readable classes are still counted
+    assert captured.err.strip() == f"error: 1 folder(s) cannot be read, such as {data / 'pharyngitis'}"
+
+
+@pytest.mark.parametrize("encoding", ["cp1252", "utf-16-le"])
+def test_a_manifest_in_another_encoding_is_a_user_error_naming_the_file(tmp_path, encoding, capsys):
+    manifest = tmp_path / "labels.csv"
+    manifest.write_bytes("path,label\nimg/é.png,anormal_é\n".encode(encoding))
+    line = _refusal(["audit", "--data", str(manifest)], tmp_path, capsys)
+    assert line.startswith(f"error: manifest {manifest} ") and "save it as UTF-8" in line
+
+
+def test_audit_skips_a_named_pipe_in_a_data_folder_instead_of_waiting_on_it(demo_folders, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_folders["heart_sounds"], data)
+    os.mkfifo(data / "murmur" / "live.wav")
+    result = _cli("audit", "--data", str(data), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "is a named pipe (FIFO), not a file: 1" in result.stdout and "murmur: 12" in result.stdout
+
+
+def test_predict_on_a_named_pipe_or_a_folder_is_a_clear_error_not_a_hang(image_run, tmp_path):
+    artifacts_dir, run_id, _ = image_run
+    copy = tmp_path / "artifacts"
+    shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, ArtifactsLayout(copy).run(run_id).dir)
+    pipe = tmp_path / "scan.png"
+    os.mkfifo(pipe)
+    env = {**os.environ, "ARTIFACTS_DIR": str(copy)}
+    env.pop("DATABASE_URL", None)
+    args = ("predict", str(pipe), str(tmp_path), "--run", run_id, "--model", "custom_cnn")
+    result = _cli(*args, env=env, timeout=120)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout.splitlines() == [
+        f"{pipe}: error: is a named pipe (FIFO), not a file",
+        f"{tmp_path}: error: is a folder, not a file",
+    ]

@@ -48,3 +48,9 @@ def test_too_few_groups_and_bad_fractions_are_clear_errors():
         assign_splits(["a", "b", "a"], [0, 1, 2])
     with pytest.raises(CoreError, match="sum"):
         assign_splits(["a"] * 50, range(50), fractions=(0.5, 0.3, 0.3))
+
+
+def test_classes_too_small_to_stratify_are_a_user_error_not_a_crash():
+    labels = np.array(["a", "b", "c"] * 4)  # 12 independent items, but 4 a class: too few for 7 folds
+    with pytest.raises(CoreError, match="too few items to split: the largest class has 4, need at least 7"):
+        assign_splits(labels, np.arange(12))
