@@ -27,6 +27,9 @@ from PIL import Image
 from core.errors import InvalidInput
 
 Source = str | Path | bytes | BinaryIO
+# Image sides a model can take: the custom CNN halves its input three times, and
+# above 1024 one float32 input is 12 MB, so a typo (2240 for 224) would exhaust memory mid-run.
+IMAGE_SIZES = range(8, 1025)
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,13 @@ class ImagePreprocessing:
 
     image_size: int = 224
     modality: str = "image"
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.image_size, int) or self.image_size not in IMAGE_SIZES:
+            raise InvalidInput(
+                f"image size must be a whole number of pixels from {IMAGE_SIZES.start} to {IMAGE_SIZES.stop - 1}, "
+                f"got {self.image_size!r}"
+            )
 
     @property
     def input_shape(self) -> tuple[int, int, int]:
@@ -79,6 +89,14 @@ class SoundPreprocessing:
     modality: str = "sound"
 
     def __post_init__(self) -> None:
+        for name in ("sample_rate", "n_mels", "n_fft", "hop_length"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise InvalidInput(f"{name.replace('_', ' ')} must be a positive whole number, got {value!r}")
+        if not 0 <= self.fmin < (self.fmax or self.sample_rate / 2):
+            raise InvalidInput(f"fmin must be at least 0 Hz and below fmax, got {self.fmin!r} Hz")
+        if not self.top_db > 0:
+            raise InvalidInput(f"top_db must be positive, got {self.top_db!r}")
         if not 0 <= self.overlap < 1:
             raise InvalidInput(f"window overlap must be in [0, 1), got {self.overlap!r}")
         if self.window_seconds <= 0:

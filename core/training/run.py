@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from core.config import LOSSES, MODEL_NAMES, DataOptions, TrainConfig
+from core.config import DataOptions, TrainConfig
 from core.data.audit import audit_dataset
 from core.data.dataset import load_dataset
 from core.data.splits import assign_splits, linked_units, split_table
@@ -69,16 +69,12 @@ def choose_positive(class_names: Sequence[str], requested: str | None) -> int | 
 
 
 def check_models(config: TrainConfig, input_shape: tuple[int, int, int]) -> dict[str, object]:
-    """Fail before any work if a model name, the loss, or backbone weights are wrong.
+    """Fail before any work if backbone weights are wrong or the input is too small for a backbone.
 
-    Building each backbone once loads (or downloads) its weights, so a
-    missing file or an offline machine stops the run at once.
+    Model names and the loss were checked when `config` was built. Building
+    each backbone once loads (or downloads) its weights, so a missing file or
+    an offline machine stops the run at once.
     """
-    unknown = [name for name in config.models if name not in MODEL_NAMES]
-    if unknown or not config.models:
-        raise InvalidInput(f"unknown model(s) {', '.join(unknown) or '(none)'}; choose from {', '.join(MODEL_NAMES)}")
-    if config.loss not in LOSSES:
-        raise InvalidInput(f"--loss must be one of {', '.join(LOSSES)}, got {config.loss!r}")
     resolved = {}
     for name in config.models:
         if name in BACKBONES:
