@@ -20,10 +20,11 @@ from app_predict.result_card import result_card
 from core.errors import CoreError, InvalidInput
 from core.inputs.formats import ACCEPTED
 from core.inputs.preprocess import read_audio
+from core.inputs.previews import playable_wav
 from core.serving.service import PredictionService, model_key
 from core.store.examples import list_examples
 from core.web.callbacks import Callbacks
-from core.web.data_uri import file_data_uri
+from core.web.data_uri import bytes_data_uri, file_data_uri
 from core.web.login import current_user
 from core.web.server import service
 
@@ -55,20 +56,23 @@ def _decode_upload(contents: str) -> bytes:
         raise InvalidInput("the upload is not a readable file (its data is not base64)") from None
 
 
-def _waveform(contents: str, model: str):
-    """The recording's waveform figure, decoded under the same limits as its prediction; None if refused.
+def _recording(contents: str, model: str) -> tuple:
+    """The recording's waveform figure and a player source every browser plays; (None, None) if refused.
 
     The page's callbacks receive the upload back from the browser, so the
     recording is checked again here (size, type, length) exactly as
     `PredictionService` checks it for a prediction, never decoded unbounded.
+    The player gets a WAV at 8 kHz or more (`playable_wav`): Chromium will not
+    play the 2-4 kHz recordings heart sounds usually are.
     """
     predictions = _predictions()
     try:
         data = _decode_upload(contents)
         predictions.check(data, predictions.predictor(model))
-        return figures.fig_waveform(*read_audio(data, max_seconds=predictions.settings.max_audio_seconds))
+        signal, rate = read_audio(data, max_seconds=predictions.settings.max_audio_seconds)
     except CoreError:
-        return None
+        return None, None
+    return figures.fig_waveform(signal, rate), bytes_data_uri(playable_wav(signal, rate), "audio/wav")
 
 
 def _model_picker(models: list[dict]) -> dcc.Dropdown:
@@ -305,8 +309,8 @@ def show_detail(selected, results, inputs):
         return dbc.Alert(f"{result['filename']}: {result['error']}", color="danger"), None
     if result["modality"] != "sound":
         return result_card(result), index
-    waveform = _waveform(contents, model_key(result["run_id"], result["model"]))
-    return result_card(result, waveform=waveform, audio_src=contents), index
+    waveform, audio_src = _recording(contents, model_key(result["run_id"], result["model"]))
+    return result_card(result, waveform=waveform, audio_src=audio_src), index
 
 
 @callbacks(

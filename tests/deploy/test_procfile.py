@@ -43,7 +43,11 @@ def test_both_apps_in_a_real_browser_through_the_procfile(deploy_root):
                 f"() => document.querySelector('.result-card')?.innerText.includes({model.split(' · ')[1]!r})",
                 timeout=30_000,
             )
-        assert page.locator("audio").count() == 1  # the recording's player
+        assert page.locator("audio").count() == 1  # the recording's player, which Chromium can play (>= 3 kHz)
+        page.wait_for_function(
+            "() => { const a = document.querySelector('audio'); return a.readyState >= 1 && a.duration > 0; }",
+            timeout=15_000,
+        )
         screenshot(page, "procfile_predict.png")
 
         page.goto(url + "/analytics/")
