@@ -203,7 +203,13 @@ def fig_reliability(calibration: Mapping[str, Mapping], *, title: str) -> go.Fig
 
 
 def fig_threshold_curve(stats: pd.DataFrame, *, threshold: float, band: Sequence[float]) -> go.Figure:
-    """Sensitivity and specificity against the threshold, with the chosen threshold and review band."""
+    """Sensitivity and specificity against the threshold, with the chosen threshold and review band.
+
+    Drawn as steps (`stats` rows from `threshold_sweep`, at each distinct
+    score): between two scores the figures are those of the higher one, as
+    the table beside it says; a straight line between them would show values
+    no threshold gives.
+    """
     fig = go.Figure()
     fig.add_vrect(
         x0=band[0], x1=band[1], fillcolor="#ffd166", opacity=0.25, line_width=0, annotation_text="review band"
@@ -215,7 +221,7 @@ def fig_threshold_curve(stats: pd.DataFrame, *, threshold: float, band: Sequence
                 y=stats[column],
                 mode="lines",
                 name=column,
-                line={"color": colour(index), "width": 2},
+                line={"color": colour(index), "width": 2, "shape": "vh"},
             )
         )
     fig.add_vline(x=threshold, line={"color": "#333", "dash": "dash"}, annotation_text=f"threshold {threshold:.2f}")

@@ -153,7 +153,6 @@ def _champion_badge(root: Path) -> str:
 @callbacks(
     Output(ids.RUN_SELECT, "options"),
     Output(ids.RUN_SELECT, "value"),
-    Output(ids.COMPARE_SELECT, "options"),
     Output(ids.RUN_ALERTS, "children"),
     Output(ids.EMPTY_STATE, "children"),
     Output(ids.MAIN_CONTENT, "style"),
@@ -175,12 +174,22 @@ def refresh_runs(
     root = artifacts_dir()
     choices = run_choices(root)
     if not choices:
-        return [], None, [], [], empty_state(), {"display": "none"}, ""
-    options = _run_options(choices)
+        return [], None, [], empty_state(), {"display": "none"}, ""
     usable = [c["run_id"] for c in choices if c["usable"]]
     value = no_update if current in usable else (usable[0] if usable else None)
-    compare = [o for o in options if not o["disabled"]]
-    return options, value, compare, _run_alerts(choices), None, {}, _champion_badge(root)
+    return _run_options(choices), value, _run_alerts(choices), None, {}, _champion_badge(root)
+
+
+@callbacks(Output(ids.COMPARE_SELECT, "options"), Input(ids.RUN_SELECT, "value"), Input(ids.RUN_SELECT, "options"))
+def compare_choices(run_id: str | None, _runs: list[dict] | None) -> list[dict]:
+    """Runs the selected one can be compared with: usable, of the same modality, and not itself."""
+    choices = run_choices(artifacts_dir())
+    modality = next((c["modality"] for c in choices if c["run_id"] == run_id), None)
+    return [
+        {"label": c["label"], "value": c["run_id"]}
+        for c in choices
+        if c["usable"] and c["run_id"] != run_id and c["modality"] == modality
+    ]
 
 
 @callbacks(Output(ids.MODEL_CHECKLIST, "options"), Output(ids.MODEL_CHECKLIST, "value"), Input(ids.RUN_SELECT, "value"))

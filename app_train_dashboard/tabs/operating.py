@@ -130,7 +130,7 @@ def set_threshold(
     if ctx.triggered_id != ids.OP_TARGET_BUTTON:
         fitted = OperatingPoint.fitted(chosen.model.headline)
         point = serving_state().in_force(chosen.run.run_id, chosen.model.name, fitted)
-        return round(point.threshold or 0.5, 3), list(point.review_band)
+        return round(point.threshold or 0.5, 3), [round(edge, 3) for edge in point.review_band]
     if target is None or not 0 < target <= 1:
         raise PreventUpdate
     labels, probs = tables.calibrated_test(chosen.run, chosen.model)

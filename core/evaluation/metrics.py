@@ -331,10 +331,15 @@ def operating_stats(
 
 
 def threshold_sweep(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 1) -> dict[str, list[float]]:
-    """Sensitivity and specificity at every distinct threshold (from scikit-learn's ROC curve)."""
-    fpr, tpr, thresholds = roc_curve(np.asarray(y_true) == positive, scores)
+    """Sensitivity and specificity at every distinct score used as the threshold, descending, then at 0.
+
+    Every score is kept (no `drop_intermediate`), so the figures are a step
+    function: a threshold between two neighbouring scores gives the figures
+    of the higher one (a score counts as positive when it is >= the threshold).
+    """
+    fpr, tpr, thresholds = roc_curve(np.asarray(y_true) == positive, scores, drop_intermediate=False)
     return {
-        "threshold": np.minimum(thresholds, 1.0).tolist(),
-        "sensitivity": tpr.tolist(),
-        "specificity": (1 - fpr).tolist(),
+        "threshold": [*np.minimum(thresholds, 1.0).tolist(), 0.0],
+        "sensitivity": [*tpr.tolist(), 1.0],
+        "specificity": [*(1 - fpr).tolist(), 0.0],
     }

@@ -116,7 +116,7 @@ def load_run(artifacts_dir: Path, run_id: str) -> Run:
 
 
 def run_choices(artifacts_dir: Path) -> list[dict]:
-    """Runs for a selector, newest first: id, label, whether usable, and the warning if not."""
+    """Runs for a selector, newest first: id, label, modality, whether usable, and the warning if not."""
     choices = []
     for status in list_runs(artifacts_dir):
         run = load_run(artifacts_dir, status["run_id"])
@@ -124,7 +124,9 @@ def run_choices(artifacts_dir: Path) -> list[dict]:
         models = ", ".join(run.status.get("models_completed") or run.status.get("models") or [])
         label = f"{run.status.get('dataset', '?')} · {run.modality} · {date} · {models or 'no models'}"
         warning = None if run.usable else "; ".join(run.problems) or "no readable model"
-        choices.append({"run_id": run.run_id, "label": label, "usable": run.usable, "warning": warning})
+        choices.append(
+            {"run_id": run.run_id, "label": label, "modality": run.modality, "usable": run.usable, "warning": warning}
+        )
     return choices
 
 

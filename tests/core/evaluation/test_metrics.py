@@ -52,6 +52,10 @@ def test_operating_stats_by_hand():
     assert rare["ppv"] == pytest.approx(0.01 / (0.01 + 0.25 * 0.99))  # PPV collapses at low prevalence
     sweep = threshold_sweep(y, scores)
     assert sweep["sensitivity"][-1] == 1.0 and sweep["specificity"][-1] == 0.0
+    for threshold in (0.0, 0.3, 0.5, 0.6, 0.8, 1.0):  # each point of the step function is what the threshold gives
+        at = operating_stats(y, scores, threshold=threshold)
+        step = max(i for i, t in enumerate(sweep["threshold"]) if t >= threshold)  # the nearest score at or above
+        assert (sweep["sensitivity"][step], sweep["specificity"][step]) == (at["sensitivity"], at["specificity"])
 
 
 def test_threshold_for_target_specificity():
