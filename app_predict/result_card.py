@@ -88,11 +88,12 @@ def _facts(result: dict) -> list:
     ]
 
 
-def _review_controls(class_names: list[str], *, withheld: bool = False) -> list:
+def _review_controls(class_names: list[str], *, withheld: bool = False, uncertain: bool = False) -> list:
     """Heatmap toggle, confirm or override with a comment, and the report download, under a result.
 
     With the class withheld there is no result to explain or confirm: the
     heatmap and the confirm button are disabled; an override records what the input is.
+    An uncertain result has no decided class: the reviewer chooses the class to confirm.
     """
     heatmap_label = "No heatmap: there is no result to explain" if withheld else "Show heatmap (what drove the result)"
     return [
@@ -114,10 +115,22 @@ def _review_controls(class_names: list[str], *, withheld: bool = False) -> list:
         dbc.Row(
             [
                 dbc.Col(
-                    dbc.Button("Confirm result", id=ids.CONFIRM_BUTTON, color="success", disabled=withheld),
+                    dbc.Button(
+                        "Confirm the chosen class" if uncertain else "Confirm result",
+                        id=ids.CONFIRM_BUTTON,
+                        color="success",
+                        disabled=withheld,
+                    ),
                     width="auto",
                 ),
-                dbc.Col(dcc.Dropdown(id=ids.OVERRIDE_LABEL, options=class_names, placeholder="correct label"), md=3),
+                dbc.Col(
+                    dcc.Dropdown(
+                        id=ids.OVERRIDE_LABEL,
+                        options=class_names,
+                        placeholder="class (to confirm or correct)" if uncertain else "correct label",
+                    ),
+                    md=3,
+                ),
                 dbc.Col(dbc.Button("Override", id=ids.OVERRIDE_BUTTON, color="warning"), width="auto"),
                 dbc.Col(dbc.Input(id=ids.FEEDBACK_COMMENT, placeholder="comment (optional)", maxLength=2000), md=4),
             ],
@@ -141,6 +154,8 @@ def result_card(result: dict, *, waveform: go.Figure | None = None, audio_src: s
         dbc.Row(
             [dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]
         ),
-        *_review_controls(result["class_names"], withheld=bool(result.get("out_of_distribution"))),
+        *_review_controls(
+            result["class_names"], withheld=bool(result.get("out_of_distribution")), uncertain=result["uncertain"]
+        ),
     ]
     return dbc.Card(dbc.CardBody(body), className="result-card")

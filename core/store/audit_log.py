@@ -105,7 +105,11 @@ def _now() -> datetime:
 
 
 def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: str | None) -> None:
-    """The one rule for a review, from the page or the API.
+    """The one rule for a review, from the page or the API: what a reviewer confirms or corrects is a class.
+
+    - an override names one of the model's classes, other than the one called;
+    - a confirmation of an uncertain result names the class confirmed (the
+      model did not decide); a withheld class cannot be confirmed at all.
 
     Raises:
         InvalidInput: with what to send instead.
@@ -113,13 +117,17 @@ def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: st
     if verdict not in VERDICTS:
         raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
     classes = list(prediction.probabilities)
+    if correct_label is not None and correct_label not in classes:
+        raise InvalidInput(f"correct_label must be one of the model's classes ({', '.join(classes)})")
     if verdict == "overridden":
         if not correct_label:
             raise InvalidInput("an override needs the correct label")
-        if correct_label not in classes:
-            raise InvalidInput(f"correct_label must be one of the model's classes ({', '.join(classes)})")
+        if correct_label == prediction.predicted:
+            raise InvalidInput(f"the model called {correct_label!r} already: confirm it instead of overriding")
     elif not prediction.predicted:
         raise InvalidInput("no class was given for this input, so there is none to confirm: override with the label")
+    elif prediction.uncertain and not correct_label:
+        raise InvalidInput("this result was uncertain: choose the class you confirm, then confirm")
 
 
 class AuditLog:
@@ -246,7 +254,7 @@ class AuditLog:
             if prediction is None:  # first: an unknown id is the error to fix, whatever else is wrong
                 raise NotFound(f"no prediction with id {prediction_id!r}")
             _check_verdict(prediction, verdict, correct_label)
-            label = correct_label if verdict == "overridden" else prediction.predicted
+            label = correct_label if verdict == "overridden" or prediction.uncertain else prediction.predicted
             feedback = FeedbackRecord(
                 prediction_id=prediction_id,
                 created_at=_now(),

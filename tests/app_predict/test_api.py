@@ -27,12 +27,12 @@ def test_prediction_and_feedback(server, model_keys):
     assert set(body) >= {"id", "class", "probabilities", "uncertain", "warnings", "model", "run"}
     assert body["model"] == "custom_cnn" and f"{body['run']}/custom_cnn" == model_keys["image"]
     assert sum(body["probabilities"].values()) == pytest.approx(1.0)
-    feedback = requests.post(
-        f"{server}/api/feedback",
-        json={"prediction_id": body["id"], "verdict": "overridden", "correct_label": "normal", "comment": "reviewed"},
-        timeout=10,
-    )
-    assert feedback.status_code == 200 and feedback.json()["correct_label"] == "normal"
+    other = next(c for c in body["probabilities"] if c != body["class"])  # an override names another class
+    review = {"prediction_id": body["id"], "verdict": "overridden", "correct_label": other, "comment": "reviewed"}
+    same = requests.post(f"{server}/api/feedback", json={**review, "correct_label": body["class"]}, timeout=10)
+    assert body["class"] is None or (same.status_code == 422 and "confirm it instead" in same.json()["error"])
+    feedback = requests.post(f"{server}/api/feedback", json=review, timeout=10)
+    assert feedback.status_code == 200 and feedback.json()["correct_label"] == other
     rows = requests.get(f"{server}/api/predictions", params={"case_ref": "CASE-7"}, timeout=10).json()["predictions"]
     assert (
         rows[0]["id"] == body["id"]

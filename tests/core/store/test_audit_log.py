@@ -101,3 +101,14 @@ def test_a_review_names_one_of_the_models_classes_and_a_withheld_class_cannot_be
         audit.add_feedback(withheld, verdict="confirmed")
     assert audit.add_feedback(withheld, verdict="overridden", correct_label="well")["correct_label"] == "well"
     assert [r["feedback"] for r in audit.recent(limit=5)].count(None) == 1  # only the refused reviews left no row
+
+
+def test_an_override_names_another_class_and_an_uncertain_result_is_confirmed_with_its_class(audit):
+    judged = audit.record(**FIELDS)
+    with pytest.raises(InvalidInput, match="confirm it instead"):
+        audit.add_feedback(judged, verdict="overridden", correct_label="sick")
+    uncertain = audit.record(**{**FIELDS, "uncertain": True})
+    with pytest.raises(InvalidInput, match="choose the class you confirm"):
+        audit.add_feedback(uncertain, verdict="confirmed")
+    assert audit.add_feedback(uncertain, verdict="confirmed", correct_label="well")["correct_label"] == "well"
+    assert audit.get(uncertain)["reviews"][0]["correct_label"] == "well"
