@@ -33,7 +33,15 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import Map, Rule
 
-from app_predict.schemas import FeedbackBody, PredictForm, PredictionsQuery, parse
+from app_predict.schemas import (
+    FeedbackBody,
+    OperatingPointBody,
+    PredictForm,
+    PredictionsQuery,
+    PromoteBody,
+    RollbackBody,
+    parse,
+)
 from core.errors import CoreError, InvalidInput
 from core.serving.service import Outcome, PredictionService, model_key
 from core.store import registry
@@ -169,35 +177,6 @@ def _json_object() -> dict:
     return body
 
 
-def _field(body: dict, name: str, kind: type, *, required: bool = True) -> Any:
-    """`body[name]` checked to be a `kind` (str, bool or float: an int is a float, a bool is not).
-
-    Raises:
-        InvalidInput: the field is missing but required, or of another type; the message names it.
-    """
-    value = body.get(name)
-    if value is None:
-        if required:
-            raise InvalidInput(f"give the field {name!r}")
-        return None
-    number = isinstance(value, int | float) and not isinstance(value, bool)
-    if not (number if kind is float else isinstance(value, kind)):
-        raise InvalidInput(f"the field {name!r} must be a {kind.__name__}, got {value!r}")
-    if kind is str and not value.strip():
-        raise InvalidInput(f"the field {name!r} is empty")
-    return float(value) if kind is float else value
-
-
-def _band(body: dict) -> tuple[float, float] | None:
-    """The optional `band` field: [low, high] numbers."""
-    band = body.get("band")
-    if band is None:
-        return None
-    if not (isinstance(band, list) and len(band) == 2):
-        raise InvalidInput(f"the field 'band' must be [low, high], got {band!r}")
-    return _field({"low": band[0]}, "low", float), _field({"high": band[1]}, "high", float)
-
-
 @api.get("/api/champion")
 def champion_history():
     predictions_service = _predictions()
@@ -208,30 +187,30 @@ def champion_history():
 
 @api.post("/api/champion")
 def promote():
-    body, predictions_service = _json_object(), _predictions()
+    body, predictions_service = parse(PromoteBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.promote(
             predictions_service.settings.artifacts_dir,
             predictions_service.state,
-            _field(body, "run", str),
-            _field(body, "model", str),
-            reason=_field(body, "reason", str),
+            body.run,
+            body.model,
+            reason=body.reason,
             user=current_user(),
-            force=bool(_field(body, "force", bool, required=False)),
+            force=body.force,
         )
     )
 
 
 @api.post("/api/champion/rollback")
 def rollback():
-    body, predictions_service = _json_object(), _predictions()
+    body, predictions_service = parse(RollbackBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.rollback(
             predictions_service.settings.artifacts_dir,
             predictions_service.state,
-            reason=_field(body, "reason", str),
+            reason=body.reason,
             user=current_user(),
-            to=_field(body, "to", int, required=False),
+            to=body.to,
         )
     )
 
@@ -253,26 +232,23 @@ def operating_points():
 
 @api.post("/api/operating-points")
 def save_operating_point():
-    body, predictions_service = _json_object(), _predictions()
+    body, predictions_service = parse(OperatingPointBody, _json_object()), _predictions()
     return _answer(lambda: _save_operating_point(predictions_service, body))
 
 
-def _save_operating_point(predictions_service: PredictionService, body: dict) -> dict:
+def _save_operating_point(predictions_service: PredictionService, body: OperatingPointBody) -> dict:
     """A new version from `body`; a threshold or band left out keeps the one in force (as the CLI does)."""
     artifacts_dir, state = predictions_service.settings.artifacts_dir, predictions_service.state
-    run, model = _field(body, "run", str), _field(body, "model", str)
-    threshold, band = _field(body, "threshold", float, required=False), _band(body)
-    note = _field(body, "note", str, required=False)
-    current = registry.operating_point_in_force(artifacts_dir, state, run, model)
+    current = registry.operating_point_in_force(artifacts_dir, state, body.run, body.model)
     return registry.save_operating_point(
         artifacts_dir,
         state,
-        run,
-        model,
-        threshold=current["threshold"] if threshold is None else threshold,
-        review_band=band or tuple(current["review_band"]),
+        body.run,
+        body.model,
+        threshold=current["threshold"] if body.threshold is None else body.threshold,
+        review_band=body.band or tuple(current["review_band"]),
         user=current_user(),
-        note=note,
+        note=body.note,
     )
 
 

@@ -1,4 +1,4 @@
-"""What the REST API accepts, as pydantic models: the feedback body, the `/api/predictions` query, upload fields.
+"""What the REST API accepts, as pydantic models: feedback, serving-state changes, the predictions query, uploads.
 
 Each model is strict about what a client can get wrong: unknown fields,
 wrong types, text too long for its column, control characters (a NUL byte
@@ -13,7 +13,18 @@ from __future__ import annotations
 import re
 from typing import Annotated, Any, Literal, TypeVar
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    ValidationError,
+    model_validator,
+)
 
 from core.errors import InvalidInput
 
@@ -51,6 +62,7 @@ def _field(max_length: int, check=_one_line) -> Any:
 
 Comment = _field(MAX_COMMENT_CHARS, _printable_text)
 Identifier = _field(64)
+RunId = _field(200)
 Verdict = _field(20)
 ModelName = _field(100)
 ModelKey = _field(300)
@@ -77,6 +89,32 @@ class FeedbackBody(Strict):
     verdict: Verdict
     correct_label: Label | None = None
     comment: Comment | None = None
+
+
+class PromoteBody(Strict):
+    """The body of `POST /api/champion`."""
+
+    run: RunId
+    model: ModelName
+    reason: Comment
+    force: StrictBool = False
+
+
+class RollbackBody(Strict):
+    """The body of `POST /api/champion/rollback`; `to` is a champion-history id (default: the previous champion)."""
+
+    reason: Comment
+    to: StrictInt | None = None
+
+
+class OperatingPointBody(Strict):
+    """The body of `POST /api/operating-points`; a threshold or band left out keeps the one in force."""
+
+    run: RunId
+    model: ModelName
+    threshold: StrictFloat | None = None
+    band: tuple[StrictFloat, StrictFloat] | None = None
+    note: Comment | None = None
 
 
 class PredictionsQuery(Strict):
