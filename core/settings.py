@@ -17,6 +17,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -60,6 +61,9 @@ class Settings(BaseSettings):
         dashboard_refresh_seconds: How often the dashboard looks for new runs,
             a new champion and new operating-point versions
             (`DASHBOARD_REFRESH_SECONDS`, default 30).
+        display_timezone: The IANA time zone in which the apps and reports show
+            times (`DISPLAY_TIMEZONE`, default `UTC`; for example `Europe/Paris`).
+            Times are stored in UTC whatever this says.
     """
 
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
@@ -74,6 +78,7 @@ class Settings(BaseSettings):
     max_image_megapixels: PositiveNumber = 40.0
     store_inputs: bool = False
     dashboard_refresh_seconds: PositiveNumber = 30.0
+    display_timezone: str = "UTC"
 
     def __init__(self, **values: Any) -> None:
         try:
@@ -123,6 +128,15 @@ class Settings(BaseSettings):
         if path.exists() and not path.is_dir():
             raise ValueError(f"must be a folder, got {str(path)!r}, which is a file")
         return path
+
+    @field_validator("display_timezone")
+    @classmethod
+    def _time_zone(cls, name: str) -> str:
+        try:
+            ZoneInfo(name)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"must be an IANA time zone such as Europe/Paris or UTC, got {name!r}") from None
+        return name
 
     @field_validator("log_level", mode="before")
     @classmethod
