@@ -15,9 +15,10 @@ $(VENV)/.installed: requirements.txt
 PORT ?= 8000
 ARTIFACTS_DIR ?= artifacts
 
-## run: the whole product on its demo data: trains on generated data if ARTIFACTS_DIR has no run, then serves both apps with gunicorn
+## run: the whole product on its demo data: trains on generated data if ARTIFACTS_DIR (a folder) has no run, then
+## serves both apps with gunicorn; an object-storage ARTIFACTS_DIR (s3://...) is served as it is
 run: $(VENV)/.installed
-	@ls $(ARTIFACTS_DIR)/runs/*/status.json >/dev/null 2>&1 || ARTIFACTS_DIR=$(ARTIFACTS_DIR) $(PY) -m core demo
+	@case "$(ARTIFACTS_DIR)" in *://*) ;; *) ls $(ARTIFACTS_DIR)/runs/*/status.json >/dev/null 2>&1 || ARTIFACTS_DIR=$(ARTIFACTS_DIR) $(PY) -m core demo;; esac
 	@echo ""
 	@echo "  Prediction app:      http://localhost:$(PORT)/"
 	@echo "  Analytics dashboard: http://localhost:$(PORT)/analytics/"

@@ -3,7 +3,10 @@
     POST /api/predict               multipart `file`, optional `model` (run_id/model) and `case_ref`
     POST /api/feedback              JSON prediction_id, verdict (confirmed|overridden), correct_label, comment
     GET  /api/models                the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
-    GET  /api/predictions           audit-log rows, newest first, filtered (JSON, or CSV with ?format=csv)
+    GET  /api/predictions           audit-log rows, newest first, filtered (JSON, or CSV with ?format=csv);
+                                    ?awaiting_review=true: the review worklist, oldest first
+    GET  /api/reviewed-manifest.csv ?modality=image|sound[&model=]: reviewed cases as a training manifest
+    GET  /api/predictions/<id>/report  the recorded prediction's HTML report, with every review so far
     GET  /api/champion              the champion (`damaged` if so) and its history, newest first
     POST /api/champion              JSON run, model, reason, optional force: promote, with the guardrails
     POST /api/champion/rollback     JSON reason: serve the previous champion again
@@ -26,6 +29,7 @@ from __future__ import annotations
 import io
 import logging
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
@@ -33,8 +37,10 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
 from werkzeug.routing import Map, Rule
 
+from app_predict.report import report_html
 from app_predict.schemas import (
     FeedbackBody,
+    ManifestQuery,
     OperatingPointBody,
     PredictForm,
     PredictionsQuery,
@@ -117,16 +123,7 @@ def predict():
 
 @api.post("/api/feedback")
 def feedback():
-    body = parse(FeedbackBody, _json_object())
-    return jsonify(
-        _predictions().audit_log.add_feedback(
-            body.prediction_id,
-            verdict=body.verdict,
-            correct_label=body.correct_label,
-            comment=body.comment,
-            user=current_user(),
-        )
-    )
+    return jsonify(parse(FeedbackBody, _json_object()).record(_predictions().audit_log, current_user()))
 
 
 @api.get("/api/models")
@@ -138,14 +135,7 @@ def models():
 @api.get("/api/predictions")
 def predictions():
     query, audit_log = parse(PredictionsQuery, _single_values(request.args)), _predictions().audit_log
-    rows = audit_log.recent(
-        limit=query.limit,
-        offset=query.offset,
-        model=query.model,
-        case_ref=query.case_ref,
-        uncertain=query.uncertain,
-        feedback=query.feedback,
-    )
+    rows = audit_log.recent(limit=query.limit, offset=query.offset, **query.filters())
     if query.format == "csv":
         return Response(
             audit_log.to_csv(rows),
@@ -153,6 +143,36 @@ def predictions():
             headers={"Content-Disposition": "attachment; filename=predictions.csv"},
         )
     return jsonify(predictions=rows)
+
+
+@api.get("/api/predictions/<prediction_id>/report")
+def prediction_report(prediction_id: str):
+    """The report as recorded now, every review included; without pictures, as the input itself is not kept."""
+    predictions_service = _predictions()
+    record = predictions_service.audit_log.get(prediction_id)
+    if record is None:
+        return _error(f"no prediction with id {prediction_id!r}", 404)
+    text = report_html(
+        record,
+        picture=None,
+        heatmap=None,
+        generated_at=datetime.now(UTC),
+        zone=predictions_service.settings.display_timezone,
+    )
+    disposition = f"inline; filename=prediction_{record['id']}.html"
+    return Response(text, mimetype="text/html", headers={"Content-Disposition": disposition})
+
+
+@api.get("/api/reviewed-manifest.csv")
+def reviewed_manifest():
+    """Save it in ARTIFACTS_DIR: its paths are relative to that folder, as `python -m core train --data` reads them."""
+    query = parse(ManifestQuery, _single_values(request.args))
+    text = _predictions().reviewed_manifest(modality=query.modality, model=query.model)
+    return Response(
+        text,
+        mimetype="text/csv",
+        headers={"Content-Disposition": f"attachment; filename=reviewed-{query.modality}.csv"},
+    )
 
 
 def _answer(action: Callable[[], Any]) -> Response:

@@ -42,24 +42,50 @@ def _verdict(result: dict) -> dbc.Alert:
     return dbc.Alert(html.H4(result["predicted"], className="mb-0"), color="info", className="verdict")
 
 
-def _preview(result: dict, *, waveform: go.Figure | None, audio_src: str | None) -> list:
-    """The input as the model sees it under the (initially empty) heatmap; a sound adds its waveform and a player."""
-    picture = html.Div(
+def _heat_controls(*, withheld: bool) -> html.Div:
+    """The heatmap switch, its opacity slider and its one-line legend, right under the picture they act on.
+
+    With the class withheld there is no result to explain: the switch is disabled.
+    """
+    label = "No heatmap: there is no result to explain" if withheld else "Show heatmap (what drove the result)"
+    opacity = html.Div(
         [
-            html.Img(
-                src=result["picture"], alt="input as the model sees it", style={"width": "100%", "display": "block"}
+            html.Span("Opacity", className="small text-muted me-2"),
+            html.Div(
+                dcc.Slider(id=ids.HEATMAP_OPACITY, min=0, max=1, step=0.05, value=0.6, marks=None),
+                className="flex-grow-1",
             ),
-            html.Img(id=ids.HEATMAP_IMAGE, alt=""),
         ],
-        style={"position": "relative", "width": "100%", "maxWidth": "420px"},
+        className="d-flex align-items-center",
     )
-    if waveform is None:
-        return [picture]
+    return html.Div(
+        [
+            dbc.Row(
+                [
+                    dbc.Col(dbc.Switch(id=ids.HEATMAP_SWITCH, label=label, value=False, disabled=withheld), sm=7),
+                    dbc.Col(opacity, sm=5),
+                ],
+                className="g-2 align-items-center",
+            ),
+            html.Div(id=ids.HEATMAP_NOTE, className="small text-muted heatmap-legend"),
+        ],
+        className="heat-controls",
+    )
+
+
+def _picture(result: dict, figure: go.Figure | None) -> list:
+    """The input as the model sees it, with axes, the heatmap's controls under it; nothing when there is no picture."""
+    if figure is None:
+        return []
+    caption = (
+        "Log-mel spectrogram the model sees (time →, frequency ↑)"
+        if result["modality"] == "sound"
+        else "The image as the model sees it"
+    )
     return [
-        dcc.Graph(figure=waveform, config=GRAPH_CONFIG),
-        html.Div("Log-mel spectrogram the model sees (time →, frequency ↑)", className="small text-muted"),
-        picture,
-        html.Audio(src=audio_src, controls=True, className="w-100 mt-2"),
+        html.Div(caption, className="small text-muted"),
+        dcc.Graph(id=ids.PICTURE_GRAPH, figure=figure, config=GRAPH_CONFIG, className="picture-graph"),
+        _heat_controls(withheld=bool(result.get("out_of_distribution"))),
     ]
 
 
@@ -78,6 +104,7 @@ def _facts(result: dict) -> list:
     check = result.get("ood_reason")
     return [
         *_probabilities(result),
+        *([html.Div(f"Case {result['case_ref']}", className="small fw-semibold")] if result.get("case_ref") else []),
         html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
         *([html.Div(f"Training-data check: {check}", className="small text-muted ood-check")] if check else []),
         html.Div(f"Prediction id {result['id']}", className="small text-muted"),
@@ -89,28 +116,13 @@ def _facts(result: dict) -> list:
 
 
 def _review_controls(class_names: list[str], *, withheld: bool = False, uncertain: bool = False) -> list:
-    """Heatmap toggle, confirm or override with a comment, and the report download, under a result.
+    """Confirm or override with a comment, and the report download, under a result.
 
-    With the class withheld there is no result to explain or confirm: the
-    heatmap and the confirm button are disabled; an override records what the input is.
+    With the class withheld there is no result to confirm: the confirm
+    button is disabled; an override records what the input is.
     An uncertain result has no decided class: the reviewer chooses the class to confirm.
     """
-    heatmap_label = "No heatmap: there is no result to explain" if withheld else "Show heatmap (what drove the result)"
     return [
-        dbc.Row(
-            [
-                dbc.Col(dbc.Switch(id=ids.HEATMAP_SWITCH, label=heatmap_label, value=False, disabled=withheld), md=6),
-                dbc.Col(
-                    [
-                        dbc.Label("Heatmap opacity", className="small"),
-                        dcc.Slider(id=ids.HEATMAP_OPACITY, min=0, max=1, step=0.05, value=0.5, marks={0: "0", 1: "1"}),
-                    ],
-                    md=6,
-                ),
-            ],
-            className="mt-2",
-        ),
-        html.Div(id=ids.HEATMAP_NOTE, className="small text-muted"),
         html.H6("Your review", className="mt-3"),
         dbc.Row(
             [
@@ -141,21 +153,41 @@ def _review_controls(class_names: list[str], *, withheld: bool = False, uncertai
     ]
 
 
-def result_card(result: dict, *, waveform: go.Figure | None = None, audio_src: str | None = None) -> dbc.Card:
+def result_card(
+    result: dict,
+    *,
+    picture: go.Figure | None = None,
+    waveform: go.Figure | None = None,
+    audio_src: str | None = None,
+) -> dbc.Card:
     """The selected result.
+
+    An image sits beside its facts; a recording's waveform, spectrogram and
+    player take the full width (a long recording needs it), facts below.
 
     Args:
         result: One entry of the page's results (`Outcome.to_dict()` plus `picture`).
+        picture: The input as the model sees it (`figures.fig_image` or `fig_spectrogram`).
         waveform: The recording's envelope, for sounds.
         audio_src: The recording as a data URI, for the player.
     """
+    if waveform is None:
+        middle = [dbc.Row([dbc.Col(_picture(result, picture), md=6), dbc.Col(_facts(result), md=6)])]
+    else:
+        middle = [
+            dcc.Graph(figure=waveform, config=GRAPH_CONFIG),
+            *_picture(result, picture),
+            html.Audio(src=audio_src, controls=True, className="w-100 mt-2 no-print"),
+            html.Div(_facts(result), className="mt-3"),
+        ]
     body = [
         _verdict(result),
-        dbc.Row(
-            [dbc.Col(_preview(result, waveform=waveform, audio_src=audio_src), md=6), dbc.Col(_facts(result), md=6)]
-        ),
-        *_review_controls(
-            result["class_names"], withheld=bool(result.get("out_of_distribution")), uncertain=result["uncertain"]
+        *middle,
+        html.Div(
+            _review_controls(
+                result["class_names"], withheld=bool(result.get("out_of_distribution")), uncertain=result["uncertain"]
+            ),
+            className="no-print",
         ),
     ]
     return dbc.Card(dbc.CardBody(body), className="result-card")

@@ -27,6 +27,7 @@ from pydantic import (
 )
 
 from core.errors import InvalidInput
+from core.store.audit_log import AuditLog
 
 MAX_LIMIT = 5000
 MAX_COMMENT_CHARS = 2000
@@ -90,6 +91,12 @@ class FeedbackBody(Strict):
     correct_label: Label | None = None
     comment: Comment | None = None
 
+    def record(self, audit_log: AuditLog, user: str | None) -> dict:
+        """Add this review by `user` under `AuditLog.add_feedback`'s rule: the one way the API and pages record one."""
+        return audit_log.add_feedback(
+            self.prediction_id, verdict=self.verdict, correct_label=self.correct_label, comment=self.comment, user=user
+        )
+
 
 class PromoteBody(Strict):
     """The body of `POST /api/champion`."""
@@ -117,8 +124,16 @@ class OperatingPointBody(Strict):
     note: Comment | None = None
 
 
+Modality = Literal["image", "sound"]
+
+
 class PredictionsQuery(Strict):
-    """The query of `GET /api/predictions`; an empty value (`?model=`) means the filter is not set."""
+    """The query of `GET /api/predictions`; an empty value (`?model=`) means the filter is not set.
+
+    `model` matches part of the name, in any case; `awaiting_review=true` is
+    the review worklist (oldest first), and `reason` narrows it to one kind of
+    case, so it needs `awaiting_review=true`.
+    """
 
     limit: WholeNumber = Field(200, ge=1, le=MAX_LIMIT)
     offset: WholeNumber = Field(0, ge=0)
@@ -126,7 +141,29 @@ class PredictionsQuery(Strict):
     case_ref: Label | None = None
     uncertain: bool | None = None
     feedback: Literal["confirmed", "overridden", "none"] | None = None
+    modality: Modality | None = None
+    awaiting_review: bool | None = None
+    reason: Literal["uncertain", "out_of_distribution", "refused"] | None = None
     format: Literal["json", "csv"] = "json"
+
+    @model_validator(mode="after")
+    def _reason_on_the_worklist(self) -> PredictionsQuery:
+        if self.reason is not None and self.awaiting_review is not True:
+            raise ValueError("reason narrows the review worklist: add awaiting_review=true")
+        if self.awaiting_review and self.feedback not in (None, "none"):
+            raise ValueError("the review worklist holds cases without feedback: leave feedback out")
+        return self
+
+    def filters(self) -> dict[str, Any]:
+        """The filters, as `AuditLog.recent` and `AuditLog.count` take them."""
+        return self.model_dump(exclude={"limit", "offset", "format"})
+
+
+class ManifestQuery(Strict):
+    """The query of `GET /api/reviewed-manifest.csv`: a training set is all images or all sounds."""
+
+    modality: Modality
+    model: ModelName | None = None
 
 
 class PredictForm(Strict):
@@ -153,6 +190,8 @@ def _describe(error: dict, model: type[BaseModel]) -> str:
     message = message[:1].lower() + message[1:]
     if error["type"] == "string_too_long":
         return f"{field}: {message} (got {len(error['input'])})"
+    if not error["loc"]:  # a rule across fields says what to change itself
+        return message
     return f"{field}: {message}, got {_quoted(error['input'])}"
 
 

@@ -13,9 +13,12 @@ from pathlib import Path
 
 import pandas as pd
 
+from core.errors import CoreError
+from core.inputs.preprocess import read_audio
+from core.inputs.previews import BROWSER_MIN_RATE, playable_wav
 from core.store.layout import RunLayout
 from core.store.runs import ModelResult, Run, load_run, training_metrics
-from core.web.data_uri import file_data_uri
+from core.web.data_uri import bytes_data_uri
 
 
 @dataclass
@@ -59,21 +62,42 @@ def learning_history(artifacts_dir: Path, entries: Sequence[Entry]) -> tuple[pd.
     return history, best
 
 
-def preview_uri(run: Run, sha256: object, suffix: str) -> str | None:
-    """The preview the run stored for a test item, as a data URI for the page.
+def _stored_preview(run: Run, sha256: object, suffix: str) -> bytes | None:
+    """The preview the run stored for a test item, or None when it holds none.
 
     Args:
         run: The run that stored the previews.
         sha256: The item's content hash, from the `sha256` column of its
             predictions (missing or NaN for runs trained before previews were stored).
         suffix: ".png" for the picture (image thumbnail or spectrogram), ".wav" for a recording.
-
-    Returns:
-        A `data:` URI, or None when the run holds no such preview.
     """
     if not isinstance(sha256, str) or not sha256:
         return None
     try:
-        return file_data_uri(RunLayout(run.path).preview(sha256, suffix))
+        return RunLayout(run.path).preview(sha256, suffix).read_bytes()
     except OSError:
         return None
+
+
+def picture_uri(run: Run, sha256: object) -> str | None:
+    """The stored picture of a test item (thumbnail or spectrogram) as a PNG data URI; None when there is none."""
+    stored = _stored_preview(run, sha256, ".png")
+    return None if stored is None else bytes_data_uri(stored, "image/png")
+
+
+def recording_uri(run: Run, sha256: object) -> str | None:
+    """The stored recording of a test item as a WAV data URI that Chromium plays; None when there is none.
+
+    Runs trained before previews were made playable stored recordings at the
+    dataset's own rate, and Chromium refuses a WAV below `BROWSER_MIN_RATE`
+    (the demo heart sounds are 2 kHz): such a recording is re-encoded with
+    `playable_wav` (8 kHz). A playable one is sent as stored.
+    """
+    stored = _stored_preview(run, sha256, ".wav")
+    if stored is None:
+        return None
+    try:
+        signal, rate = read_audio(stored)
+    except CoreError:
+        return None
+    return bytes_data_uri(stored if rate >= BROWSER_MIN_RATE else playable_wav(signal, rate), "audio/wav")

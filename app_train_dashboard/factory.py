@@ -11,6 +11,7 @@ from app_train_dashboard.layout import layout
 from app_train_dashboard.tabs import TABS
 from core.settings import Settings
 from core.store.database import open_database
+from core.store.monitoring import Monitoring
 from core.store.serving_state import ServingState
 from core.web.server import build_server, dash_options
 
@@ -26,8 +27,8 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     Returns:
         The Dash app; its Flask server is `app.server`.
     """
-    state = ServingState(open_database(settings.audit_database_url))
-    server = build_server(__name__, settings, serving_state=state)
+    engine = open_database(settings.audit_database_url)
+    server = build_server(__name__, settings, serving_state=ServingState(engine), monitoring=Monitoring(engine))
     app = Dash(__name__, server=server, **dash_options("Model analytics", requests_pathname_prefix))
     app.layout = functools.partial(layout, refresh_seconds=settings.dashboard_refresh_seconds)
     for module in (selection, *TABS):

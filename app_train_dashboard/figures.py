@@ -12,11 +12,19 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
 COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#17becf", "#8c564b", "#e377c2")
 ROC_AXES = ("1 - specificity (false positive rate)", "sensitivity (true positive rate)")
 PR_AXES = ("recall (sensitivity)", "precision (PPV)")
 FONT = "system-ui, -apple-system, Segoe UI, Roboto, sans-serif"
+# The rates of the monitoring figure, below its volume panel: (column, numerator, denominator, panel title).
+MONITOR_RATES = (
+    ("referral_rate", "referred", "predictions", "Referred for review (uncertain), of all predictions"),
+    ("ood_rate", "out_of_distribution", "predictions", "Out of distribution, of all predictions"),
+    ("override_rate", "overridden", "reviewed", "Overridden by the reviewer, of reviewed predictions"),
+    ("agreement", "agreed", "judged", "Reviewer's label agrees with the class shown (95% Wilson interval)"),
+)
 
 
 def colour(index: int) -> str:
@@ -160,7 +168,12 @@ def _rate_curves(
     for index, (label, curve) in enumerate(curves.items()):
         line = {"color": colour(index), "width": 2}
         name = legend.format(**{**curve, "label": label})
-        fig.add_trace(go.Scatter(x=curve[columns[0]], y=curve[columns[1]], mode="lines", line=line, name=name))
+        hover = f"{label}<br>{axes[0]} %{{x:.3f}}<br>{axes[1]} %{{y:.3f}}<extra></extra>"
+        fig.add_trace(
+            go.Scatter(
+                x=curve[columns[0]], y=curve[columns[1]], mode="lines", line=line, name=name, hovertemplate=hover
+            )
+        )
     fig.update_xaxes(title_text=axes[0], range=[0, 1])
     fig.update_yaxes(title_text=axes[1], range=[0, 1.02])
     return fig
@@ -222,6 +235,7 @@ def fig_threshold_curve(stats: pd.DataFrame, *, threshold: float, band: Sequence
                 mode="lines",
                 name=column,
                 line={"color": colour(index), "width": 2, "shape": "vh"},
+                hovertemplate=f"threshold %{{x:.3f}}<br>{column} %{{y:.3f}}<extra></extra>",
             )
         )
     fig.add_vline(x=threshold, line={"color": "#333", "dash": "dash"}, annotation_text=f"threshold {threshold:.2f}")
@@ -243,9 +257,78 @@ def fig_class_balance(split: pd.DataFrame) -> go.Figure:
                 marker_color=colour(index),
                 text=counts[label],
                 textposition="auto",
+                hovertemplate=f"%{{x}}: %{{y}} files of class {label}<extra></extra>",
             )
         )
     fig.update_layout(barmode="group")
     fig.update_xaxes(title_text="split")
     fig.update_yaxes(title_text="files")
     return _style(fig, "Class balance per split", height=340)
+
+
+def _rate_trace(rows: pd.DataFrame, label: str, index: int, rate: tuple[str, str, str, str], when: str) -> go.Scatter:
+    """One model's rate per period, counts in the tooltip; agreement carries its 95% interval as error bars."""
+    column, part, whole, _ = rate
+    custom = rows[[part, whole, "agreement_low", "agreement_high"]].to_numpy(dtype=float)
+    interval = column == "agreement"
+    hover = f"{label}<br>{when} %{{x|%Y-%m-%d}}<br>%{{y:.1%}} (%{{customdata[0]:.0f}} of %{{customdata[1]:.0f}})"
+    if interval:
+        hover += "<br>95% CI %{customdata[2]:.1%}–%{customdata[3]:.1%}"
+    above, below = rows["agreement_high"] - rows[column], rows[column] - rows["agreement_low"]
+    errors = {"type": "data", "array": above, "arrayminus": below, "thickness": 1.5}
+    return go.Scatter(
+        x=rows["period"],
+        y=rows[column],
+        mode="lines+markers",
+        name=label,
+        legendgroup=label,
+        showlegend=False,
+        line={"color": colour(index), "width": 2},
+        error_y=errors if interval else None,
+        customdata=custom,
+        hovertemplate=hover + "<extra></extra>",
+    )
+
+
+def fig_monitoring(timeline: pd.DataFrame, *, period: str, zone: str) -> go.Figure:
+    """Each served model over time: volume, referral, out-of-distribution and override rates, agreement.
+
+    One panel each, sharing the time axis, so a change in one (more
+    referrals, say) is read against the others in the same period.
+
+    Args:
+        timeline: Rows of `core.store.monitoring.timeline` with a `label` column naming the served model.
+        period: "day" or "week": what one point counts (weeks start on Monday).
+        zone: The time zone whose days are counted, named in the first panel's title.
+    """
+    when = "day" if period == "day" else "week of"
+    titles = [f"Predictions per {period} (days in {zone})", *(rate[3] for rate in MONITOR_RATES)]
+    fig = make_subplots(rows=len(titles), cols=1, shared_xaxes=True, vertical_spacing=0.05, subplot_titles=titles)
+    for index, (label, rows) in enumerate(timeline.groupby("label", sort=False)):
+        volume = go.Bar(
+            x=rows["period"],
+            y=rows["predictions"],
+            name=label,
+            legendgroup=label,
+            marker_color=colour(index),
+            hovertemplate=f"{label}<br>{when} %{{x|%Y-%m-%d}}<br>%{{y:,d}} predictions<extra></extra>",
+        )
+        fig.add_trace(volume, row=1, col=1)
+        for row, rate in enumerate(MONITOR_RATES, start=2):
+            fig.add_trace(_rate_trace(rows, label, index, rate, when), row=row, col=1)
+    fig.update_layout(barmode="group")
+    for row in range(2, len(titles) + 1):
+        fig.update_yaxes(tickformat=".0%", range=[0, 1.05], row=row, col=1)
+    fig.update_xaxes(**_period_ticks(timeline["period"], period))
+    _style(fig, "The clinic's verdicts, per served model", height=1000)
+    return fig.update_layout(legend={"y": -0.04})  # under the last panel, closer than `_style` puts it
+
+
+def _period_ticks(periods: pd.Series, period: str) -> dict:
+    """Date-axis ticks on period starts only, about 12 at most: never a "12:00" tick between two days."""
+    step = 1 if period == "day" else 7
+    if periods.empty:
+        return {"tickformat": "%Y-%m-%d"}
+    first, last = min(periods), max(periods)
+    count = (last - first).days // step + 1
+    return {"tickformat": "%Y-%m-%d", "tick0": first, "dtick": 86_400_000 * step * -(-count // 12)}

@@ -35,7 +35,8 @@ def layout(refresh_seconds: float = 30.0) -> html.Div:
         refresh_seconds: How often the page re-reads the runs and the serving state (`DASHBOARD_REFRESH_SECONDS`).
     """
     main = html.Div(
-        [selection.layout(), dbc.Tabs([tab.layout() for tab in TABS], active_tab="curves")], id=ids.MAIN_CONTENT
+        [selection.layout(), dbc.Tabs([tab.layout() for tab in TABS], id=ids.TABS, active_tab="curves")],
+        id=ids.MAIN_CONTENT,
     )
     return html.Div(
         [

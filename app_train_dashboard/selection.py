@@ -182,14 +182,25 @@ def refresh_runs(
 
 @callbacks(Output(ids.COMPARE_SELECT, "options"), Input(ids.RUN_SELECT, "value"), Input(ids.RUN_SELECT, "options"))
 def compare_choices(run_id: str | None, _runs: list[dict] | None) -> list[dict]:
-    """Runs the selected one can be compared with: usable, of the same modality, and not itself."""
-    choices = run_choices(artifacts_dir())
+    """Runs the selected one can be compared with: usable, not itself, same modality, same classes.
+
+    Figures of models that tell different classes apart (or read different
+    inputs) are not comparable, even when the models share a name.
+    """
+    root = artifacts_dir()
+    choices = run_choices(root)
     modality = next((c["modality"] for c in choices if c["run_id"] == run_id), None)
-    return [
-        {"label": c["label"], "value": c["run_id"]}
-        for c in choices
-        if c["usable"] and c["run_id"] != run_id and c["modality"] == modality
-    ]
+    candidates = [c for c in choices if c["usable"] and c["run_id"] != run_id and c["modality"] == modality]
+    if not candidates:
+        return []
+    classes = _classes(root, run_id)
+    return [{"label": c["label"], "value": c["run_id"]} for c in candidates if _classes(root, c["run_id"]) == classes]
+
+
+def _classes(root: Path, run_id: str) -> tuple[list[str], str | None]:
+    """A run's classes (in any order) and its positive class: sensitivity means nothing across different ones."""
+    run = load_run(root, run_id)
+    return sorted(run.class_names), run.positive_class
 
 
 @callbacks(Output(ids.MODEL_CHECKLIST, "options"), Output(ids.MODEL_CHECKLIST, "value"), Input(ids.RUN_SELECT, "value"))
@@ -211,8 +222,8 @@ def list_models(run_id: str | None) -> tuple[list[dict], list[str]]:
 def export_csv(
     _comparison: int | None, _metrics: int | None, run_id: str | None, models: list[str] | None, compare_id: str | None
 ) -> dict:
-    """Download training_metrics.csv, or the comparison table of the selection."""
+    """Download training_metrics.csv, or the comparison of the selection (`tables.comparison_export`)."""
     if ctx.triggered_id == ids.EXPORT_METRICS_BUTTON:
         return dcc.send_data_frame(training_metrics(artifacts_dir()).to_csv, "training_metrics.csv", index=False)
-    table = tables.comparison_table([(e.label, e.model) for e in entries(run_id, models, compare_id)])
+    table = tables.comparison_export([(e.run, e.model) for e in entries(run_id, models, compare_id)])
     return dcc.send_data_frame(table.to_csv, f"comparison_{run_id}.csv", index=False)

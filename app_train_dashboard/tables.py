@@ -13,7 +13,9 @@ from core.store.runs import ModelResult, Run
 # Column -> whether larger is better, for highlighting the best value of each column.
 BETTER = {
     "accuracy": True,
+    "balanced_accuracy": True,
     "auc": True,
+    "sens_at_90_spec": True,
     "sensitivity": True,
     "specificity": True,
     "f1": True,
@@ -30,32 +32,75 @@ def _ci(interval: Sequence[float | None] | None) -> str:
     return f"{interval[0]:.3f}–{interval[1]:.3f}"
 
 
+def _bounds(interval: Sequence[float | None] | None) -> tuple[float | None, float | None]:
+    return (None, None) if not interval or interval[0] is None else (interval[0], interval[1])
+
+
+def _test_figures(model: ModelResult) -> dict:
+    """The headline level's test figures and the model's cost, as numbers; interval ends under `<figure>_low/_high`."""
+    level = model.headline
+    point = level.get("operating_point", {})
+    (accuracy_low, accuracy_high), (auc_low, auc_high) = _bounds(level.get("accuracy_ci")), _bounds(level.get("auc_ci"))
+    return {
+        "accuracy": level.get("accuracy"),
+        "accuracy_low": accuracy_low,
+        "accuracy_high": accuracy_high,
+        "auc": level.get("auc"),
+        "auc_low": auc_low,
+        "auc_high": auc_high,
+        "balanced_accuracy": level.get("balanced_accuracy"),
+        "sens_at_90_spec": level.get("sensitivity_at_90_specificity"),
+        "sensitivity": point.get("sensitivity"),
+        "specificity": point.get("specificity"),
+        "f1": level.get("f1"),
+        "ece": level.get("calibration", {}).get("after", {}).get("ece"),
+        "params": model.summary.get("params"),
+        "size_mb": round(model.summary["model_bytes"] / 1e6, 2) if model.summary.get("model_bytes") else None,
+        "latency_ms": model.report.get("litert_latency_ms"),
+        "skill": "no evidence of skill" if model.report.get("no_evidence_of_skill") else "",
+        "vs_baseline": (model.report.get("versus_baseline") or {}).get("text", ""),
+    }
+
+
 def comparison_table(entries: Sequence[tuple[str, ModelResult]]) -> pd.DataFrame:
-    """One row per (label, model): test figures with 95% intervals, calibration and cost.
+    """One row per (label, model): test figures with 95% intervals, calibration and cost, as the page shows them.
 
     Figures are the headline level's (recordings for sounds), on calibrated
     probabilities, at the operating threshold.
     """
     rows = []
     for label, model in entries:
-        level = model.headline
-        point = level.get("operating_point", {})
+        figures = _test_figures(model)
         rows.append(
             {
                 "model": label,
-                "accuracy": level.get("accuracy"),
-                "accuracy_95ci": _ci(level.get("accuracy_ci")),
-                "auc": level.get("auc"),
-                "auc_95ci": _ci(level.get("auc_ci")),
-                "sensitivity": point.get("sensitivity"),
-                "specificity": point.get("specificity"),
-                "f1": level.get("f1"),
-                "ece": level.get("calibration", {}).get("after", {}).get("ece"),
-                "params": model.summary.get("params"),
-                "size_mb": round(model.summary["model_bytes"] / 1e6, 2) if model.summary.get("model_bytes") else None,
-                "latency_ms": model.report.get("litert_latency_ms"),
+                "accuracy": figures["accuracy"],
+                "accuracy_95ci": _ci((figures["accuracy_low"], figures["accuracy_high"])),
+                "auc": figures["auc"],
+                "auc_95ci": _ci((figures["auc_low"], figures["auc_high"])),
+                **{
+                    k: figures[k]
+                    for k in (
+                        *("balanced_accuracy", "sens_at_90_spec", "sensitivity", "specificity", "f1", "ece"),
+                        *("params", "size_mb", "latency_ms", "skill", "vs_baseline"),
+                    )
+                },
             }
         )
+    return pd.DataFrame(rows)
+
+
+def comparison_export(entries: Sequence[tuple[Run, ModelResult]]) -> pd.DataFrame:
+    """The comparison as a file for a spreadsheet: each row names its run and dataset, intervals are two numbers.
+
+    The page's "0.81–0.93" text cannot be sorted or plotted; here the ends are
+    `accuracy_low`/`accuracy_high` and `auc_low`/`auc_high`.
+    """
+    rows = [
+        {"run": run.run_id, "dataset": run.status.get("dataset"), "modality": run.modality, "model": model.name}
+        | _test_figures(model)
+        for run, model in entries
+    ]
     return pd.DataFrame(rows)
 
 
@@ -222,3 +267,53 @@ def operating_point_history_table(versions: Sequence[dict], fitted: dict) -> pd.
             for v, t, b, w, by, n in rows
         ]
     )
+
+
+MONITOR_COLUMNS = (
+    "model",
+    "run",
+    "predictions",
+    "referred",
+    "out of distribution",
+    "reviewed",
+    "overridden",
+    "agreement",
+)
+
+
+def served_label(run_id: str, model: str) -> str:
+    """A served model as the monitoring view names it: the model and its run's start (the id's first 15 characters)."""
+    return f"{model} @ {run_id[:15]}"
+
+
+def _share(part: int, whole: int) -> str:
+    return "—" if not whole else f"{part / whole:.1%} ({part} of {whole})"
+
+
+def _agreement(row) -> str:
+    """Agreement with its 95% interval and counts, e.g. "66.7% (20.8%–93.9%), 2 of 3"; a dash with no reviewed class."""
+    if not row.judged:
+        return "—"
+    return f"{row.agreement:.1%} ({row.agreement_low:.1%}–{row.agreement_high:.1%}), {row.agreed} of {row.judged}"
+
+
+def monitoring_table(summary: pd.DataFrame) -> pd.DataFrame:
+    """Each served model's totals over the chosen days (`core.store.monitoring.summary`), each rate beside its counts.
+
+    Counts stay beside the rates so that "100% overridden" on one review is
+    not read like 100% on a thousand.
+    """
+    rows = [
+        {
+            "model": row.model,
+            "run": row.run_id,
+            "predictions": int(row.predictions),
+            "referred": _share(int(row.referred), int(row.predictions)),
+            "out of distribution": _share(int(row.out_of_distribution), int(row.predictions)),
+            "reviewed": int(row.reviewed),
+            "overridden": _share(int(row.overridden), int(row.reviewed)),
+            "agreement": _agreement(row),
+        }
+        for row in summary.itertuples()
+    ]
+    return pd.DataFrame(rows, columns=list(MONITOR_COLUMNS))

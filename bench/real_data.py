@@ -3,6 +3,10 @@
 Usage:
     python -m bench.real_data heart [--models custom_cnn] [--epochs 30]
     python -m bench.real_data throat [--models custom_cnn,mobilenet_v2] [--image-size 160]
+    python -m bench.real_data heart --models baseline       # the baseline alone: a minute or two
+
+Every run trains the baseline (hand-crafted features + gradient boosting)
+first, and says per model whether it significantly beats it.
 
 Writes bench/results/real_data_<dataset>.json and prints a Markdown table for
 docs/benchmarks.md. Offline, transfer models get random backbone weights
@@ -33,12 +37,17 @@ DATASETS = {
 }
 COLUMNS = (
     "model",
+    "level",
     "test_n",
-    "test_accuracy",
     "test_auc",
+    "test_auc_low",
+    "test_auc_high",
+    "test_balanced_accuracy",
+    "test_sens_at_90_spec",
     "test_sensitivity",
     "test_specificity",
-    "threshold",
+    "no_evidence_of_skill",
+    "beats_baseline",
     "best_epoch",
     "train_seconds",
 )
@@ -87,6 +96,8 @@ def main() -> None:
     for row in results.to_dict(orient="records"):
         cells = [row.get(c) for c in COLUMNS]
         print("| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in cells) + " |")
+    for text in results["versus_baseline"].dropna():
+        print(f"- {text}")
 
 
 if __name__ == "__main__":

@@ -63,7 +63,7 @@ def _worker(mode: str, run_dir: str, image: str, predictions: int) -> None:
 
         predictor = Predictor(run_dir, "custom_cnn")
         end_to_end = lambda: predictor.predict(image)  # noqa: E731
-        model_call = lambda x: predictor.litert(x)  # noqa: E731
+        model_call = lambda x: predictor.runner(x)  # noqa: E731
     else:
         import keras
 

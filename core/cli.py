@@ -17,10 +17,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from core.config import FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
+from core.config import BASELINE, FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
 from core.errors import CoreError, InvalidInput
 from core.settings import Settings
-from core.store.layout import ArtifactsLayout
+from core.store import remote
 
 DEMO_IMAGE_SIZE = 128
 
@@ -90,10 +90,15 @@ def _build_parser() -> argparse.ArgumentParser:
     predict = commands.add_parser(
         "predict", help="classify images or recordings with a trained model (LiteRT, no TensorFlow)"
     )
-    predict.add_argument("files", nargs="+", metavar="FILE", help="images or recordings, of the model's modality")
+    predict.add_argument("files", nargs="*", metavar="FILE", help="images or recordings, of the model's modality")
     predict.add_argument("--run", help="run id (default: the champion's)")
     predict.add_argument("--model", help="model name within --run (default: the champion's)")
     predict.add_argument("--json", action="store_true", help="print a JSON list, one object per file")
+    batch = predict.add_argument_group("batch (one CSV row per file; a rerun resumes where it stopped)")
+    batch.add_argument("--folder", type=Path, help="every image or recording under this folder")
+    batch.add_argument("--manifest", type=Path, help="a CSV with a path column (paths relative to the CSV)")
+    batch.add_argument("--out", type=Path, metavar="CSV", help="where the rows go (needed with --folder, --manifest)")
+    batch.add_argument("--workers", type=int, help="worker processes (default: every core)")
 
     _add_serving_commands(commands)
     demo = commands.add_parser("demo", help="generate synthetic audiograms and heart sounds, and train on both")
@@ -167,7 +172,9 @@ def _add_model_options(models: argparse._ArgumentGroup, defaults: TrainConfig) -
     models.add_argument(
         "--models",
         default=",".join(defaults.models),
-        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: {','.join(defaults.models)})",
+        help=f"comma-separated, from {', '.join(MODEL_NAMES)} (default: {','.join(defaults.models)}); "
+        f"the {BASELINE} (hand-crafted features and gradient boosting) is always trained too, first, "
+        "and every other model is compared with it",
     )
     models.add_argument("--epochs", type=int, default=defaults.epochs, help=f"most epochs (default: {defaults.epochs})")
     models.add_argument("--batch-size", type=int, default=defaults.batch_size, help=f"default: {defaults.batch_size}")
@@ -276,14 +283,18 @@ def _data_options(args: argparse.Namespace):
     )
 
 
-def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
-    print(f"run {run_id} written to {ArtifactsLayout(artifacts_dir).run(run_id).dir}")
+def _print_results(run_id: str, results, location: str) -> None:
+    """The run's test figures per model, then in words what they do not show: skill, or a win over the baseline."""
+    print(f"run {run_id} written to {location}")
     columns = [
         c
         for c in (
             "model",
-            "test_accuracy",
             "test_auc",
+            "test_auc_low",
+            "test_auc_high",
+            "test_balanced_accuracy",
+            "test_sens_at_90_spec",
             "test_sensitivity",
             "test_specificity",
             "threshold",
@@ -294,7 +305,28 @@ def _print_results(run_id: str, results, artifacts_dir: Path) -> None:
         )
         if c in results.columns
     ]
+    if "level" in results.columns and len(results):
+        level, n = results["level"].iloc[0], results["test_n"].iloc[0]
+        print(f"test figures per {level} (n={n}), AUROC with its 95% interval")
     print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+    for line in _verdicts(results):
+        print(line)
+
+
+def _verdicts(results) -> list[str]:
+    """One plain sentence per model that shows no skill, and per model that does not significantly beat the baseline."""
+    lines = []
+    for row in results.to_dict(orient="records"):
+        if row.get("no_evidence_of_skill"):
+            lines.append(
+                f"{row['model']}: no evidence of skill (its test AUROC's 95% interval includes 0.5); "
+                "it is never chosen as champion automatically, and promoting it needs --force"
+            )
+        beats = row.get("beats_baseline")
+        if beats in (True, False):  # None (NaN in a frame) for the baseline itself
+            verdict = "" if beats else f"{row['model']} does not significantly beat the baseline: "
+            lines.append(verdict + row["versus_baseline"])
+    return lines
 
 
 def _cmd_audit(args: argparse.Namespace, settings: Settings) -> int:
@@ -356,8 +388,9 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     data, config, preprocessing = _train_options(args)
     from core.training.run import train_run
 
-    run_id, results = train_run(data, config, artifacts_dir=settings.artifacts_dir, **preprocessing)
-    _print_results(run_id, results, settings.artifacts_dir)
+    with remote.training_folder(settings) as folder:
+        run_id, results = train_run(data, config, artifacts_dir=folder, **preprocessing)
+        _print_results(run_id, results, remote.published(settings, folder, run_id))
     return 0
 
 
@@ -380,15 +413,16 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         ),
         (folders["heart_sounds"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, seed=args.seed)),
     ]
-    for folder, config in runs:
-        run_id, results = train_run(
-            DataOptions(sources=(str(folder),)),
-            config,
-            artifacts_dir=settings.artifacts_dir,
-            image=ImagePreprocessing(image_size=DEMO_IMAGE_SIZE),
-        )
-        _print_results(run_id, results, settings.artifacts_dir)
-        export_examples(settings.artifacts_dir, run_id, per_class=2)
+    for source, config in runs:
+        with remote.training_folder(settings) as folder:
+            run_id, results = train_run(
+                DataOptions(sources=(str(source),)),
+                config,
+                artifacts_dir=folder,
+                image=ImagePreprocessing(image_size=DEMO_IMAGE_SIZE),
+            )
+            export_examples(folder, run_id, per_class=2)
+            _print_results(run_id, results, remote.published(settings, folder, run_id))
     _promote_demo(settings, run_id)
     return 0
 
@@ -403,7 +437,7 @@ def _promote_demo(settings: Settings, run_id: str) -> None:
 
     model = best_model(settings.artifacts_dir, run_id)
     if model is None:
-        print(f"no model of run {run_id} can be served; nothing promoted")
+        print(f"no model of run {run_id} can be served with evidence of skill; nothing promoted")
         return
     entry = promote(
         settings.artifacts_dir, _serving_state(settings), run_id, model, reason="demo", user=_os_user(), force=True
@@ -429,16 +463,29 @@ def _describe(path: str, prediction) -> list[str]:
 
 
 def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
-    from core.data.dataset import file_problem
     from core.serving.service import PredictionService, model_key
 
     if args.run and not args.model:
         raise CoreError("give --model together with --run")
+    if sum(map(bool, (args.files, args.folder, args.manifest))) != 1:
+        raise CoreError("give files, --folder DIR or --manifest CSV (one of them)")
+    if (args.folder or args.manifest) and not args.out:
+        raise CoreError("give --out CSV with --folder or --manifest: where the rows go")
+    if args.workers is not None and args.workers < 1:
+        raise CoreError(f"--workers must be 1 or more, got {args.workers}")
     service = PredictionService(settings)
     predictor = service.predictor(model_key(args.run, args.model) if args.run else None)
     point = service.operating_point(predictor)
+    if args.out:
+        return _predict_batch(args, settings, predictor, point)
+    return _predict_files(args.files, predictor, point, as_json=args.json)
+
+
+def _predict_files(files: Sequence[str], predictor, point, *, as_json: bool) -> int:
+    from core.data.dataset import file_problem
+
     results, failures = [], 0
-    for path in args.files:
+    for path in files:
         try:
             problem = file_problem(Path(path))  # a named pipe would block the read forever
             if problem is not None:
@@ -448,15 +495,39 @@ def _cmd_predict(args: argparse.Namespace, settings: Settings) -> int:
             failures += 1
             message = str(exc) if isinstance(exc, CoreError) else f"cannot read file ({exc.strerror or exc})"
             results.append({"file": path, "error": message})
-            if not args.json:
+            if not as_json:
                 print(f"{path}: error: {message}")
             continue
         results.append({"file": path, **prediction.to_dict()})
-        if not args.json:
+        if not as_json:
             print("\n".join(_describe(path, prediction)))
-    if args.json:
+    if as_json:
         print(json.dumps(results, indent=2))
     return 2 if failures else 0
+
+
+def _predict_batch(args: argparse.Namespace, settings: Settings, predictor, point) -> int:
+    """Files, a folder or a manifest into `--out`; exit 2 when a file of this run was refused (see its row)."""
+    from core.serving import batch
+
+    if args.folder:
+        inputs = batch.folder_inputs(args.folder)
+    elif args.manifest:
+        inputs = batch.manifest_inputs(args.manifest)
+    else:
+        inputs = [batch.BatchInput(path, Path(path)) for path in args.files]
+    model = batch.BatchModel(settings, predictor.run_id, predictor.model_name, point)
+    try:
+        counts = batch.predict_batch(inputs, args.out, model, predictor.class_names, workers=args.workers)
+    except KeyboardInterrupt:
+        raise CoreError(f"interrupted: the rows so far are in {args.out}; run the same command to go on") from None
+    written = ", ".join(f"{counts[name]} {name}" for name in batch.OUTCOMES if counts[name])
+    print(
+        f"{args.out}: {sum(counts[name] for name in batch.OUTCOMES)} rows written ({written or 'none'}), "
+        f"{counts['already written']} already there; {predictor.run_id}/{predictor.model_name}, "
+        f"operating point version {point.version}"
+    )
+    return 2 if counts["refused"] else 0
 
 
 def _os_user() -> str | None:

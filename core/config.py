@@ -14,9 +14,10 @@ from pathlib import Path
 
 from core.errors import InvalidInput
 
+BASELINE = "baseline"  # hand-crafted features + gradient boosting: what every CNN must beat
 CUSTOM_CNN = "custom_cnn"
 TRANSFER_MODELS = ("vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0")
-MODEL_NAMES = (CUSTOM_CNN, *TRANSFER_MODELS)
+MODEL_NAMES = (BASELINE, CUSTOM_CNN, *TRANSFER_MODELS)
 LOSSES = ("cross_entropy", "auroc")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
 # A 95% percentile interval reads the 2.5% tails: with fewer resamples a tail holds
@@ -72,7 +73,8 @@ class TrainConfig:
     """Options for training the models of one run.
 
     Attributes:
-        models: Names from `MODEL_NAMES`, trained in this order.
+        models: Names from `MODEL_NAMES`, trained in this order after the
+            baseline, which every run trains first (`run_models`).
         epochs: Most epochs of the main phase (head training for transfer models).
         batch_size: Items per step.
         learning_rate: Adam's starting rate.
@@ -139,6 +141,18 @@ class TrainConfig:
             target is None or (_is_number(target) and 0 < target <= 1),
             f"--target-sensitivity must be a fraction in (0, 1], e.g. 0.9, got {target!r}",
         )
+
+    @property
+    def run_models(self) -> tuple[str, ...]:
+        """The models a run trains: the baseline first, always, then the others in the order given.
+
+        Every run's comparison includes the baseline (it costs seconds), so a
+        CNN that does not beat a few summary statistics is seen to.
+
+        >>> TrainConfig(models=("custom_cnn",)).run_models
+        ('baseline', 'custom_cnn')
+        """
+        return (BASELINE, *(name for name in self.models if name != BASELINE))
 
 
 @dataclass(frozen=True)

@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from core.errors import CoreError
+from core.store import remote
 from core.store.layout import ArtifactsLayout
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -45,6 +46,13 @@ class Settings(BaseSettings):
     Attributes:
         artifacts_dir: Runs, `training_metrics.csv`, the registry and (by
             default) the audit database (`ARTIFACTS_DIR`, default `artifacts`).
+            Always a local folder: when ARTIFACTS_DIR is an object-storage URL
+            (`s3://bucket/prefix`), the local mirror of its runs, under
+            `artifacts_cache_dir` (`core.store.remote`).
+        artifacts_store: The object-storage URL of ARTIFACTS_DIR, or None for a
+            folder (derived from ARTIFACTS_DIR, not a variable of its own).
+        artifacts_cache_dir: Where runs of an object-storage ARTIFACTS_DIR are
+            mirrored (`ARTIFACTS_CACHE_DIR`, default `artifacts_cache`).
         demo_data_dir: Where `python -m core demo` writes synthetic data
             (`DEMO_DATA_DIR`, default `demo_data`).
         log_level: Python logging level name (`LOG_LEVEL`, default `INFO`;
@@ -69,6 +77,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(frozen=True, extra="forbid")
 
     artifacts_dir: Path = Path("artifacts")
+    artifacts_store: str | None = None
+    artifacts_cache_dir: Path = Path("artifacts_cache")
     demo_data_dir: Path = Path("demo_data")
     log_level: str = "INFO"
     database_url: str | None = Field(default=None, repr=False)  # may hold a password
@@ -122,7 +132,41 @@ class Settings(BaseSettings):
         """The largest upload accepted, in bytes (`MAX_UPLOAD_MB` MiB)."""
         return int(self.max_upload_mb * 2**20)
 
-    @field_validator("artifacts_dir", "demo_data_dir")
+    @model_validator(mode="before")
+    @classmethod
+    def _object_storage(cls, values: Any) -> Any:
+        """An ARTIFACTS_DIR URL becomes `artifacts_store`, and `artifacts_dir` the folder that mirrors it."""
+        folder = values.get("artifacts_dir") if isinstance(values, dict) else None
+        if isinstance(folder, str) and remote.is_url(folder.strip()):
+            cache = values.get("artifacts_cache_dir") or "artifacts_cache"
+            url = folder.strip().rstrip("/")
+            values = {**values, "artifacts_store": url, "artifacts_dir": remote.mirror_folder(Path(cache), url)}
+        return values
+
+    @model_validator(mode="after")
+    def _mutable_state_off_the_store(self) -> Settings:
+        """With object storage, what changes (the database, stored inputs) must not land in the disposable mirror.
+
+        A SQLite file there would give each instance its own champion and
+        lose the audit log with the machine, so DATABASE_URL is required.
+        """
+        if self.artifacts_store is None:
+            return self
+        if self.database_url is None:
+            raise ValueError(
+                f"ARTIFACTS_DIR is object storage ({self.artifacts_store}), which cannot hold the SQLite audit "
+                "database: set DATABASE_URL (postgresql://... shared by every instance, or sqlite:////path/audit.db "
+                "on a persistent disk of a single machine)"
+            )
+        if self.store_inputs:
+            raise ValueError(
+                "STORE_INPUTS keeps uploads under ARTIFACTS_DIR/inputs, which for object storage is only this "
+                "machine's disposable mirror: switch it off, or use a folder ARTIFACTS_DIR on a persistent disk"
+            )
+        remote.attach(self.artifacts_dir, self.artifacts_store)
+        return self
+
+    @field_validator("artifacts_dir", "demo_data_dir", "artifacts_cache_dir")
     @classmethod
     def _folder(cls, path: Path) -> Path:
         if path.exists() and not path.is_dir():
@@ -198,11 +242,14 @@ def _message(error: Mapping[str, Any]) -> str:
     if error["type"] == "extra_forbidden":
         return f"{field!r} is not a setting; the settings are {', '.join(ENV_NAMES)}"
     if error["type"] == "value_error":
-        return f"{name} {error['ctx']['error']}"
+        return f"{name} {error['ctx']['error']}".lstrip()  # a check of several fields names them itself
     requirement = _REQUIREMENTS.get(error["type"], error["msg"].lower())
     shown = "a value not shown" if field in _SECRET_FIELDS else repr(error["input"])
     return f"{name} must be {requirement}, got {shown}"
 
 
-# The environment variable behind each field: its name upper-cased, but for the login list.
-ENV_NAMES = {field: field.upper() for field in Settings.model_fields} | {"users": "AUTH_USERS"}
+# The environment variable behind each field: its name upper-cased, but for the login list and the
+# store, which ARTIFACTS_DIR names.
+ENV_NAMES = {field: field.upper() for field in Settings.model_fields if field != "artifacts_store"} | {
+    "users": "AUTH_USERS"
+}

@@ -23,9 +23,9 @@ from __future__ import annotations
 import dash
 from dash import Dash
 
-from app_predict.pages import audit, predict
+from app_predict.pages import audit, predict, worklist
 
-PAGES = (predict, audit)
+PAGES = (predict, worklist, audit)
 
 
 def register(app: Dash) -> list[tuple[str, str]]:

@@ -1,16 +1,25 @@
-"""The audit-log page: every recorded prediction with its feedback, filtered, and exported as CSV."""
+"""The audit-log page: every recorded prediction and refusal with its feedback, filtered, paged and exported as CSV.
+
+Filtering and paging run in the database (`AuditLog.recent`, `AuditLog.count`),
+so the page stays fast however long the log grows. Times are shown in the
+deployment's zone (`DISPLAY_TIMEZONE`), with the zone named.
+"""
 
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, dash_table, dcc, html
+from dash import Input, Output, State, ctx, dash_table, dcc, html
 
 from app_predict import ids
 from core.web.callbacks import Callbacks
 from core.web.server import service
+from core.web.times import local_time
 
 PATH = "/audit"
 NAME = "Audit log"
+PAGE_SIZE = 25
+EXPORT_LIMIT = 100_000
+ANY = "any"  # a select's "no filter" choice: a real value, so the browser shows it as chosen
 callbacks = Callbacks()
 
 # The filters, in the order the callbacks receive them: model, case reference, certainty, feedback.
@@ -24,6 +33,7 @@ COLUMNS = (
     ("time", "created_at"),
     ("case", "case_ref"),
     ("file", "filename"),
+    ("run", "run_id"),
     ("model", "model"),
     ("predicted", "predicted"),
     ("probabilities", "probabilities"),
@@ -33,19 +43,61 @@ COLUMNS = (
     ("correct label", "correct_label"),
     ("comment", "feedback_comment"),
 )
+# Identifiers are never wrapped (a run id or model name cut over two lines misreads); the table scrolls instead.
+UNBROKEN = ("created_at", "run_id", "model", "predicted", "feedback")
+PROSE = ("probabilities", "warnings", "feedback_comment", "why")  # wide enough to read as lines, not a column of words
+
+
+def select(component_id: str, choices: list[tuple[str, str]], label: str) -> html.Div:
+    """A select whose first choice (`ANY`) is chosen, labelled for screen readers.
+
+    Every value is non-empty: `dbc.Select` adds a hidden placeholder option of
+    value "", so a choice of value "" is shown blank in the browser.
+    """
+    options = [{"label": text, "value": value} for value, text in choices]
+    return html.Div(
+        [
+            dbc.Label(label, html_for=component_id, className="visually-hidden"),
+            dbc.Select(id=component_id, options=options, value=choices[0][0]),
+        ]
+    )
+
+
+def table(component_id: str, columns: tuple[tuple[str, str], ...], **options: object) -> dash_table.DataTable:
+    """A table paged by the server, that scrolls sideways inside its own box on a narrow screen."""
+    return dash_table.DataTable(
+        id=component_id,
+        columns=[{"name": name, "id": column} for name, column in columns],
+        page_action="custom",
+        page_current=0,
+        page_size=PAGE_SIZE,
+        page_count=1,
+        style_table={"overflowX": "auto", "minWidth": "100%"},
+        style_cell={
+            "fontFamily": "var(--bs-body-font-family)",
+            "fontSize": 13,
+            "textAlign": "left",
+            "whiteSpace": "normal",
+            "height": "auto",
+            "minWidth": 110,  # on a phone the table scrolls rather than squeezing text into tall thin columns
+            "maxWidth": 320,
+        },
+        style_cell_conditional=[
+            *({"if": {"column_id": column}, "whiteSpace": "nowrap", "maxWidth": "none"} for column in UNBROKEN),
+            *({"if": {"column_id": column}, "minWidth": 220} for column in PROSE),
+        ],
+        style_header={"fontWeight": "600", "backgroundColor": "#f1f3f5", "whiteSpace": "nowrap"},
+        **options,
+    )
 
 
 def _filters() -> dbc.Row:
-    certainty = [
-        {"label": "any certainty", "value": ""},
-        {"label": "uncertain only", "value": "true"},
-        {"label": "confident only", "value": "false"},
-    ]
+    certainty = [(ANY, "any certainty"), ("true", "uncertain only"), ("false", "confident only")]
     verdicts = [
-        {"label": "any feedback", "value": ""},
-        {"label": "confirmed", "value": "confirmed"},
-        {"label": "overridden", "value": "overridden"},
-        {"label": "no feedback", "value": "none"},
+        (ANY, "any feedback"),
+        ("confirmed", "confirmed"),
+        ("overridden", "overridden"),
+        ("none", "no feedback"),
     ]
     buttons = dbc.ButtonGroup(
         [
@@ -55,15 +107,10 @@ def _filters() -> dbc.Row:
     )
     return dbc.Row(
         [
-            dbc.Col(dbc.Input(id=ids.AUDIT_MODEL, placeholder="model", debounce=True), md=3),
+            dbc.Col(dbc.Input(id=ids.AUDIT_MODEL, placeholder="model name contains", debounce=True), md=3),
             dbc.Col(dbc.Input(id=ids.AUDIT_CASE, placeholder="case reference contains", debounce=True), md=3),
-            # dbc.Select shows its placeholder for the value "": the placeholder names the "any" choice
-            dbc.Col(
-                dbc.Select(id=ids.AUDIT_UNCERTAIN, options=certainty, value="", placeholder=certainty[0]["label"]), md=2
-            ),
-            dbc.Col(
-                dbc.Select(id=ids.AUDIT_FEEDBACK, options=verdicts, value="", placeholder=verdicts[0]["label"]), md=2
-            ),
+            dbc.Col(select(ids.AUDIT_UNCERTAIN, certainty, "certainty"), md=2),
+            dbc.Col(select(ids.AUDIT_FEEDBACK, verdicts, "feedback"), md=2),
             dbc.Col(buttons, md=2),
         ],
         className="g-2 mb-3",
@@ -71,48 +118,67 @@ def _filters() -> dbc.Row:
 
 
 def layout(**_query: str) -> html.Div:
-    """The filters, the table (filled by `audit_rows`) and the CSV download."""
-    table = dash_table.DataTable(
-        id=ids.AUDIT_TABLE,
-        columns=[{"name": name, "id": column} for name, column in COLUMNS],
-        page_size=25,
-        sort_action="native",
-        style_cell={
-            "fontFamily": "inherit",
-            "fontSize": 13,
-            "textAlign": "left",
-            "whiteSpace": "normal",
-            "height": "auto",
-        },
-        style_header={"fontWeight": "600", "backgroundColor": "#f1f3f5"},
-    )
-    return html.Div([html.H4("Audit log"), _filters(), table, dcc.Download(id=ids.AUDIT_DOWNLOAD)])
-
-
-def _query(model, case_ref, uncertain, verdict, *, limit: int = 500) -> list[dict]:
-    """The audit-log rows the filters select, newest first; an empty filter selects everything."""
-    return service("predictions").audit_log.recent(
-        limit=limit,
-        model=model or None,
-        case_ref=case_ref or None,
-        uncertain=None if not uncertain else uncertain == "true",
-        feedback=verdict or None,
+    """The filters, the table (filled a page at a time by `audit_rows`) and the CSV download."""
+    return html.Div(
+        [
+            html.H4("Audit log"),
+            _filters(),
+            html.Div(id=ids.AUDIT_COUNT, className="small text-muted mb-2"),
+            table(ids.AUDIT_TABLE, COLUMNS),
+            dcc.Download(id=ids.AUDIT_DOWNLOAD),
+        ]
     )
 
 
-def _readable(row: dict) -> dict:
-    """A row as the table shows it: probabilities, certainty and warnings as text."""
+def _chosen(model, case_ref, uncertain, verdict) -> dict:
+    """The filters as `AuditLog.recent` takes them; empty text and `ANY` leave a filter unset."""
     return {
-        **row,
-        "probabilities": ", ".join(f"{k} {v:.2f}" for k, v in row["probabilities"].items()),
-        "uncertain": "yes" if row["uncertain"] else "no",
-        "warnings": "; ".join(row["warnings"]),
+        "model": (model or "").strip() or None,
+        "case_ref": (case_ref or "").strip() or None,
+        "uncertain": None if uncertain in (None, "", ANY) else uncertain == "true",
+        "feedback": None if verdict in (None, "", ANY) else verdict,
     }
 
 
-@callbacks(Output(ids.AUDIT_TABLE, "data"), *[Input(*f) for f in FILTERS], Input(ids.AUDIT_REFRESH, "n_clicks"))
-def audit_rows(model, case_ref, uncertain, verdict, _refresh):
-    return [_readable(row) for row in _query(model, case_ref, uncertain, verdict)]
+def readable(row: dict, zone: str) -> dict:
+    """A row as a person reads it: local time with its zone, probabilities and warnings as text, refusals named."""
+    refused = row.get("refused_reason")
+    if refused:
+        refused += " (input kept for review)" if row["input_path"] else " (input not kept: STORE_INPUTS was off)"
+    return {
+        **row,
+        "created_at": local_time(row["created_at"], zone),
+        "predicted": row["predicted"] or ("refused" if refused else "withheld"),
+        "probabilities": ", ".join(f"{k} {v:.2f}" for k, v in row["probabilities"].items()),
+        "uncertain": "refused" if refused else ("yes" if row["uncertain"] else "no"),
+        "warnings": "; ".join(([f"refused: {refused}"] if refused else []) + row["warnings"]),
+    }
+
+
+def page_of(filters: dict, page: int | None, triggered: str | None, filter_ids: tuple[str, ...]) -> tuple:
+    """(rows, page count, page, total) of the filtered rows: back to the first page when a filter changed."""
+    audit_log, zone = service("predictions").audit_log, service("predictions").settings.display_timezone
+    total = audit_log.count(**filters)
+    pages = max(1, -(-total // PAGE_SIZE))
+    page = 0 if triggered in filter_ids or page is None else min(page, pages - 1)
+    rows = audit_log.recent(limit=PAGE_SIZE, offset=page * PAGE_SIZE, **filters)
+    return [readable(row, zone) for row in rows], pages, page, total
+
+
+@callbacks(
+    Output(ids.AUDIT_TABLE, "data"),
+    Output(ids.AUDIT_TABLE, "page_count"),
+    Output(ids.AUDIT_TABLE, "page_current"),
+    Output(ids.AUDIT_COUNT, "children"),
+    *[Input(*f) for f in FILTERS],
+    Input(ids.AUDIT_TABLE, "page_current"),
+    Input(ids.AUDIT_REFRESH, "n_clicks"),
+)
+def audit_rows(model, case_ref, uncertain, verdict, page, _refresh):
+    filters = _chosen(model, case_ref, uncertain, verdict)
+    rows, pages, page, total = page_of(filters, page, ctx.triggered_id, tuple(f[0] for f in FILTERS))
+    rows = [{key: row[key] for key in ("id", *dict(COLUMNS).values())} for row in rows]
+    return rows, pages, page, f"{total} recorded, newest first; page {page + 1} of {pages}"
 
 
 @callbacks(
@@ -122,5 +188,6 @@ def audit_rows(model, case_ref, uncertain, verdict, _refresh):
     prevent_initial_call=True,
 )
 def audit_export(_clicks, model, case_ref, uncertain, verdict):
-    rows = _query(model, case_ref, uncertain, verdict, limit=100_000)
-    return {"content": service("predictions").audit_log.to_csv(rows), "filename": "predictions.csv", "type": "text/csv"}
+    audit_log = service("predictions").audit_log
+    rows = audit_log.recent(limit=EXPORT_LIMIT, **_chosen(model, case_ref, uncertain, verdict))
+    return {"content": audit_log.to_csv(rows), "filename": "predictions.csv", "type": "text/csv"}

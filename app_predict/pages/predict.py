@@ -11,18 +11,20 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import dash_bootstrap_components as dbc
-from dash import ALL, Input, Output, State, ctx, dash_table, dcc, html
+import plotly.graph_objects as go
+from dash import ALL, Input, Output, Patch, State, ctx, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
 from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT, report_html
 from app_predict.result_card import result_card
+from app_predict.schemas import FeedbackBody, parse
 from core.errors import CoreError, InvalidInput
 from core.inputs.formats import ACCEPTED
-from core.inputs.preprocess import read_audio
-from core.inputs.previews import playable_wav
+from core.inputs.preprocess import SoundPreprocessing, read_audio
+from core.inputs.previews import band_frequencies, icon_png, playable_wav
 from core.serving.service import PredictionService, model_key
-from core.store.examples import list_examples
+from core.store.examples import find_example, list_examples
 from core.web.callbacks import Callbacks
 from core.web.data_uri import bytes_data_uri, file_data_uri
 from core.web.login import current_user
@@ -104,18 +106,11 @@ def _upload_zone(max_upload_mb: float) -> dcc.Upload:
             ]
         ),
         className="upload-zone",
-        style={
-            "border": "2px dashed #adb5bd",
-            "borderRadius": "8px",
-            "padding": "1.5rem",
-            "textAlign": "center",
-            "cursor": "pointer",
-        },
     )
 
 
 def _results_table() -> dash_table.DataTable:
-    """One line per file of the batch; uncertain lines amber, refused files red."""
+    """One line per file of the batch; uncertain lines amber, refused files red; scrolls sideways in its own box."""
     return dash_table.DataTable(
         id=ids.RESULTS_TABLE,
         columns=[
@@ -128,12 +123,16 @@ def _results_table() -> dash_table.DataTable:
             )
         ],
         row_selectable="single",
+        style_table={"overflowX": "auto", "maxWidth": "100%"},
         style_cell={
             "fontFamily": "inherit",
             "fontSize": 14,
             "textAlign": "left",
             "whiteSpace": "normal",
             "height": "auto",
+            "minWidth": "6rem",
+            "maxWidth": "24rem",
+            "overflowWrap": "anywhere",
         },
         style_header={"fontWeight": "600", "backgroundColor": "#f1f3f5"},
         style_data_conditional=[
@@ -157,7 +156,7 @@ def layout(**_query: str) -> html.Div:
                 md=5,
             ),
         ],
-        className="mb-3 g-3",
+        className="mb-3 g-3 no-print",
     )
     results = dcc.Loading(
         html.Div([html.Div(id=ids.BATCH_STATUS, className="mt-3"), _results_table()]),
@@ -170,13 +169,36 @@ def layout(**_query: str) -> html.Div:
             choices,
             _upload_zone(predictions.settings.max_upload_mb),
             html.Div(id=ids.EXAMPLES, className="mt-2"),
+            dcc.Store(id=ids.UPLOAD_ORDER),
+            dcc.Store(id=ids.EXAMPLE_PICK),
             dcc.Store(id=ids.INPUTS),
             dcc.Store(id=ids.RESULTS),
             dcc.Store(id=ids.SELECTED),
+            dcc.Store(id=ids.HEATMAP_OVERLAY),
             results,
             html.Div(id=ids.DETAIL, className="mt-4"),
             dcc.Download(id=ids.REPORT_DOWNLOAD),
         ]
+    )
+
+
+def _example_button(example: dict) -> html.Button:
+    """A thumbnail (image) or waveform (sound) with "class number"; named by its key, never by a server path."""
+    try:
+        icon = html.Img(
+            src=bytes_data_uri(icon_png(example["path"], example["modality"]), "image/png"),
+            alt="",
+            className="example-icon",
+        )
+    except (CoreError, OSError):
+        icon = html.Span("?", className="example-icon")
+    title = f"{example['label']} {example['number']}"
+    return html.Button(
+        [icon, html.Span(title, className="example-label")],
+        id={"type": ids.EXAMPLE_BUTTON, "index": example["key"]},
+        className="btn btn-outline-secondary btn-sm example-button",
+        title=f"Try the example {example['dataset']}: {title}",
+        **{"aria-label": f"{example['dataset']}: {title}"},
     )
 
 
@@ -189,36 +211,65 @@ def _example_buttons(examples: list[dict]) -> list:
                 className="small text-muted",
             )
         ]
-    return [html.Span("Try an example: ", className="small text-muted me-2")] + [
-        dbc.Button(
-            example["label"],
-            id={"type": ids.EXAMPLE_BUTTON, "index": example["path"]},
-            color="secondary",
-            outline=True,
-            size="sm",
-            className="me-2 mb-2",
-        )
-        for example in examples
+    return [
+        html.Div("Try an example:", className="small text-muted mb-1"),
+        html.Div([_example_button(example) for example in examples], className="example-buttons"),
     ]
+
+
+def _chosen(key: str | None) -> dict | None:
+    """The servable model named `key` as `PredictionService.models` lists it, or None."""
+    return next((m for m in _predictions().models() if m["key"] == key), None) if key else None
 
 
 @callbacks(Output(ids.EXAMPLES, "children"), Input(ids.MODEL_SELECT, "value"))
 def examples(key):
-    predictions = _predictions()
-    modality = next((m["modality"] for m in predictions.models() if m["key"] == key), None)
-    return _example_buttons(list_examples(predictions.settings.artifacts_dir, modality) if modality else [])
+    """The examples of the chosen model's own dataset: another dataset's files are not what it reads."""
+    model = _chosen(key)
+    if model is None:
+        return _example_buttons([])
+    artifacts_dir = _predictions().settings.artifacts_dir
+    return _example_buttons(list_examples(artifacts_dir, model["modality"], dataset=model["dataset"]))
 
 
-def _batch_inputs(trigger, contents: list[str] | None, example_clicks: list, filenames: list[str] | None) -> list[dict]:
-    """The files to analyse, as {filename, contents}: the clicked bundled example, or the uploads."""
-    if isinstance(trigger, dict):
-        bundled = {example["path"] for example in list_examples(_predictions().settings.artifacts_dir)}
-        if not any(example_clicks) or trigger["index"] not in bundled:  # never read a path the client made up
-            raise PreventUpdate
-        return [{"filename": Path(trigger["index"]).name, "contents": file_data_uri(trigger["index"])}]
+def in_chosen_order(filenames: list[str], contents: list[str], chosen: list[str] | None) -> list[dict]:
+    """The uploads as {filename, contents}, in the order the person chose them.
+
+    `dcc.Upload` reads files in parallel and lists them in the order they
+    finish loading; `assets/upload_order.js` records the chosen order. Names
+    it did not record keep their place after the others; equal names keep
+    their load order.
+    """
+    rank = {name: place for place, name in reversed(list(enumerate(chosen or [])))}
+    pairs = sorted(enumerate(zip(filenames, contents, strict=True)), key=lambda p: (rank.get(p[1][0], len(rank)), p[0]))
+    return [{"filename": name, "contents": content} for _, (name, content) in pairs]
+
+
+@callbacks(
+    Output(ids.EXAMPLE_PICK, "data"),
+    Input({"type": ids.EXAMPLE_BUTTON, "index": ALL}, "n_clicks"),
+    prevent_initial_call=True,
+)
+def pick_example(_clicks):
+    """The clicked example's key, for `run_batch`.
+
+    A separate step: were the buttons (redrawn by `examples` whenever the
+    model changes) inputs of `run_batch`, Dash would hold an upload made
+    while they are redrawn and then lose it.
+    """
+    if not ctx.triggered or not ctx.triggered[0]["value"]:  # buttons just drawn, not clicked
+        raise PreventUpdate
+    return ctx.triggered_id["index"]
+
+
+def _batch_inputs(contents: list | None, pick: str | None, filenames: list | None, chosen: list | None) -> list[dict]:
+    """The files to analyse, as {filename, contents}: the uploads, or the picked bundled example."""
     if contents:
-        return [{"filename": name, "contents": content} for name, content in zip(filenames, contents, strict=True)]
-    raise PreventUpdate
+        return in_chosen_order(filenames, contents, chosen)
+    example = find_example(_predictions().settings.artifacts_dir, pick) if pick else None
+    if example is None:  # nothing new, or a key the client made up
+        raise PreventUpdate
+    return [{"filename": Path(example["path"]).name, "contents": file_data_uri(example["path"])}]
 
 
 def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
@@ -233,7 +284,13 @@ def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
         )
     except CoreError as exc:
         return {"filename": item["filename"], "error": str(exc)}
-    return {**outcome.to_dict(), "picture": figures.display_png(outcome.prediction.display), "created_at": _now()}
+    display = outcome.prediction.display
+    return {
+        **outcome.to_dict(),
+        "picture": figures.display_png(display),
+        "display_shape": list(display.shape),
+        "created_at": _now(),
+    }
 
 
 def _row(result: dict) -> dict:
@@ -273,34 +330,70 @@ def _batch_status(results: list[dict]) -> dbc.Alert:
     return dbc.Alert(text, color="warning" if failed else "light", className="py-2")
 
 
+EMPTY_BATCH = (None, None, None, [], [], None, None)
+
+
 @callbacks(
     Output(ids.INPUTS, "data"),
     Output(ids.RESULTS, "data"),
     Output(ids.BATCH_STATUS, "children"),
     Output(ids.RESULTS_TABLE, "data"),
     Output(ids.RESULTS_TABLE, "selected_rows"),
+    Output(ids.UPLOAD, "contents"),
+    Output(ids.EXAMPLE_PICK, "data"),
     Input(ids.UPLOAD, "contents"),
-    Input({"type": ids.EXAMPLE_BUTTON, "index": ALL}, "n_clicks"),
+    Input(ids.EXAMPLE_PICK, "data"),
+    Input(ids.MODEL_SELECT, "value"),
     State(ids.UPLOAD, "filename"),
-    State(ids.MODEL_SELECT, "value"),
+    State(ids.UPLOAD_ORDER, "data"),
     State(ids.CASE_REF, "value"),
     prevent_initial_call=True,
 )
-def run_batch(contents, example_clicks, filenames, model, case_ref):
-    inputs = _batch_inputs(ctx.triggered_id, contents, example_clicks, filenames)
+def run_batch(contents, pick, model, filenames, chosen, case_ref):
+    """Analyse the uploads or the picked example; a new model clears the results, which were another model's.
+
+    The upload's `contents` and the picked example are emptied once read:
+    Dash fires only on a change, so choosing the same file or example again
+    must find them empty.
+    """
+    if not (contents or pick):
+        if ctx.triggered_id == ids.MODEL_SELECT:
+            return EMPTY_BATCH
+        raise PreventUpdate
+    inputs = _batch_inputs(contents, pick, filenames, chosen)
     results = [_analyse(item, model=model, case_ref=case_ref) for item in inputs]
     first_ok = next((i for i, r in enumerate(results) if not r.get("error")), None)
-    return inputs, results, _batch_status(results), [_row(r) for r in results], [] if first_ok is None else [first_ok]
+    rows = [_row(r) for r in results]
+    return inputs, results, _batch_status(results), rows, [] if first_ok is None else [first_ok], None, None
+
+
+def _spectrogram_axes(result: dict) -> tuple[float, list[float]]:
+    """(seconds per spectrogram frame, band centre frequencies in Hz) of the run that made `result`."""
+    params = _predictions().predictor(model_key(result["run_id"], result["model"])).params
+    if not isinstance(params, SoundPreprocessing):
+        raise InvalidInput("this model does not read sounds")
+    return params.hop_length / params.sample_rate, band_frequencies(params).tolist()
+
+
+def _picture(result: dict) -> go.Figure:
+    """The input as the model sees it, with axes: the image in pixels, or the spectrogram in seconds and Hz."""
+    if result["modality"] != "sound":
+        return figures.fig_image(result["picture"], side=result["display_shape"][0])
+    seconds_per_frame, band_hz = _spectrogram_axes(result)
+    return figures.fig_spectrogram(
+        result["picture"], frames=result["display_shape"][1], seconds_per_frame=seconds_per_frame, band_hz=band_hz
+    )
 
 
 @callbacks(
     Output(ids.DETAIL, "children"),
     Output(ids.SELECTED, "data"),
     Input(ids.RESULTS_TABLE, "selected_rows"),
-    State(ids.RESULTS, "data"),
+    Input(ids.RESULTS, "data"),
     State(ids.INPUTS, "data"),
 )
 def show_detail(selected, results, inputs):
+    """The selected row's card; also redrawn when the results change, so a new batch never shows an old card."""
     if not selected or not results:
         return None, None
     index = selected[0]
@@ -308,45 +401,62 @@ def show_detail(selected, results, inputs):
     if result.get("error"):
         return dbc.Alert(f"{result['filename']}: {result['error']}", color="danger"), None
     if result["modality"] != "sound":
-        return result_card(result), index
+        return result_card(result, picture=_picture(result)), index
     waveform, audio_src = _recording(contents, model_key(result["run_id"], result["model"]))
-    return result_card(result, waveform=waveform, audio_src=audio_src), index
+    return result_card(result, picture=_picture(result), waveform=waveform, audio_src=audio_src), index
+
+
+def _legend(followed: str) -> str:
+    """What hot means, in one line (see `core.serving.heatmap.occlusion_map`)."""
+    return (
+        f"Hot (yellow) areas: hiding them lowered the probability of '{followed}' the most; "
+        "colours are relative to the largest drop, and cold areas are left clear."
+    )
 
 
 @callbacks(
-    Output(ids.HEATMAP_IMAGE, "src"),
+    Output(ids.PICTURE_GRAPH, "figure"),
     Output(ids.HEATMAP_NOTE, "children"),
+    Output(ids.HEATMAP_OVERLAY, "data"),
     Input(ids.HEATMAP_SWITCH, "value"),
+    State(ids.HEATMAP_OPACITY, "value"),
     State(ids.SELECTED, "data"),
     State(ids.RESULTS, "data"),
     State(ids.INPUTS, "data"),
+    prevent_initial_call=True,
 )
-def heatmap(show, index, results, inputs):
+def heatmap(show, opacity, index, results, inputs):
+    """Draw (or hide) the occlusion heatmap over the picture; keep its PNG, with the prediction's id, for the report."""
+    figure = Patch()
     if not show or index is None:
-        return None, ""
+        figure["data"][0]["visible"] = False
+        return figure, "", None
     result = results[index]
     try:
         explained = _predictions().explain(
             _decode_upload(inputs[index]["contents"]), model=model_key(result["run_id"], result["model"])
         )
+        seconds_per_frame = _spectrogram_axes(result)[0] if explained.modality == "sound" else None
     except CoreError as exc:
-        return None, f"No heatmap: {exc}"
+        figure["data"][0]["visible"] = False
+        return figure, f"No heatmap: {exc}", None
+    trace = figures.heat_trace(explained.heatmap, seconds_per_frame=seconds_per_frame, opacity=opacity)
+    figure["data"][0] = trace.to_plotly_json()
     followed = max(explained.probabilities, key=explained.probabilities.get)
-    note = f"Brighter regions are those whose blanking lowered the probability of '{followed}' the most."
-    return figures.heatmap_png(explained.heatmap, spectrogram=explained.modality == "sound"), note
+    overlay = figures.heatmap_png(explained.heatmap, spectrogram=explained.modality == "sound")
+    return figure, _legend(followed), {"id": result["id"], "png": overlay}
 
 
-@callbacks(Output(ids.HEATMAP_IMAGE, "style"), Input(ids.HEATMAP_OPACITY, "value"))
+@callbacks(
+    Output(ids.PICTURE_GRAPH, "figure", allow_duplicate=True),
+    Input(ids.HEATMAP_OPACITY, "value"),
+    prevent_initial_call=True,
+)
 def opacity(value):
-    return {
-        "position": "absolute",
-        "left": 0,
-        "top": 0,
-        "width": "100%",
-        "height": "100%",
-        "opacity": value,
-        "pointerEvents": "none",
-    }
+    """Fade the heat alone: a patch of one trace property, not the whole figure."""
+    figure = Patch()
+    figure["data"][0]["opacity"] = value
+    return figure
 
 
 @callbacks(
@@ -364,9 +474,8 @@ def feedback(_confirm, _override, label, comment, index, results):
         raise PreventUpdate
     verdict = "confirmed" if ctx.triggered_id == ids.CONFIRM_BUTTON else "overridden"
     try:
-        saved = _predictions().audit_log.add_feedback(
-            results[index]["id"], verdict=verdict, correct_label=label, comment=comment, user=current_user()
-        )
+        review = {"prediction_id": results[index]["id"], "verdict": verdict, "correct_label": label, "comment": comment}
+        saved = parse(FeedbackBody, review).record(_predictions().audit_log, current_user())
     except CoreError as exc:
         return dbc.Alert(str(exc), color="danger", className="py-2")
     text = "Confirmed" if verdict == "confirmed" else f"Overridden: recorded as {saved['correct_label']}"
@@ -378,12 +487,24 @@ def feedback(_confirm, _override, label, comment, index, results):
     Input(ids.REPORT_BUTTON, "n_clicks"),
     State(ids.SELECTED, "data"),
     State(ids.RESULTS, "data"),
-    State(ids.HEATMAP_IMAGE, "src"),
+    State(ids.HEATMAP_OVERLAY, "data"),
     prevent_initial_call=True,
 )
-def download_report(_clicks, index, results, heatmap_src):
+def download_report(_clicks, index, results, overlay):
+    """The report of the selected prediction as recorded now (with every review so far), with its pictures.
+
+    The heatmap is kept with the id of the prediction it explains, so
+    another row's heatmap never lands in this report.
+    """
     if index is None:
         raise PreventUpdate
-    result = results[index]
-    html_text = report_html(result, picture=result["picture"], heatmap=heatmap_src, generated_at=_now())
+    result, predictions = results[index], _predictions()
+    recorded = predictions.audit_log.get(result["id"]) or {}
+    html_text = report_html(
+        {**result, **recorded},
+        picture=result["picture"],
+        heatmap=overlay["png"] if overlay and overlay.get("id") == result["id"] else None,
+        generated_at=datetime.now(UTC),
+        zone=predictions.settings.display_timezone,
+    )
     return {"content": html_text, "filename": f"prediction_{result['id']}.html", "type": "text/html"}

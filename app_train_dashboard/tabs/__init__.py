@@ -6,10 +6,11 @@ from app_train_dashboard.tabs import (
     curves,
     dataset,
     errors,
+    monitoring,
     operating,
     reports,
     roc,
     serving,
 )
 
-TABS = (curves, comparison, reports, roc, calibration, operating, errors, dataset, serving)
+TABS = (curves, comparison, reports, roc, calibration, operating, errors, dataset, serving, monitoring)

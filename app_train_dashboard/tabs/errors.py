@@ -47,7 +47,7 @@ def error_card(chosen: Entry, row: Any) -> dbc.Col:
         chosen: The model whose error it is.
         row: A row of `tables.worst_errors`, as `itertuples()` gives it.
     """
-    picture = data.preview_uri(chosen.run, row.sha256, ".png")
+    picture = data.picture_uri(chosen.run, row.sha256)
     shown = html.Img(src=picture, className="img-fluid mb-2", alt="preview") if picture else NO_PREVIEW_NOTE
     body = [
         shown,
@@ -57,7 +57,7 @@ def error_card(chosen: Entry, row: Any) -> dbc.Col:
         html.Div(f"loss {row.loss:.2f}", className="text-muted small"),
         html.Div(str(row.path).rsplit("/", 1)[-1], className="text-muted small text-truncate"),
     ]
-    recording = data.preview_uri(chosen.run, row.sha256, ".wav") if chosen.run.modality == "sound" else None
+    recording = data.recording_uri(chosen.run, row.sha256) if chosen.run.modality == "sound" else None
     if recording:
         body.append(html.Audio(src=recording, controls=True, className="w-100 mt-1"))
     return dbc.Col(dbc.Card(dbc.CardBody(body), className="h-100 error-card"), lg=3, md=4, sm=6)

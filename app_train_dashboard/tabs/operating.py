@@ -65,12 +65,11 @@ def _controls() -> dbc.Card:
                 dbc.Label("Prevalence in the target population", className="mt-3"),
                 dbc.Input(
                     id=ids.OP_PREVALENCE,
-                    type="number",
-                    min=0.001,
-                    max=0.999,
-                    step=0.001,
-                    placeholder="test-set prevalence",
+                    inputmode="decimal",
+                    debounce=True,
+                    placeholder="test-set prevalence (e.g. 0.05 or 5%)",
                 ),
+                dbc.FormFeedback(id=ids.OP_PREVALENCE_ERROR, type="invalid"),
                 dbc.Input(id=ids.OP_NOTE, placeholder="note: why this operating point", className="mt-3"),
                 dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-2"),
                 html.Div(id=ids.OP_SAVE_RESULT, className="mt-2"),
@@ -88,17 +87,40 @@ def layout() -> dbc.Tab:
     return dbc.Tab(html.Div(row, id=ids.OP_PANEL), label="Operating point", tab_id="operating")
 
 
-def stats_table(stats: dict) -> dbc.Table:
-    """Sensitivity, specificity, predictive values at the prevalence, and the share referred for review."""
+def parse_prevalence(text: str | None) -> tuple[float | None, str | None]:
+    """The prevalence typed ("0.05" or "5%"), or None for the test set's own; with the error to show, if any.
+
+    A value the analyst mistyped is never replaced silently: the test set's
+    prevalence is used, and the error says so beside the field.
+    """
+    typed = (text or "").strip()
+    if not typed:
+        return None, None
+    try:
+        value = float(typed.removesuffix("%").replace(",", ".")) / (100 if typed.endswith("%") else 1)
+    except ValueError:
+        value = float("nan")
+    if not 0 < value < 1:  # NaN fails too
+        return None, f"Not a prevalence: {typed[:20]!r}. Enter a share between 0 and 1 (e.g. 0.05) or a percentage."
+    return value, None
+
+
+def stats_table(stats: dict, *, test_set: bool) -> dbc.Table:
+    """Sensitivity, specificity, predictive values at the prevalence, and the share referred for review.
+
+    Args:
+        test_set: Whether the prevalence is the test set's own (none, or no valid one, was typed); the rows say so.
+    """
 
     def fmt(value):
         return "n/a" if value is None else f"{value:.3f}"
 
+    prevalence = f"{'the test set’s prevalence' if test_set else 'prevalence'} {stats['prevalence']:.3f}"
     rows = [
         ("Sensitivity", fmt(stats["sensitivity"])),
         ("Specificity", fmt(stats["specificity"])),
-        (f"PPV at prevalence {stats['prevalence']:.3f}", fmt(stats["ppv"])),
-        (f"NPV at prevalence {stats['prevalence']:.3f}", fmt(stats["npv"])),
+        (f"PPV at {prevalence}", fmt(stats["ppv"])),
+        (f"NPV at {prevalence}", fmt(stats["npv"])),
         ("Referred for review (in band)", "n/a" if stats["referred"] is None else f"{stats['referred']:.1%}"),
     ]
     body = html.Tbody([html.Tr([html.Th(name), html.Td(value)]) for name, value in rows])
@@ -143,6 +165,8 @@ def set_threshold(
     Output(ids.OP_STATS, "children"),
     Output(ids.OP_MATRIX, "figure"),
     Output(ids.OP_CURVE, "figure"),
+    Output(ids.OP_PREVALENCE, "invalid"),
+    Output(ids.OP_PREVALENCE_ERROR, "children"),
     Input(ids.OP_MODEL, "value"),
     Input(ids.OP_THRESHOLD, "value"),
     Input(ids.OP_BAND, "value"),
@@ -153,17 +177,23 @@ def explore_threshold(
     label: str | None,
     threshold: float,
     band: list[float],
-    prevalence: float | None,
+    typed_prevalence: str | None,
     run_id: str | None,
     models: list[str] | None,
     compare_id: str | None,
 ) -> tuple:
-    """Figures, confusion matrix and sensitivity/specificity sweep at the chosen threshold (two classes only)."""
+    """Figures, confusion matrix and sensitivity/specificity sweep at the chosen threshold (two classes only).
+
+    An invalid prevalence is flagged on its field (`parse_prevalence`); the
+    figures then use the test set's, and say so.
+    """
     chosen = entry(label, run_id, models, compare_id)
     run = chosen.run
+    prevalence, error = parse_prevalence(typed_prevalence)
     if not run.is_binary:
         message = f"The threshold explorer is for two-class tasks; this run has {len(run.class_names)} classes."
-        return dbc.Alert(message, color="secondary"), figures.empty_figure(message), figures.empty_figure("")
+        blank = figures.empty_figure("")
+        return dbc.Alert(message, color="secondary"), figures.empty_figure(message), blank, bool(error), error
     labels, probs = tables.calibrated_test(run, chosen.model)
     positive = run.class_names.index(run.positive_class)
     scores = probs[:, positive]
@@ -174,9 +204,11 @@ def explore_threshold(
     order = [run.class_names[1 - positive], run.positive_class]
     sweep = pd.DataFrame(threshold_sweep(labels, scores, positive=positive))
     return (
-        stats_table(stats),
+        stats_table(stats, test_set=prevalence is None),
         figures.fig_confusion_matrix(matrix, order, title=f"{chosen.label} at threshold {threshold:.2f}"),
         figures.fig_threshold_curve(sweep, threshold=threshold, band=band),
+        bool(error),
+        error,
     )
 
 

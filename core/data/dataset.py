@@ -212,7 +212,7 @@ def _from_class_folders(root: Path) -> tuple[Rows, list[Skipped], list[Skipped]]
     return rows, skipped, unreadable
 
 
-def _manifest_text(manifest: Path) -> str:
+def manifest_text(manifest: Path) -> str:
     """The text of a CSV manifest: UTF-8, or UTF-8/16/32 with a byte-order mark.
 
     Any other encoding is refused rather than guessed: a wrong guess would
@@ -243,7 +243,7 @@ def _manifest_text(manifest: Path) -> str:
 
 
 def _from_manifest(manifest: Path, group_column: str) -> tuple[Rows, list[Skipped], list[Skipped]]:
-    reader = csv.DictReader(io.StringIO(_manifest_text(manifest), newline=""))
+    reader = csv.DictReader(io.StringIO(manifest_text(manifest), newline=""))
     try:
         columns = set(reader.fieldnames or [])
         missing = {"path", "label"} - columns

@@ -61,3 +61,49 @@ def _sentence(a: str, b: str, mcnemar: dict, auc: dict) -> str:
     verdict = "significant" if mcnemar["p_value"] < SIGNIFICANCE else "not significant"
     parts.append(f"accuracy difference {verdict} (McNemar p={mcnemar['p_value']:.2f})")
     return f"{a} vs {b}: " + "; ".join(parts)
+
+
+def versus(comparisons: list[dict], model: str, reference: str) -> dict | None:
+    """Whether `model` significantly beats `reference` on test AUROC, read from their paired comparison.
+
+    "Beats" means a positive AUROC difference with a paired-bootstrap
+    p-value below `SIGNIFICANCE`; a higher AUROC by chance does not count.
+    None when the two were not compared.
+
+    Returns:
+        {"reference", "auc_difference" (model - reference), "ci", "p_value",
+        "mcnemar_p_value", "significantly_better", "significantly_worse", "text"}.
+    """
+    entry = next((c for c in comparisons if {c["a"], c["b"]} == {model, reference} and model != reference), None)
+    if entry is None:
+        return None
+    sign = 1 if entry["a"] == model else -1
+    auc = entry["auc"]
+    difference, p_value = auc["difference"], auc["p_value"]
+    if difference is not None:
+        difference = sign * difference or 0.0  # never "-0.000"
+    ci = [None if bound is None else sign * bound for bound in auc["ci"]][::sign]
+    significant = difference is not None and p_value is not None and p_value < SIGNIFICANCE
+    better, worse = significant and difference > 0, significant and difference < 0
+    verdict = (
+        "significantly better than"
+        if better
+        else "significantly worse than"
+        if worse
+        else "not significantly better than"
+    )
+    figures = (
+        "AUROC difference not measurable"
+        if difference is None
+        else f"AUROC difference {difference:+.3f}, p={p_value:.2f}"
+    )
+    return {
+        "reference": reference,
+        "auc_difference": difference,
+        "ci": ci,
+        "p_value": p_value,
+        "mcnemar_p_value": entry["mcnemar"]["p_value"],
+        "significantly_better": bool(better),
+        "significantly_worse": bool(worse),
+        "text": f"{model} is {verdict} {reference} ({figures})",
+    }

@@ -10,6 +10,23 @@ override is recorded with the promotion.
 from __future__ import annotations
 
 CHANCE_AUROC = 0.5
+NO_SKILL = "no evidence of skill"
+
+
+def no_evidence_of_skill(level: dict) -> bool:
+    """Whether one level's test figures fail to show the model beats chance: its AUROC's 95% interval includes 0.5.
+
+    An AUROC that could not be measured shows no skill either. Such a model
+    is flagged in its report and the command line's summary, never chosen
+    as a champion automatically, and promoted only by force.
+
+    >>> no_evidence_of_skill({"auc": 0.58, "auc_ci": [0.46, 0.70]})
+    True
+    """
+    auc, interval = level.get("auc"), level.get("auc_ci")
+    if auc is None or not interval or None in interval:
+        return True
+    return interval[0] <= CHANCE_AUROC <= interval[1]
 
 
 def promotion_concerns(report: dict) -> list[str]:
@@ -41,11 +58,11 @@ def promotion_concerns(report: dict) -> list[str]:
     concerns = []
     auc, interval = headline.get("auc"), headline.get("auc_ci")
     if auc is None or not interval or None in interval:
-        concerns.append("its test AUROC could not be measured")
-    elif interval[0] <= CHANCE_AUROC <= interval[1]:
+        concerns.append(f"{NO_SKILL}: its test AUROC could not be measured")
+    elif no_evidence_of_skill(headline):
         concerns.append(
-            f"its test AUROC {auc:.3f} has a 95% interval ({interval[0]:.3f}-{interval[1]:.3f}) that includes 0.5: "
-            "it may be no better than chance"
+            f"{NO_SKILL}: its test AUROC {auc:.3f} has a 95% interval ({interval[0]:.3f}-{interval[1]:.3f}) "
+            "that includes 0.5, so it may be no better than chance"
         )
     point = headline.get("operating_point", {})
     for name in ("sensitivity", "specificity"):

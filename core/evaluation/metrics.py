@@ -12,6 +12,7 @@ from scipy.optimize import minimize_scalar
 from scipy.stats import binomtest
 from sklearn.metrics import (
     accuracy_score,
+    balanced_accuracy_score,
     brier_score_loss,
     confusion_matrix,
     log_loss,
@@ -55,6 +56,44 @@ def roc_auc(y_true: np.ndarray, probs: np.ndarray, *, positive: int = 1) -> floa
         return float(roc_auc_score(y_true, probs, multi_class="ovr", labels=np.arange(n_classes)))
     except ValueError:
         return None
+
+
+def balanced_accuracy(y_true: np.ndarray, predicted: np.ndarray, *, n_classes: int) -> float:
+    """Mean recall over the classes present: for two classes, (sensitivity + specificity) / 2.
+
+    Unlike accuracy it is not flattered by the majority class: calling every
+    item the common class scores 1 / n_classes, whatever the mix.
+
+    >>> balanced_accuracy([0, 0, 0, 1], [0, 0, 0, 0], n_classes=2)
+    0.5
+    """
+    y_true, predicted = np.asarray(y_true), np.asarray(predicted)
+    if not len(y_true):
+        raise ValueError("balanced accuracy needs at least one item")
+    if predicted.max(initial=0) >= n_classes or y_true.max(initial=0) >= n_classes:
+        raise ValueError(f"class indices must be below n_classes={n_classes}")
+    return float(balanced_accuracy_score(y_true, predicted))
+
+
+def sensitivity_at_specificity(
+    y_true: np.ndarray, scores: np.ndarray, *, specificity: float = 0.9, positive: int = 1
+) -> float | None:
+    """The highest sensitivity any threshold reaches while keeping at least `specificity`: a point of the ROC curve.
+
+    Like AUROC it reads the whole curve of the data given, so on test data it
+    describes the ranking, not an operating point chosen in advance. None
+    when either class is absent.
+
+    >>> sensitivity_at_specificity([0] * 10 + [1] * 4, [i / 10 for i in range(10)] + [0.95, 0.85, 0.3, 0.1])
+    0.5
+    """
+    if not 0 < specificity <= 1:
+        raise ValueError(f"specificity must be in (0, 1], got {specificity!r}")
+    positives = np.asarray(y_true) == positive
+    if positives.all() or not positives.any():
+        return None
+    fpr, tpr, _ = roc_curve(positives, np.asarray(scores, dtype=np.float64))
+    return float(tpr[fpr <= 1 - specificity + 1e-12].max())
 
 
 def youden_threshold(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 1) -> float:
@@ -343,3 +382,16 @@ def threshold_sweep(y_true: np.ndarray, scores: np.ndarray, *, positive: int = 1
         "sensitivity": [*tpr.tolist(), 1.0],
         "specificity": [*(1 - fpr).tolist(), 0.0],
     }
+
+
+def wilson_interval(successes: int, n: int, confidence: float = 0.95) -> tuple[float, float]:
+    """The Wilson score interval of a proportion (SciPy's); (nan, nan) when there is nothing to count.
+
+    Wilson rather than the normal approximation: it stays inside [0, 1] and
+    keeps its coverage at the small counts and extreme rates a week of
+    reviews gives.
+    """
+    if n <= 0:
+        return float("nan"), float("nan")
+    interval = binomtest(int(successes), int(n)).proportion_ci(confidence_level=confidence, method="wilson")
+    return float(interval.low), float(interval.high)

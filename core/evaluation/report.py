@@ -29,6 +29,7 @@ from sklearn.metrics import (
 from core.evaluation.decision import apply_temperature, predicted_classes
 from core.evaluation.metrics import (
     accuracy,
+    balanced_accuracy,
     bootstrap_ci,
     brier,
     expected_calibration_error,
@@ -36,6 +37,7 @@ from core.evaluation.metrics import (
     log_loss_of,
     reliability_bins,
     roc_auc,
+    sensitivity_at_specificity,
     sensitivity_specificity,
     threshold_for_sensitivity,
     youden_threshold,
@@ -43,6 +45,7 @@ from core.evaluation.metrics import (
 
 DEFAULT_BAND_HALF_WIDTH = 0.15
 DEFAULT_CONFIDENCE_FLOOR = 0.6
+REPORTED_SPECIFICITY = 0.9  # `sensitivity_at_90_specificity`: what a screening test must reach
 
 
 @dataclass
@@ -144,6 +147,8 @@ def evaluate_level(
         "accuracy_ci": bootstrap_ci(
             test.labels, calibrated, accuracy, groups=test.groups, n_resamples=n_resamples, seed=seed
         ),
+        "balanced_accuracy": balanced_accuracy(test.labels, predicted, n_classes=len(class_names)),
+        "sensitivity_at_90_specificity": None,
         "loss": log_loss_of(test.labels, test.probs),
         "loss_calibrated": log_loss_of(test.labels, calibrated),
         "auc": roc_auc(test.labels, calibrated, positive=auc_positive),
@@ -168,14 +173,21 @@ def evaluate_level(
     }
     report["roc"], report["pr"] = _curves(Predictions(test.labels, calibrated), class_names, positive)
     if positive is not None:
-        sensitivity, specificity = sensitivity_specificity(
-            test.labels, calibrated[:, positive], threshold=point["threshold"], positive=positive
-        )
-        report["operating_point"].update(sensitivity=sensitivity, specificity=specificity)
-        report["f1"] = report["classification_report"][class_names[positive]]["f1-score"]
+        _add_positive_class_figures(report, test.labels, calibrated[:, positive], positive, class_names[positive])
     else:
         report["f1"] = report["classification_report"]["macro avg"]["f1-score"]
     return report
+
+
+def _add_positive_class_figures(report: dict, labels: np.ndarray, scores: np.ndarray, positive: int, name: str) -> None:
+    """Two classes: sensitivity and specificity at the threshold, sensitivity at 90% specificity, the positive F1."""
+    point = report["operating_point"]
+    sensitivity, specificity = sensitivity_specificity(labels, scores, threshold=point["threshold"], positive=positive)
+    point.update(sensitivity=sensitivity, specificity=specificity)
+    report["sensitivity_at_90_specificity"] = sensitivity_at_specificity(
+        labels, scores, specificity=REPORTED_SPECIFICITY, positive=positive
+    )
+    report["f1"] = report["classification_report"][name]["f1-score"]
 
 
 def calibrated_test(report: dict, test: Predictions) -> Predictions:

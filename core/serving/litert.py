@@ -12,10 +12,11 @@ Outputs are found by name: LiteRT does not keep Keras' output order.
 from __future__ import annotations
 
 import threading
-import time
 from pathlib import Path
 
 import numpy as np
+
+from core.serving.runner import check_batch, in_batches
 
 PROBABILITIES, EMBEDDING = "probabilities", "embedding"
 
@@ -63,8 +64,7 @@ class LiteRTModel:
     def outputs(self, x: np.ndarray) -> dict[str, np.ndarray]:
         """Every output for one batch, by name: `probabilities`, and `embedding` when the model has one."""
         x = np.ascontiguousarray(x, dtype=np.float32)
-        if x.shape[1:] != self.input_shape:
-            raise ValueError(f"expected inputs of shape (n, {', '.join(map(str, self.input_shape))}), got {x.shape}")
+        check_batch(x, self.input_shape)
         with self._lock:
             if self._batch != len(x):
                 self._interpreter.resize_tensor_input(self._input["index"], [len(x), *self.input_shape])
@@ -80,16 +80,4 @@ class LiteRTModel:
 
     def predict_outputs(self, x: np.ndarray, *, batch_size: int = 32) -> dict[str, np.ndarray]:
         """Every output for any number of inputs, `batch_size` at a time."""
-        batches = [self.outputs(x[i : i + batch_size]) for i in range(0, len(x), batch_size)]
-        return {name: np.concatenate([batch[name] for batch in batches]) for name in self._outputs}
-
-    def latency_ms(self, x: np.ndarray, *, repeats: int = 20) -> float:
-        """Median milliseconds for one input, after a warm-up call."""
-        one = x[:1]
-        self(one)
-        times = []
-        for _ in range(repeats):
-            started = time.perf_counter()
-            self(one)
-            times.append(time.perf_counter() - started)
-        return float(np.median(times) * 1000)
+        return in_batches(self.outputs, x, batch_size)

@@ -1,6 +1,6 @@
-"""The TensorFlow-free predictor: one run's LiteRT model with the run's exact preprocessing.
+"""The TensorFlow-free predictor: one run's exported model with the run's exact preprocessing.
 
-    decode -> quality warnings -> preprocess (as recorded) -> LiteRT
+    decode -> quality warnings -> preprocess (as recorded) -> runner (LiteRT, or the baseline's estimator)
            -> aggregate windows -> temperature -> threshold and review band
            -> out-of-distribution check: an input unlike the training data gets no class
 
@@ -39,7 +39,8 @@ from core.inputs.preprocess import (
 )
 from core.inputs.quality import check_image, check_sound, image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
-from core.serving.litert import EMBEDDING, PROBABILITIES, LiteRTModel
+from core.serving.litert import EMBEDDING, PROBABILITIES
+from core.serving.runner import open_runner
 from core.store.artifacts import read_json
 from core.store.layout import RunLayout
 from core.store.serving_state import OperatingPoint
@@ -120,6 +121,7 @@ class Predictor:
             classes it applies to the positive class's probability, otherwise
             to the top probability.
         num_threads: LiteRT threads; None uses every core this process may run on.
+            (The baseline's estimator is small and runs as scikit-learn decides.)
         max_image_pixels, max_audio_seconds: Inputs above these are refused
             before decoding (bounded memory per request).
 
@@ -143,7 +145,7 @@ class Predictor:
         try:
             self._load(layout, review_band)
             threads = num_threads or len(os.sched_getaffinity(0))
-            self.litert = LiteRTModel(layout.model(model).tflite, num_threads=threads)
+            self.runner = open_runner(layout.model(model), num_threads=threads)
         except (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError) as exc:
             # A missing, truncated or wrong-shaped file: this model is unavailable; nothing else is affected.
             reason = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'damaged file'}"
@@ -231,11 +233,11 @@ class Predictor:
         pixels = resize_image(image, self.params.image_size)
         check_image(image, pixels)
         x = image_to_input(pixels)
-        outputs = self.litert.outputs(x[None])
+        outputs = self.runner.outputs(x[None])
         probs = outputs[PROBABILITIES][0]
         extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
         if heatmap:
-            extras["heatmap"] = occlusion_map(self.litert, x, int(probs.argmax()))
+            extras["heatmap"] = occlusion_map(self.runner, x, int(probs.argmax()))
         return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}
 
     def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
@@ -244,7 +246,7 @@ class Predictor:
         check_sound(signal, rate, window_seconds=params.window_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
         windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
-        outputs = self.litert.predict_outputs(windows)
+        outputs = self.runner.predict_outputs(windows)
         window_probs = outputs[PROBABILITIES]
         probs = aggregate_windows(window_probs, params.aggregation)
         start_frames = np.round(starts * params.sample_rate / params.hop_length)
@@ -256,6 +258,6 @@ class Predictor:
         }
         if heatmap:
             target = int(probs.argmax())
-            maps = np.stack([occlusion_map(self.litert, window, target, fill=0.0) for window in windows])
+            maps = np.stack([occlusion_map(self.runner, window, target, fill=0.0) for window in windows])
             extras["heatmap"] = stitch_windows(maps, start_frames)
         return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}

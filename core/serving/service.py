@@ -19,7 +19,15 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from core.errors import EmptyInput, InputRejected, InputTooLarge, ModelUnavailable, Unavailable
+from core.errors import (
+    EmptyInput,
+    InputRejected,
+    InputTooLarge,
+    InputUnjudgeable,
+    ModelUnavailable,
+    NotFound,
+    Unavailable,
+)
 from core.inputs.formats import ACCEPTED, FORMATS, FileFormat, sniff
 from core.serving.predictor import Prediction, Predictor
 from core.settings import Settings
@@ -31,6 +39,10 @@ from core.store.registry import PROMOTE_HINT, champion, list_runs, servable_mode
 from core.store.serving_state import OperatingPoint, ServingState
 
 log = logging.getLogger(__name__)
+STORE_INPUTS_OFF = (
+    "uploads are not kept (STORE_INPUTS is off), so reviewed cases have no files to train on; "
+    "set STORE_INPUTS=true to keep new uploads for review and export"
+)
 
 
 def model_key(run_id: str, model: str) -> str:
@@ -45,6 +57,38 @@ def _describe_unknown(data: bytes) -> str:
         return "it looks like text"
     except UnicodeDecodeError:
         return "its content is not a recognised format"
+
+
+def check_upload(data: bytes, predictor: Predictor, settings: Settings) -> FileFormat:
+    """The file's format, or an `InputRejected` saying why: empty, too large, wrong type or modality.
+
+    One check for every way in (the page, the API, batch prediction), so they refuse the same files.
+    """
+    if not data:
+        raise EmptyInput("the file is empty")
+    if len(data) > settings.max_upload_bytes:
+        raise InputTooLarge(f"the file is {len(data) / 1e6:.1f} MB, above the {settings.max_upload_mb:g} MB limit")
+    file_format = sniff(data)
+    if file_format is None:
+        raise InputRejected(f"not a supported image or sound file ({_describe_unknown(data)}); accepted: {ACCEPTED}")
+    if file_format.modality != predictor.modality:
+        readable = ", ".join(fmt.name for fmt in FORMATS if fmt.modality == predictor.modality)
+        raise InputRejected(
+            f"this is a {file_format.name} {file_format.modality} file, but the model "
+            f"{model_key(predictor.run_id, predictor.model_name)} reads {predictor.modality}s ({readable})"
+        )
+    return file_format
+
+
+def load_predictor(settings: Settings, run_id: str, model: str, *, num_threads: int | None = None) -> Predictor:
+    """A `Predictor` for `run_id/model` with the deployment's input limits (`MAX_IMAGE_MEGAPIXELS`, ...)."""
+    return Predictor(
+        ArtifactsLayout(settings.artifacts_dir).run(run_id).dir,
+        model,
+        num_threads=num_threads,
+        max_image_pixels=int(settings.max_image_megapixels * 1e6),
+        max_audio_seconds=settings.max_audio_seconds,
+    )
 
 
 @dataclass
@@ -122,12 +166,7 @@ class PredictionService:
             run_id, model = self._champion_key()
         with self._lock:
             if (run_id, model) not in self._predictors:
-                self._predictors[(run_id, model)] = Predictor(
-                    ArtifactsLayout(self.settings.artifacts_dir).run(run_id).dir,
-                    model,
-                    max_image_pixels=int(self.settings.max_image_megapixels * 1e6),
-                    max_audio_seconds=self.settings.max_audio_seconds,
-                )
+                self._predictors[(run_id, model)] = load_predictor(self.settings, run_id, model)
             return self._predictors[(run_id, model)]
 
     def _champion_key(self) -> tuple[str, str]:
@@ -150,24 +189,7 @@ class PredictionService:
 
     def check(self, data: bytes, predictor: Predictor) -> FileFormat:
         """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""
-        if not data:
-            raise EmptyInput("the file is empty")
-        if len(data) > self.settings.max_upload_bytes:
-            raise InputTooLarge(
-                f"the file is {len(data) / 1e6:.1f} MB, above the {self.settings.max_upload_mb:g} MB limit"
-            )
-        file_format = sniff(data)
-        if file_format is None:
-            raise InputRejected(
-                f"not a supported image or sound file ({_describe_unknown(data)}); accepted: {ACCEPTED}"
-            )
-        if file_format.modality != predictor.modality:
-            readable = ", ".join(fmt.name for fmt in FORMATS if fmt.modality == predictor.modality)
-            raise InputRejected(
-                f"this is a {file_format.name} {file_format.modality} file, but the model "
-                f"{model_key(predictor.run_id, predictor.model_name)} reads {predictor.modality}s ({readable})"
-            )
-        return file_format
+        return check_upload(data, predictor, self.settings)
 
     def predict(
         self,
@@ -181,36 +203,75 @@ class PredictionService:
     ) -> Outcome:
         """Check, predict and record one upload, with the operating point in force and the logged-in `user`.
 
+        An upload the quality gates refuse (`InputUnjudgeable`: blank, tiny,
+        silent, too short) is recorded as a refusal before the error is
+        raised, its input kept when STORE_INPUTS is on, so a specialist can
+        still label it from the review worklist.
+
         Raises:
             InputRejected, ModelUnavailable, Unavailable, CoreError: the upload is refused,
-                no model can serve it, or its content is unreadable; nothing is recorded.
+                no model can serve it, or its content is unreadable; nothing is recorded
+                except a quality refusal.
         """
         predictor = self.predictor(model)
         file_format = self.check(data, predictor)
-        prediction = predictor.predict(data, heatmap=heatmap, operating_point=self.operating_point(predictor))
         digest = hashlib.sha256(data).hexdigest()
-        stored = self._store(data, digest, file_format) if self.settings.store_inputs else None
         case_ref = (case_ref or "").strip()[:200] or None
+        recorded = {
+            "content_sha256": digest,
+            "run_id": predictor.run_id,
+            "model": predictor.model_name,
+            "classes": predictor.class_names,
+            "case_ref": case_ref,
+            "filename": (filename or "")[:500] or None,
+            "user": user,
+        }
+        try:
+            prediction = predictor.predict(data, heatmap=heatmap, operating_point=self.operating_point(predictor))
+        except InputUnjudgeable as refusal:
+            self._record_refusal(data, file_format, predictor.modality, recorded, str(refusal))
+            raise
+        stored = self._store(data, digest, file_format) if self.settings.store_inputs else None
         prediction_id = self.audit_log.record(
+            **recorded,
             modality=prediction.modality,
-            content_sha256=digest,
-            run_id=prediction.run_id,
-            model=prediction.model,
             predicted=prediction.shown_class,
             probabilities=prediction.probabilities,
             uncertain=prediction.uncertain,
             warnings=prediction.warnings,
             out_of_distribution=prediction.out_of_distribution,
             ood_score=prediction.ood_score,
-            case_ref=case_ref,
-            filename=(filename or "")[:500] or None,
             input_path=stored,
             operating_point_version=prediction.operating_point_version,
             threshold=prediction.threshold,
             review_band=prediction.review_band,
-            user=user,
         )
         return Outcome(prediction, prediction_id, filename, digest, case_ref)
+
+    def _record_refusal(self, data: bytes, file_format: FileFormat, modality: str, recorded: dict, reason: str) -> str:
+        """Record a quality refusal: no class, no probabilities, the reason, and the kept input if inputs are stored."""
+        stored = self._store(data, recorded["content_sha256"], file_format) if self.settings.store_inputs else None
+        return self.audit_log.record(
+            **recorded,
+            modality=modality,
+            predicted=None,
+            probabilities={},
+            uncertain=False,
+            warnings=[],
+            input_path=stored,
+            refused_reason=reason,
+        )
+
+    def reviewed_manifest(self, *, modality: str, model: str | None = None) -> str:
+        """The reviewed cases as a training manifest (`AuditLog.reviewed_manifest`).
+
+        Raises:
+            NotFound: inputs are not kept (STORE_INPUTS off), so there are no files to train on.
+        """
+        if not self.settings.store_inputs:
+            raise NotFound(STORE_INPUTS_OFF)
+        with unavailable_on_error("cannot read the reviewed cases"):
+            return self.audit_log.reviewed_manifest(modality=modality, model=model)
 
     def explain(self, data: bytes, *, model: str | None = None) -> Prediction:
         """The same prediction with its heatmap, for display; not recorded again."""

@@ -113,7 +113,7 @@ def _json_default(value: Any) -> Any:
 
 
 @contextlib.contextmanager
-def _locked(path: Path) -> Iterator[None]:
+def locked(path: Path) -> Iterator[None]:
     """Hold an exclusive lock beside `path`, so concurrent runs append in turn."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path.with_name(f".{path.name}.lock"), "w") as lock:
@@ -131,7 +131,7 @@ def append_rows(path: Path, rows: Sequence[dict], columns: Sequence[str]) -> Non
     """
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
-    with _locked(path):
+    with locked(path):
         existing = path.read_bytes() if path.exists() else b""
         if not existing:
             writer.writeheader()

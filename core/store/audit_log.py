@@ -10,6 +10,11 @@ latest review is the one shown.
 The input itself is never stored, only its SHA-256, unless input storage is
 switched on (then `input_path` names the stored copy; it is shown relative
 to ARTIFACTS_DIR, never as a server path).
+
+An upload refused by the quality gates is recorded too, with its
+`refused_reason` and no class: when its input was kept, a specialist can
+still label it from the review worklist (`awaiting_review`), and reviewed
+cases with kept inputs export as a training manifest (`reviewed_manifest`).
 """
 
 from __future__ import annotations
@@ -17,11 +22,28 @@ from __future__ import annotations
 import csv
 import io
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePath
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Float, ForeignKey, Integer, String, Text, func, select, text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Integer,
+    Select,
+    String,
+    Text,
+    and_,
+    false,
+    func,
+    or_,
+    select,
+    text,
+)
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 from sqlalchemy.sql.elements import ColumnElement
@@ -30,6 +52,8 @@ from core.errors import InvalidInput, NotFound
 from core.store.database import Base, describe, open_database, unavailable_on_error
 
 VERDICTS = ("confirmed", "overridden")
+REVIEW_REASONS = ("uncertain", "out_of_distribution", "refused")
+MANIFEST_COLUMNS = ("path", "label", "group")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
     "id",
@@ -43,6 +67,7 @@ CSV_COLUMNS = (
     "predicted",
     "probabilities",
     "uncertain",
+    "refused_reason",
     "warnings",
     "out_of_distribution",
     "ood_score",
@@ -59,7 +84,7 @@ CSV_COLUMNS = (
 
 
 class PredictionRecord(Base):
-    """One prediction, as it was shown: `predicted` is empty when the class was withheld (out of distribution)."""
+    """One prediction, as it was shown: `predicted` is empty when the class was withheld or the upload refused."""
 
     __tablename__ = "predictions"
 
@@ -82,6 +107,8 @@ class PredictionRecord(Base):
     threshold: Mapped[float | None] = mapped_column(Float)
     review_band: Mapped[list | None] = mapped_column(JSON)
     user: Mapped[str | None] = mapped_column(String(200))
+    refused_reason: Mapped[str | None] = mapped_column(String(500))
+    classes: Mapped[list | None] = mapped_column(JSON)
     feedback: Mapped[list[FeedbackRecord]] = relationship(back_populates="prediction", order_by="FeedbackRecord.id")
 
 
@@ -116,7 +143,7 @@ def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: st
     """
     if verdict not in VERDICTS:
         raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
-    classes = list(prediction.probabilities)
+    classes = prediction.classes or list(prediction.probabilities)  # rows before 0004 have no `classes`
     if correct_label is not None and correct_label not in classes:
         raise InvalidInput(f"correct_label must be one of the model's classes ({', '.join(classes)})")
     if verdict == "overridden":
@@ -200,8 +227,13 @@ class AuditLog:
         threshold: float | None = None,
         review_band: list[float] | None = None,
         user: str | None = None,
+        classes: list[str] | None = None,
+        refused_reason: str | None = None,
     ) -> str:
         """Store one prediction, with the operating point that decided it, in one transaction; return its id.
+
+        A refused upload is stored with its `refused_reason`, `predicted` None
+        and empty `probabilities`; `classes` are the labels a reviewer may give.
 
         Raises:
             Unavailable: the row could not be written; the prediction must not be shown.
@@ -227,6 +259,8 @@ class AuditLog:
             threshold=threshold,
             review_band=None if review_band is None else list(review_band),
             user=user,
+            classes=None if classes is None else list(classes),
+            refused_reason=None if refused_reason is None else refused_reason[:500],
         )
         failed = unavailable_on_error("the prediction was not recorded, so it is not shown")
         with failed, Session(self.engine) as session, session.begin():
@@ -272,41 +306,50 @@ class AuditLog:
             record = session.get(PredictionRecord, prediction_id, options=[selectinload(PredictionRecord.feedback)])
             return None if record is None else {**_row(record), "reviews": [_review(f) for f in record.feedback]}
 
-    def recent(
-        self,
-        *,
-        limit: int = 200,
-        offset: int = 0,
-        model: str | None = None,
-        case_ref: str | None = None,
-        uncertain: bool | None = None,
-        feedback: str | None = None,
-    ) -> list[dict]:
-        """Newest predictions first, filtered, `limit` rows from `offset`; every filter and the limit run in SQL.
+    def recent(self, *, limit: int = 200, offset: int = 0, **filters: Any) -> list[dict]:
+        """The predictions `Filters(**filters)` selects, `limit` rows from `offset`; filters and paging run in SQL.
 
-        Args:
-            case_ref: Rows whose case reference contains this text, literally (`%` and `_` are not wildcards).
-            feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
+        Newest first, except the review worklist (`awaiting_review=True`):
+        oldest first, so the case waiting longest is seen first.
         """
-        query = (
-            select(PredictionRecord)
-            .options(selectinload(PredictionRecord.feedback))
-            .order_by(PredictionRecord.created_at.desc(), PredictionRecord.id)
-        )
-        if model:
-            query = query.where(PredictionRecord.model == model)
-        if case_ref:
-            query = query.where(PredictionRecord.case_ref.contains(case_ref, autoescape=True))
-        if uncertain is not None:
-            query = query.where(PredictionRecord.uncertain == uncertain)
-        if feedback is not None:
-            query = query.where(_latest_verdict_is(feedback))
+        chosen = Filters(**filters)
+        newest_first = (PredictionRecord.created_at.desc(), PredictionRecord.id)
+        order = (PredictionRecord.created_at, PredictionRecord.id) if chosen.awaiting_review else newest_first
+        query = _filtered(select(PredictionRecord), chosen).options(selectinload(PredictionRecord.feedback))
         with Session(self.engine) as session:
-            return [_row(r) for r in session.scalars(query.limit(limit).offset(offset))]
+            return [_row(r) for r in session.scalars(query.order_by(*order).limit(limit).offset(offset))]
 
-    def count(self) -> int:
+    def count(self, **filters: Any) -> int:
+        """How many predictions `Filters(**filters)` selects (all of them without filters), counted in SQL."""
+        query = _filtered(select(func.count()).select_from(PredictionRecord), Filters(**filters))
         with Session(self.engine) as session:
-            return int(session.scalar(select(func.count()).select_from(PredictionRecord)))
+            return int(session.scalar(query))
+
+    def reviewed_manifest(self, *, modality: str, model: str | None = None) -> str:
+        """The reviewed cases whose input was kept, as a `path,label,group` CSV that `core.data.dataset` reads.
+
+        `path` is relative to ARTIFACTS_DIR (`inputs/<sha256><suffix>`), as a
+        manifest's paths are relative to its own folder: saved in ARTIFACTS_DIR,
+        it trains with `python -m core train --data ARTIFACTS_DIR/<name>.csv`.
+        `label` is the latest review's class; `group` the case reference, else
+        the content hash, so one patient's inputs stay on one side of a split.
+        An input reviewed in several predictions appears once, with its latest review.
+        """
+        query = _filtered(select(PredictionRecord), Filters(modality=modality, model=model))
+        query = query.where(PredictionRecord.feedback.any(), PredictionRecord.input_path.is_not(None))
+        with Session(self.engine) as session:
+            records = session.scalars(query.options(selectinload(PredictionRecord.feedback))).all()
+            latest = {r.content_sha256: r for r in sorted(records, key=lambda r: r.feedback[-1].id)}
+            rows = [
+                (_in_store(r.input_path), r.feedback[-1].correct_label, r.case_ref or r.content_sha256)
+                for r in latest.values()
+                if r.feedback[-1].correct_label
+            ]
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(MANIFEST_COLUMNS)
+        writer.writerows([[_spreadsheet_safe(cell) for cell in row] for row in sorted(rows)])
+        return buffer.getvalue()
 
     @staticmethod
     def to_csv(rows: list[dict]) -> str:
@@ -321,6 +364,65 @@ class AuditLog:
             cells = {**row, "probabilities": compact, "warnings": warnings, "review_band": band}
             writer.writerow({name: _spreadsheet_safe(value) for name, value in cells.items()})
         return buffer.getvalue()
+
+
+@dataclass(frozen=True)
+class Filters:
+    """Which predictions a query selects; None leaves a filter unset. Each becomes SQL (`_filtered`).
+
+    Attributes:
+        model: Model names containing this text, in any case, literally (`%` and `_` are not wildcards).
+        case_ref: Case references containing this text, literally.
+        uncertain: The recorded `uncertain` flag.
+        feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
+        modality: 'image' or 'sound'.
+        awaiting_review: True: the review worklist, rows with no review yet that are uncertain, out of
+            distribution, or refused with their input kept (a refused input that was not kept cannot
+            be reviewed); False: every other row.
+        reason: Why a row needs review, one of `REVIEW_REASONS` (see `_needs_review`).
+    """
+
+    model: str | None = None
+    case_ref: str | None = None
+    uncertain: bool | None = None
+    feedback: str | None = None
+    modality: str | None = None
+    awaiting_review: bool | None = None
+    reason: str | None = None
+
+
+def _needs_review(reason: str) -> ColumnElement[bool]:
+    """SQL: the row needs a person for this reason (an out-of-distribution row is also flagged uncertain)."""
+    row = PredictionRecord
+    if reason == "refused":
+        return and_(row.refused_reason.is_not(None), row.input_path.is_not(None))
+    if reason == "out_of_distribution":
+        return row.out_of_distribution.is_(True)
+    if reason == "uncertain":
+        return and_(row.uncertain.is_(True), func.coalesce(row.out_of_distribution, false()).is_(False))
+    raise InvalidInput(f"reason must be one of {', '.join(REVIEW_REASONS)}, got {reason!r}")
+
+
+def _filtered(query: Select, chosen: Filters) -> Select:
+    """`query` restricted to the rows `chosen` selects."""
+    row = PredictionRecord
+    conditions: list[ColumnElement[bool]] = []
+    if chosen.model:
+        conditions.append(row.model.icontains(chosen.model, autoescape=True))
+    if chosen.case_ref:
+        conditions.append(row.case_ref.contains(chosen.case_ref, autoescape=True))
+    if chosen.uncertain is not None:
+        conditions.append(row.uncertain == chosen.uncertain)
+    if chosen.feedback is not None:
+        conditions.append(_latest_verdict_is(chosen.feedback))
+    if chosen.modality:
+        conditions.append(row.modality == chosen.modality)
+    if chosen.awaiting_review is not None:
+        awaiting = and_(~row.feedback.any(), or_(*(_needs_review(reason) for reason in REVIEW_REASONS)))
+        conditions.append(awaiting if chosen.awaiting_review else ~awaiting)
+    if chosen.reason:
+        conditions.append(_needs_review(chosen.reason))
+    return query.where(*conditions)
 
 
 def _latest_verdict_is(feedback: str) -> ColumnElement[bool]:
@@ -379,12 +481,24 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
         "threshold": record.threshold,
         "review_band": record.review_band,
         "user": record.user,
+        "refused_reason": record.refused_reason,
+        "classes": record.classes or list(record.probabilities),
+        "review_reason": _review_reason(record),
         "feedback": latest.verdict if latest else None,
         "correct_label": latest.correct_label if latest else None,
         "feedback_comment": latest.comment if latest else None,
         "feedback_user": latest.user if latest else None,
         "feedback_at": latest.created_at.isoformat(timespec="seconds") if latest else None,
     }
+
+
+def _review_reason(record: PredictionRecord) -> str | None:
+    """Why the row needs a person's review (as `_needs_review` says in SQL), or None."""
+    if record.refused_reason:
+        return "refused" if record.input_path else None
+    if record.out_of_distribution:
+        return "out_of_distribution"
+    return "uncertain" if record.uncertain else None
 
 
 def _review(feedback: FeedbackRecord) -> dict[str, Any]:

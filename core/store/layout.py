@@ -6,6 +6,11 @@
                                     the champion's history, the operating-point versions
       examples/<dataset>/           example inputs for the prediction page
       inputs/<sha256><suffix>       uploads, kept only when STORE_INPUTS is on
+      manifests/<run_id>.json       with ARTIFACTS_DIR in object storage: a published run's files and their
+                                    SHA-256, written last (`core.store.remote`); in the local mirror, written
+                                    once the run is fetched and checked
+      shared/<run_id>/              in object storage only: the run's rows of training_metrics.csv and the
+                                    examples it exported, merged into the mirror's own files when fetched
       runs/<run_id>/
         status.json  config.json  audit.json  split.csv  classes.json
         preprocessing.json  versions.json  comparisons.json  quality_reference.json
@@ -13,6 +18,7 @@
         previews/<sha256>.wav       each test recording, playable in a browser
         models/<model>/
           model.keras  model.tflite  history.csv  report.json  summary.json
+          model.joblib              the baseline's estimator (it has no .keras or .tflite)
           ood_reference.npz         the training embeddings' reference for the out-of-distribution check
           predictions_<part>[_windows].csv
 
@@ -37,6 +43,7 @@ class ModelLayout:
 
     keras = property(lambda self: self.dir / "model.keras")
     tflite = property(lambda self: self.dir / "model.tflite")
+    estimator = property(lambda self: self.dir / "model.joblib")
     history = property(lambda self: self.dir / "history.csv")
     report = property(lambda self: self.dir / "report.json")
     summary = property(lambda self: self.dir / "summary.json")
@@ -91,6 +98,13 @@ class ArtifactsLayout:
     examples = property(lambda self: self.root / "examples")
     audit_db = property(lambda self: self.root / "audit.db")
     inputs = property(lambda self: self.root / "inputs")
+
+    manifests = property(lambda self: self.root / "manifests")
+    shared = property(lambda self: self.root / "shared")
+
+    def manifest(self, run_id: str) -> Path:
+        """The list of a published run's files with their SHA-256 (`core.store.remote`)."""
+        return self.manifests / f"{run_id}.json"
 
     def stored_input(self, digest: str, suffix: str) -> Path:
         """Where an upload with this SHA-256 is kept when STORE_INPUTS is on (`suffix` from its sniffed format)."""

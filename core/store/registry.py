@@ -8,7 +8,9 @@ artifacts before a row is written:
   (`python -m core promote RUN MODEL --reason ...`, or the dashboard);
   a new run never does, and with no promotion nothing is served by default;
 - a promotion must pass the guardrails of `core.evaluation.guardrails`,
-  unless forced, and the override is recorded;
+  unless forced, and the override is recorded; a model with no evidence of
+  skill (its test AUROC's interval includes 0.5) is never chosen
+  automatically (`best_model`);
 - a champion whose run has since been damaged is reported as damaged, never
   silently replaced by another model.
 
@@ -21,8 +23,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from core.errors import InvalidInput, NotFound, PromotionRefused
-from core.evaluation.guardrails import promotion_concerns
-from core.store import artifacts
+from core.evaluation.guardrails import no_evidence_of_skill, promotion_concerns
+from core.store import artifacts, remote
 from core.store.layout import ArtifactsLayout, RunLayout
 from core.store.serving_state import OperatingPoint, ServingState
 
@@ -31,6 +33,7 @@ PROMOTE_HINT = "promote one with `python -m core promote RUN MODEL --reason TEXT
 
 def list_runs(artifacts_dir: Path) -> list[dict]:
     """Every run's status, newest first; unreadable or wrong-shaped status files show as state 'damaged'."""
+    remote.refresh(artifacts_dir)
     root = ArtifactsLayout(artifacts_dir).runs
     runs = []
     for folder in sorted(root.iterdir() if root.is_dir() else [], reverse=True):
@@ -53,14 +56,35 @@ def _status(run: RunLayout) -> dict | None:
 
 
 def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
-    """Completed models of a run that have an exported LiteRT file."""
+    """Completed models of a run that have an exported file: LiteRT, or the baseline's estimator."""
+    remote.fetch(artifacts_dir, run_id)
     run = ArtifactsLayout(artifacts_dir).run(run_id)
     completed = (_status(run) or {}).get("models_completed", [])
-    return [m for m in completed if isinstance(m, str) and run.model(m).tflite.is_file()]
+    return [
+        m
+        for m in completed
+        if isinstance(m, str) and (run.model(m).tflite.is_file() or run.model(m).estimator.is_file())
+    ]
+
+
+def shows_skill(artifacts_dir: Path, run_id: str, model: str) -> bool:
+    """Whether the model's test figures show evidence of skill (`core.evaluation.guardrails.no_evidence_of_skill`).
+
+    False when its report cannot be read: what cannot be checked is not chosen.
+    """
+    try:
+        report = artifacts.read_json_cached(ArtifactsLayout(artifacts_dir).run(run_id).model(model).report)
+        return not no_evidence_of_skill(report["levels"][report["level"]])
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
 
 
 def best_model(artifacts_dir: Path, run_id: str) -> str | None:
-    """The run's servable model with the highest validation AUROC, or None; what the demo promotes."""
+    """The run's servable model with evidence of skill and the highest validation AUROC, or None.
+
+    What the demo promotes: a model with no evidence of skill is never chosen
+    automatically, even when it is the run's only one.
+    """
     run = ArtifactsLayout(artifacts_dir).run(run_id)
 
     def val_auc(model: str) -> float:
@@ -70,7 +94,8 @@ def best_model(artifacts_dir: Path, run_id: str) -> str | None:
             return float("-inf")
         return float("-inf") if value is None else float(value)
 
-    return max(servable_models(artifacts_dir, run_id), key=val_auc, default=None)
+    candidates = [m for m in servable_models(artifacts_dir, run_id) if shows_skill(artifacts_dir, run_id, m)]
+    return max(candidates, key=val_auc, default=None)
 
 
 def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
@@ -80,6 +105,7 @@ def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
         NotFound: no such run, no servable model of that name, or an unreadable report.
     """
     layout = ArtifactsLayout(artifacts_dir)
+    remote.fetch(artifacts_dir, run_id)
     if not layout.run(run_id).dir.is_dir():
         raise NotFound(f"no run {run_id!r} in ARTIFACTS_DIR")
     models = servable_models(artifacts_dir, run_id)

@@ -14,7 +14,8 @@ from typing import Any
 
 import pandas as pd
 
-from core.store import artifacts
+from core.errors import CoreError
+from core.store import artifacts, remote
 from core.store.artifacts import cached_read
 from core.store.layout import ArtifactsLayout, ModelLayout
 from core.store.registry import list_runs
@@ -99,6 +100,10 @@ def load_run(artifacts_dir: Path, run_id: str) -> Run:
     """Everything the dashboard shows about one run; problems are collected, not raised."""
     layout = ArtifactsLayout(artifacts_dir).run(run_id)
     run = Run(run_id=run_id, path=layout.dir, status={})
+    try:
+        remote.fetch(artifacts_dir, run_id)
+    except CoreError as exc:  # a damaged or unreachable published run is shown with why, like a damaged folder
+        run.problems.append(str(exc))
     run.status = _read(run, layout.status, artifacts.read_json) or {"state": "damaged"}
     if run.status.get("state") != "complete":
         run.problems.append(f"run is {run.status.get('state', 'unknown')}")

@@ -1,9 +1,12 @@
-"""Exporting a trained Keras model to LiteRT, and checking the export against Keras.
+"""Exporting a trained model for serving, and checking the served file against the trained model.
 
-The exported file is what serving loads: two named outputs, the
+A Keras model becomes a LiteRT `.tflite` file with two named outputs, the
 probabilities and the penultimate embedding the out-of-distribution check
-reads (`core.training.models.with_embedding`). The report records whether
-its probabilities match Keras' on test inputs, its size and its latency.
+reads (`core.training.models.with_embedding`). The baseline's estimator is
+written with joblib (`core.serving.baseline`). Either way the file is loaded
+back by the runner serving uses, and the report records whether its
+probabilities match the trained model's on test inputs, its size and its
+latency (under the `litert_*` keys for both kinds; `runtime` names which).
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ import keras
 import numpy as np
 
 from core.inputs.preprocess import as_model_input
+from core.serving.baseline import BaselineModel
 from core.serving.litert import LiteRTModel
+from core.serving.runner import Runner, latency_ms
 from core.store.artifacts import atomic_write
 from core.training.models import with_embedding
 
@@ -34,11 +39,30 @@ def export_litert(model: keras.Model, path: Path) -> None:
         atomic_write(path, lambda tmp: exported.export(str(tmp), format="litert"))
 
 
-def check_parity(litert: LiteRTModel, keras_probs: np.ndarray, x: np.ndarray) -> dict:
-    """Largest absolute probability difference between LiteRT and Keras on the same inputs."""
-    difference = float(np.abs(litert.predict(x) - keras_probs).max()) if len(x) else 0.0
+def check_parity(served: Runner, trained_probs: np.ndarray, x: np.ndarray) -> dict:
+    """Largest absolute probability difference between the served file and the trained model on the same inputs."""
+    difference = float(np.abs(served.predict(x) - trained_probs).max()) if len(x) else 0.0
     passed = difference <= PARITY_TOLERANCE
     return {"n": int(len(x)), "max_abs_diff": difference, "tolerance": PARITY_TOLERANCE, "passed": passed}
+
+
+def _served_figures(served: Runner, path: Path, x: np.ndarray, trained_probs: np.ndarray, runtime: str) -> dict:
+    """The report's export entries: parity with the trained model, the file's size, and one input's latency."""
+    inputs = as_model_input(x)
+    parity = check_parity(served, trained_probs, inputs)
+    if not parity["passed"]:
+        log.warning(
+            "%s export differs from the trained model by %.2g (tolerance %.0e)",
+            runtime,
+            parity["max_abs_diff"],
+            parity["tolerance"],
+        )
+    return {
+        "runtime": runtime,
+        "litert_parity": parity,
+        "litert_bytes": path.stat().st_size,
+        "litert_latency_ms": latency_ms(served, inputs) if len(inputs) else None,
+    }
 
 
 def export_checked(model: keras.Model, path: Path, x: np.ndarray, keras_probs: np.ndarray) -> dict:
@@ -52,18 +76,13 @@ def export_checked(model: keras.Model, path: Path, x: np.ndarray, keras_probs: n
         keras_probs: Keras' probabilities for `x`, already predicted, in the same order.
 
     Returns:
-        The report's `litert_parity`, `litert_bytes` and `litert_latency_ms`.
+        The report's `runtime`, `litert_parity`, `litert_bytes` and `litert_latency_ms`.
     """
     export_litert(model, path)
-    litert = LiteRTModel(path)
-    inputs = as_model_input(x)
-    parity = check_parity(litert, keras_probs, inputs)
-    if not parity["passed"]:
-        log.warning(
-            "LiteRT export differs from Keras by %.2g (tolerance %.0e)", parity["max_abs_diff"], parity["tolerance"]
-        )
-    return {
-        "litert_parity": parity,
-        "litert_bytes": path.stat().st_size,
-        "litert_latency_ms": litert.latency_ms(inputs) if len(inputs) else None,
-    }
+    return _served_figures(LiteRTModel(path), path, x, keras_probs, "litert")
+
+
+def export_baseline_checked(model: BaselineModel, path: Path, x: np.ndarray, trained_probs: np.ndarray) -> dict:
+    """Write the baseline's estimator, load it back as serving will, and measure it as `export_checked` does."""
+    atomic_write(path, model.save)
+    return _served_figures(BaselineModel.load(path), path, x, trained_probs, "scikit-learn")

@@ -6,28 +6,33 @@
 
 `train_run` returns the run id and a DataFrame with one row of headline
 figures per model. The steps live elsewhere: `encode` (threaded
-preprocessing), `fit` (Keras), `core.evaluation.levels` (prediction frames
-and reports), `export` (LiteRT) and `core.store.run_writer` (the files).
+preprocessing), `fit` (Keras), `baseline` (features and gradient boosting),
+`core.evaluation.levels` (prediction frames and reports), `export` (LiteRT,
+or the baseline's estimator) and `core.store.run_writer` (the files).
+
+Every run trains the baseline first (`TrainConfig.run_models`): each other
+model's report says whether it significantly beats it (`versus_baseline`).
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from core.config import DataOptions, TrainConfig
+from core.config import BASELINE, DataOptions, TrainConfig
 from core.data.audit import audit_dataset
 from core.data.dataset import load_dataset
 from core.data.splits import assign_splits, linked_units, split_table
 from core.errors import CoreError, InvalidInput
 from core.evaluation import ood
-from core.evaluation.comparisons import compare_models
+from core.evaluation.comparisons import compare_models, versus
+from core.evaluation.guardrails import no_evidence_of_skill
 from core.evaluation.levels import Frames, model_report, prediction_frame, prediction_levels
 from core.evaluation.metrics import roc_auc
 from core.evaluation.report import Predictions
@@ -38,9 +43,10 @@ from core.store import artifacts
 from core.store.layout import ModelLayout
 from core.store.run_writer import RunWriter, write
 from core.store.stamps import new_run_id
+from core.training.baseline import fit_baseline, tree_nodes
 from core.training.encode import Encoded, encode, thread_map
-from core.training.export import PARITY_ITEMS, export_checked
-from core.training.fit import FitResult, SplitData, fit_model, predict_outputs
+from core.training.export import PARITY_ITEMS, export_baseline_checked, export_checked
+from core.training.fit import SplitData, fit_model, predict_outputs
 from core.training.models import BACKBONES, EMBEDDING, PROBABILITIES, build_backbone, resolve_weights, with_embedding
 
 log = logging.getLogger(__name__)
@@ -156,7 +162,7 @@ def train_run(
 
     writer = RunWriter(artifacts_dir, new_run_id(data.dataset_name))
     log.info("run %s: %d usable %s files, classes %s", writer.run_id, len(usable), dataset.modality, class_names)
-    writer.set_status(dataset=data.dataset_name, modality=dataset.modality, models=list(config.models))
+    writer.set_status(dataset=data.dataset_name, modality=dataset.modality, models=list(config.run_models))
     try:
         writer.write_inputs(
             config={"data": asdict(data), "training": asdict(config)},
@@ -197,32 +203,93 @@ def _write_previews(writer: RunWriter, run: _Prepared) -> None:
 
 
 def _train_models(writer: RunWriter, run: _Prepared, config: TrainConfig, weights: dict) -> list[dict]:
-    """Train, evaluate and export each model in turn, refreshing the paired comparisons as each completes."""
+    """Train, evaluate and export each model in turn, refreshing the paired comparisons as each completes.
+
+    The baseline comes first, so each later model's report can say whether it beats it.
+    """
     tests: dict[str, Predictions] = {}
     reports: dict[str, dict] = {}
     rows = []
-    for name in config.models:
+    for name in config.run_models:
         report, summary, test = _train_one(writer, name, weights.get(name), config, run)
-        headline = report["levels"][report["level"]]
-        tests[name], reports[name] = test, headline
-        writer.complete_model(name, compare_models(tests, reports, positive=run.positive))
+        tests[name], reports[name] = test, report["levels"][report["level"]]
+        comparisons = compare_models(
+            tests, reports, positive=run.positive, n_resamples=config.bootstrap_resamples, seed=config.seed
+        )
+        report["versus_baseline"] = versus(comparisons, name, BASELINE)
+        write(writer.run.model(name).report, report)
+        writer.complete_model(name, comparisons)
         rows.append(_results_row(name, report, summary))
     return rows
+
+
+@dataclass
+class _Trained:
+    """What evaluating and exporting need of a fitted model, whichever kind it is (Keras or the baseline).
+
+    Attributes:
+        outputs: `probabilities` and `embedding` of inputs as training holds them.
+        export: Writes the served file; given test inputs and the trained
+            model's probabilities for them, returns the report's export figures.
+        saved: The file whose size the summary reports (written by `export` at the latest).
+        params: Weights (Keras) or tree nodes (baseline).
+    """
+
+    history: pd.DataFrame
+    best_epoch: int
+    train_seconds: float
+    cache_seconds: float
+    train_features: np.ndarray | None
+    outputs: Callable[[np.ndarray], dict[str, np.ndarray]]
+    export: Callable[[np.ndarray, np.ndarray], dict]
+    saved: Path
+    params: int
+
+
+def _fit(writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: _Prepared) -> _Trained:
+    """Fit one model; a Keras model is saved at once, the baseline's estimator when it is exported."""
+    data, files = run.split_data(), writer.run.model(name)
+    log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
+    if name == BASELINE:
+        fit = fit_baseline(data, run.params, seed=config.seed, on_epoch=writer.epoch_writer(name))
+        return _Trained(
+            fit.history,
+            fit.best_epoch,
+            fit.train_seconds,
+            0.0,  # no backbone features to cache
+            fit.train_features,
+            outputs=fit.model.predict_outputs,
+            export=lambda x, probs: export_baseline_checked(fit.model, files.estimator, x, probs),
+            saved=files.estimator,
+            params=tree_nodes(fit.model),
+        )
+    result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
+    artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
+    model = with_embedding(result.model)
+    return _Trained(
+        result.history,
+        result.best_epoch,
+        result.train_seconds,
+        result.cache_seconds,
+        result.train_features,
+        outputs=lambda x: predict_outputs(model, x),
+        export=lambda x, probs: export_checked(result.model, files.tflite, x, probs),
+        saved=files.keras,
+        params=int(result.model.count_params()),
+    )
 
 
 def _train_one(
     writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: _Prepared
 ) -> tuple[dict, dict, Predictions]:
-    """Fit one model and write its files; returns its report, its summary and its headline test predictions."""
-    data = run.split_data()
-    log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
-    result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
-    files = writer.run.model(name)
-    artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
-    write(files.history, result.history)
+    """Fit one model and write its files but the report; returns its report, summary and headline test predictions.
 
-    model = with_embedding(result.model)
-    predicted = {part: _predict_part(model, run, part) for part in ("val", "test")}
+    The caller adds the comparison with the baseline to the report and writes it.
+    """
+    trained = _fit(writer, name, weights, config, run)
+    files = writer.run.model(name)
+    write(files.history, trained.history)
+    predicted = {part: _predict_part(trained.outputs, run, part) for part in ("val", "test")}
     frames = {part: frame for part, (frame, _) in predicted.items()}
     embeddings = {part: embedding for part, (_, embedding) in predicted.items()}
     for part, (items, windows) in frames.items():
@@ -239,60 +306,71 @@ def _train_one(
         n_resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
+    report["no_evidence_of_skill"] = no_evidence_of_skill(report["levels"][report["level"]])
     sample = run.rows("test")[:PARITY_ITEMS]
     test_items, test_windows = frames["test"]
-    keras_test = test_items if test_windows is None else test_windows
-    keras_probs = keras_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
-    report.update(export_checked(result.model, files.tflite, run.encoded.x[sample], keras_probs))
-    report["ood"] = _write_ood_reference(files, model, result, run, embeddings)
-    write(files.report, report)
+    trained_test = test_items if test_windows is None else test_windows
+    trained_probs = trained_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
+    report.update(trained.export(run.encoded.x[sample], trained_probs))
+    report["ood"] = _write_ood_reference(files, trained, run, embeddings)
     val, test = levels[report["level"]]
-    summary = _summary(name, result, files.keras.stat().st_size, val, run.positive)
+    summary = _summary(name, trained, val, run.positive)
     write(files.summary, summary)
     return report, summary, test
 
 
-def _summary(name: str, result: FitResult, model_bytes: int, val: Predictions, positive: int | None) -> dict:
+def _summary(name: str, trained: _Trained, val: Predictions, positive: int | None) -> dict:
     """Training facts, and the headline validation AUROC that picks the default champion."""
     return {
         "model": name,
-        "best_epoch": result.best_epoch,
-        "epochs_run": int(len(result.history)),
-        "train_seconds": round(result.train_seconds, 2),
-        "cache_seconds": round(result.cache_seconds, 2),
-        "params": int(result.model.count_params()),
-        "model_bytes": model_bytes,
+        "best_epoch": trained.best_epoch,
+        "epochs_run": int(len(trained.history)),
+        "train_seconds": round(trained.train_seconds, 2),
+        "cache_seconds": round(trained.cache_seconds, 2),
+        "params": trained.params,
+        "model_bytes": trained.saved.stat().st_size,
         "val_auc": roc_auc(val.labels, val.probs, positive=positive if positive is not None else 1),
     }
 
 
 def _results_row(name: str, report: dict, summary: dict) -> dict:
-    """The headline test figures of one model, as `train_run` returns them."""
+    """The headline test figures of one model, as `train_run` returns them and the command line prints them."""
     headline = report["levels"][report["level"]]
     point = headline["operating_point"]
+    beaten = report.get("versus_baseline")
     return {
         "model": name,
+        "level": report["level"],
         "test_n": headline["n"],
         "test_accuracy": headline["accuracy"],
+        "test_balanced_accuracy": headline["balanced_accuracy"],
         "test_auc": headline["auc"],
+        "test_auc_low": headline["auc_ci"][0],
+        "test_auc_high": headline["auc_ci"][1],
+        "test_sens_at_90_spec": headline["sensitivity_at_90_specificity"],
         "test_sensitivity": point.get("sensitivity"),
         "test_specificity": point.get("specificity"),
         "threshold": point["threshold"],
         "ece": headline["calibration"]["after"]["ece"],
+        "no_evidence_of_skill": report["no_evidence_of_skill"],
+        "beats_baseline": None if beaten is None else beaten["significantly_better"],
+        "versus_baseline": None if beaten is None else beaten["text"],
         "best_epoch": summary["best_epoch"],
         "train_seconds": summary["train_seconds"],
         "litert_ok": report["litert_parity"]["passed"],
     }
 
 
-def _predict_part(model, run: _Prepared, part: str) -> tuple[Frames, np.ndarray]:
+def _predict_part(
+    predict: Callable[[np.ndarray], dict[str, np.ndarray]], run: _Prepared, part: str
+) -> tuple[Frames, np.ndarray]:
     """Raw (uncalibrated) prediction frames of one split (per item, and per window for sounds), and its embeddings.
 
-    `model` answers both outputs (`with_embedding`); embeddings are per input row (window, for sounds).
+    `predict` answers both outputs; embeddings are per input row (window, for sounds).
     """
     rows = run.rows(part)
     owners = run.encoded.owner[rows]
-    outputs = predict_outputs(model, run.encoded.x[rows])
+    outputs = predict(run.encoded.x[rows])
     window_probs = outputs[PROBABILITIES]
     items = np.flatnonzero(run.split == part)
     if run.params.modality == "image":
@@ -306,7 +384,7 @@ def _predict_part(model, run: _Prepared, part: str) -> tuple[Frames, np.ndarray]
 
 
 def _write_ood_reference(
-    files: ModelLayout, model, result: FitResult, run: _Prepared, embeddings: dict[str, np.ndarray]
+    files: ModelLayout, trained: _Trained, run: _Prepared, embeddings: dict[str, np.ndarray]
 ) -> dict:
     """Fit the out-of-distribution reference on training embeddings, calibrate it on validation, and write it.
 
@@ -314,9 +392,9 @@ def _write_ood_reference(
     model's own validation and test inputs (recordings, for sounds) it flags;
     or `error` when it could not be fitted (the model is then served unchecked, saying so).
     """
-    train = result.train_features
+    train = trained.train_features
     if train is None:
-        train = predict_outputs(model, run.encoded.x[run.rows("train")])[EMBEDDING]
+        train = trained.outputs(run.encoded.x[run.rows("train")])[EMBEDDING]
     try:
         reference = ood.fit_reference(train, embeddings["val"])
     except ValueError as exc:

@@ -30,13 +30,12 @@ def test_upload_read_explain_override_audit_and_a_corrupt_file(page_server, pred
         assert "%" in page.inner_text("#results-table") and "custom_cnn" in text
 
         page.get_by_text("Show heatmap", exact=False).click()
-        page.wait_for_function(
-            "() => document.querySelector('#heatmap-image')?.src?.startsWith('data:image/png')", timeout=30_000
-        )
+        page.wait_for_selector("#picture-graph .colorbar", timeout=30_000)
         screenshot(page, "predict_result.png")
 
         page.click("#override-label")
-        page.get_by_text("noise_notch", exact=True).last.click()
+        page.keyboard.type("noise_notch")
+        page.keyboard.press("Enter")
         page.fill("#feedback-comment", "notch at 4 kHz on review")
         page.click("#override-button")
         page.wait_for_selector("text=Overridden: recorded as noise_notch", timeout=15_000)

@@ -26,22 +26,25 @@ def _upload(data: bytes, kind: str = "image/png") -> str:
 
 
 @pytest.mark.parametrize("kind, cases", [("image", bad_images()), ("sound", bad_sounds())])
-def test_a_batch_refuses_every_input_the_api_refuses_and_records_none_of_them(page, model_keys, kind, cases):
+def test_a_batch_refuses_every_input_the_api_refuses_and_records_only_quality_refusals(page, model_keys, kind, cases):
     _, callbacks, service = page
     refused = {name: data for name, (data, expected) in cases.items() if expected == "error"}
     before = service.audit_log.count()
-    _, results, status, rows, selected = call(
+    _, results, status, rows, selected, *_ = call(
         callbacks["run_batch"],
         [_upload(data) for data in refused.values()] + ["data:,not base64!", 42],
-        [],
-        [*refused, "garbled.png", "number.png"],
+        None,
         model_keys[kind],
+        [*refused, "garbled.png", "number.png"],
+        None,
         None,
         triggered=ids.UPLOAD,
         prop="contents",
     )
     assert [row["status"] for row in rows] == ["error"] * (len(refused) + 2)
-    assert selected == [] and service.audit_log.count() == before
+    assert selected == []
+    recorded = service.audit_log.recent(limit=service.audit_log.count() - before)
+    assert recorded and all(row["refused_reason"] and row["predicted"] is None for row in recorded)  # no class given
     assert f"0 of {len(refused) + 2} files analysed" in status.children
     reasons = {result["filename"]: result["error"] for result in results}
     if kind == "sound":

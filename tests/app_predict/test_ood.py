@@ -35,10 +35,11 @@ def test_an_out_of_distribution_upload_gets_no_class_and_is_recorded_so(server, 
 
 def test_the_card_and_the_report_withhold_the_class(server, model_keys):
     body = _predict(server, "noise.png", noise_png(), model_keys["image"]).json()
-    result = {**body, "predicted": body["class"], "run_id": body["run"], "picture": None, "created_at": "now"}
+    when = "2026-01-01T00:00:00+00:00"
+    result = {**body, "predicted": body["class"], "run_id": body["run"], "picture": None, "created_at": when}
     card = str(result_card(result).to_plotly_json())
     assert OOD_TEXT in card and "Calibrated probability per class" not in card
-    page = report_html(result, picture=None, heatmap=None, generated_at="now")
+    page = report_html(result, picture=None, heatmap=None, generated_at=when)
     assert OOD_TEXT in page and "Predicted class" not in page and "not a result" in page
     assert not any(f"<td>{name}</td>" in page for name in body["probabilities"])
 

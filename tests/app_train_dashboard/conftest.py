@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import shutil
+import wave
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
 from app_train_dashboard import tables
 from core.evaluation.decision import predicted_classes
-from core.inputs.preprocess import preprocessing_from_dict
+from core.inputs.preprocess import preprocessing_from_dict, read_audio, resample
 from core.inputs.previews import previews
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout, RunLayout
@@ -95,3 +97,14 @@ def previewless_root(copied_root, run_ids) -> tuple[Path, RunLayout]:
     artifacts.write_csv(path, pd.read_csv(path).drop(columns="sha256"))
     shutil.rmtree(run.previews)
     return copied_root, run
+
+
+def store_recordings_at(run: RunLayout, rate: int) -> None:
+    """Rewrite the stored recordings at `rate` Hz, as runs trained before previews were made playable held them."""
+    for stored in run.previews.glob("*.wav"):
+        signal, own_rate = read_audio(stored)
+        with wave.open(str(stored), "wb") as out:
+            out.setnchannels(1)
+            out.setsampwidth(2)
+            out.setframerate(rate)
+            out.writeframes((np.clip(resample(signal, own_rate, rate), -1, 1) * 32767).astype("<i2").tobytes())

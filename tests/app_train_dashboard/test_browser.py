@@ -6,6 +6,12 @@ import urllib.request
 
 import requests
 
+from core.settings import Settings
+from core.store.audit_log import AuditLog
+from core.store.monitoring import Monitoring
+from core.store.runs import load_run
+from tests.app_train_dashboard.conftest import store_recordings_at
+from tests.core.store.test_monitoring import clinic
 from tests.support.servers import browser_page, gunicorn, screenshot
 
 STORED_PREVIEWS_PLAY = (
@@ -29,14 +35,10 @@ def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(d
         browser_page() as page,
     ):
         _pick_run(page, url, "synthetic-heart-sounds")
-        page.wait_for_function(f"() => {TRACES} === 4", timeout=30_000)  # 2 models x (train, validation)
+        models = list(load_run(dashboard_root, run_ids["sound"]).models)
+        page.wait_for_function(f"() => {TRACES} === {2 * len(models)}", timeout=30_000)  # (train, validation) each
         names = page.evaluate("document.querySelector('#learning-curve-graph .js-plotly-plot').data.map(t => t.name)")
-        assert names == [
-            "custom_cnn · train",
-            "custom_cnn · validation",
-            "mobilenet_v2 · train",
-            "mobilenet_v2 · validation",
-        ]
+        assert names == [f"{model} · {split}" for model in models for split in ("train", "validation")]
 
         page.get_by_role("tab", name="Operating point").click()
         page.wait_for_selector("#op-stats table")
@@ -59,6 +61,7 @@ def test_errors_show_the_stored_pictures_and_play_the_stored_recordings_after_th
     with gunicorn("app_train_dashboard.app:server", {"ARTIFACTS_DIR": str(root)}) as url, browser_page() as page:
         _pick_run(page, url, "synthetic-heart-sounds")
         page.get_by_role("tab", name="Errors").click()
+        _pick_errors_of(page, "custom_cnn")  # wrong on every test item (`moved_data_root`)
         page.wait_for_selector(".error-card img", timeout=20_000)
         cards = page.locator(".error-card").count()
         assert (
@@ -66,6 +69,12 @@ def test_errors_show_the_stored_pictures_and_play_the_stored_recordings_after_th
         )
         page.wait_for_function(f"() => {STORED_PREVIEWS_PLAY}", timeout=15_000)
         assert screenshot(page, "dashboard-errors.png").stat().st_size > 10_000
+
+
+def _pick_errors_of(page, model: str) -> None:
+    """Choose `model` in the Errors tab's model picker."""
+    page.click("#errors-model")
+    page.get_by_role("option", name=model).click()
 
 
 def _move(page, slider: str, handle: int, start: str, steps: int) -> None:
@@ -132,3 +141,39 @@ def test_the_analysts_threshold_and_band_survive_refreshes_and_are_served_once_s
         assert answer["threshold"] == 0.3 and answer["review_band"] == [0.2, 0.45]
         history = json.load(urllib.request.urlopen(f"{url}/api/operating-points?run={run}&model=mobilenet_v2"))
         assert history["versions"][0]["note"] == "browser test: after refreshes"
+
+
+PLAY = """async () => {
+    const audio = document.querySelector('.error-card audio');
+    audio.muted = true;  // autoplay rules allow a muted play() without a click
+    const late = new Promise(resolve => setTimeout(() => resolve('no answer within 10 s'), 10000));
+    const played = audio.play().then(() => 'playing', error => error.name + ': ' + error.message);
+    const answer = await Promise.race([played, late]);
+    audio.pause();
+    return answer;
+}"""
+MONITOR_TRACES = "document.querySelector('#monitor-graph .js-plotly-plot')?.data?.length"
+
+
+def test_clinic_feedback_shows_each_served_model_and_the_errors_recordings_play(moved_data_root):
+    root, run = moved_data_root
+    store_recordings_at(run, 2000)  # as older runs stored them: Chromium refuses to play a WAV below 3 kHz
+    log = AuditLog(Settings(artifacts_dir=root).audit_database_url)
+    clinic(log)
+    traces = 5 * len(Monitoring(log.engine).served_models())  # the copied log may hold other tests' predictions too
+    env = {"ARTIFACTS_DIR": str(root), "DISPLAY_TIMEZONE": "Europe/Paris"}
+    with (
+        gunicorn("app_train_dashboard.app:server", env) as url,
+        browser_page({"width": 1400, "height": 900}) as page,
+    ):
+        _pick_run(page, url, "synthetic-heart-sounds")
+        page.get_by_role("tab", name="Clinic feedback").click()
+        page.wait_for_function(f"() => {MONITOR_TRACES} === {traces}", timeout=60_000)  # 5 panels a served model
+        totals = page.inner_text("#monitor-table")
+        assert "40.0% (2 of 5)" in totals and "50.0% (15.0%–85.0%), 2 of 4" in totals
+        assert screenshot(page, "dashboard-clinic-feedback.png").stat().st_size > 10_000
+
+        page.get_by_role("tab", name="Errors").click()
+        _pick_errors_of(page, "custom_cnn")
+        page.wait_for_selector(".error-card audio", timeout=60_000)
+        assert page.evaluate(PLAY) == "playing"

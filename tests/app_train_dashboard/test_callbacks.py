@@ -1,24 +1,32 @@
 """Callbacks called as Dash would call them, over real artifacts."""
 
+import base64
+import io
 import json
 import shutil
+import wave
+from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import pytest
 from dash import html, no_update
 from dash.exceptions import PreventUpdate
+from sqlalchemy import text
 
 from app_train_dashboard import ids, tables
 from app_train_dashboard.factory import create_app
 from app_train_dashboard.tabs.errors import NO_PREVIEW
+from core.inputs.previews import PLAYBACK_RATE
 from core.settings import Settings
 from core.store import artifacts
 from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
 from core.store.runs import load_run
 from core.store.serving_state import ServingState
-from core.web.data_uri import file_data_uri
+from core.web.data_uri import bytes_data_uri, file_data_uri
+from tests.app_train_dashboard.conftest import store_recordings_at
+from tests.core.store.test_monitoring import FIELDS, clinic
 from tests.support.callbacks import call, callback_functions
 
 
@@ -52,6 +60,23 @@ def test_a_run_is_compared_only_with_other_runs_of_its_modality(callbacks, run_i
         assert [c["value"] for c in callbacks["compare_choices"](run_ids["sound"], None)] == [TWIN]
     finally:
         shutil.rmtree(ArtifactsLayout(dashboard_root).run(TWIN).dir)
+
+
+def test_a_run_is_compared_only_with_runs_of_the_same_classes(copied_root, run_ids):
+    layout = ArtifactsLayout(copied_root)
+    others = {"-same": None, "-flipped": "murmur-first", "-renamed": "other-classes"}
+    for suffix, change in others.items():
+        twin = layout.run(TWIN + suffix)
+        shutil.copytree(layout.run(run_ids["sound"]).dir, twin.dir)
+        classes = artifacts.read_json(twin.classes)
+        if change == "murmur-first":  # the same classes in another order still compare
+            classes["class_names"] = classes["class_names"][::-1]
+        elif change == "other-classes":
+            classes["class_names"] = ["absent", "present"]
+            classes["positive_class"] = "present"
+        artifacts.write_json(twin.classes, classes)
+    compare = callback_functions(create_app(Settings(artifacts_dir=copied_root)))["compare_choices"]
+    assert sorted(c["value"] for c in compare(run_ids["sound"], None)) == [TWIN + "-flipped", TWIN + "-same"]
 
 
 def test_a_refresh_keeps_the_analysts_run_and_model_choices(callbacks, run_ids):
@@ -92,12 +117,13 @@ def test_threshold_explorer_numbers_follow_the_threshold(callbacks, run_ids):
     run = run_ids["sound"]
     args = (run, ["custom_cnn"], None)
     low = callbacks["explore_threshold"]("custom_cnn", 0.05, [0.3, 0.6], None, *args)
-    high = callbacks["explore_threshold"]("custom_cnn", 0.95, [0.3, 0.6], 0.2, *args)
+    high = callbacks["explore_threshold"]("custom_cnn", 0.95, [0.3, 0.6], "0.2", *args)
     low_text, high_text = (
-        json.dumps(low[0].to_plotly_json(), default=str),
-        json.dumps(high[0].to_plotly_json(), default=str),
+        json.dumps(low[0].to_plotly_json(), default=str, ensure_ascii=False),
+        json.dumps(high[0].to_plotly_json(), default=str, ensure_ascii=False),
     )
-    assert low_text != high_text and "prevalence 0.200" in high_text
+    assert low_text != high_text and "prevalence 0.200" in high_text and "test set’s prevalence" in low_text
+    assert low[3:] == high[3:] == (False, None)
     matrix_low, matrix_high = low[1].data[0].z, high[1].data[0].z
     assert sum(map(sum, matrix_low)) == sum(map(sum, matrix_high))
     assert matrix_low[0][1] >= matrix_high[0][1]  # fewer false positives at a higher threshold
@@ -109,6 +135,19 @@ def test_threshold_explorer_numbers_follow_the_threshold(callbacks, run_ids):
         "custom_cnn", 0.5, [0.3, 0.6], None, run_ids["image"], ["custom_cnn"], None
     )
     assert "two-class" in json.dumps(multiclass[0].to_plotly_json(), default=str)
+
+
+@pytest.mark.parametrize("typed", ["1.5", "0", "abc", "-0.1", "nan", "150%"])
+def test_a_mistyped_prevalence_is_flagged_beside_the_field_not_replaced_silently(callbacks, run_ids, typed):
+    stats, _, _, invalid, error = callbacks["explore_threshold"](
+        "custom_cnn", 0.5, [0.3, 0.6], typed, run_ids["sound"], ["custom_cnn"], None
+    )
+    assert invalid is True and "between 0 and 1" in error and repr(typed) in error
+    assert "test set’s prevalence" in json.dumps(stats.to_plotly_json(), default=str, ensure_ascii=False)
+    shown = callbacks["explore_threshold"](
+        "custom_cnn", 0.5, [0.3, 0.6], " 5% ", run_ids["sound"], ["custom_cnn"], None
+    )
+    assert "prevalence 0.050" in json.dumps(shown[0].to_plotly_json(), default=str) and shown[3:] == (False, None)
 
 
 def test_saving_the_operating_point_writes_a_new_version_through_core(callbacks, run_ids, dashboard_root):
@@ -177,7 +216,13 @@ def test_errors_gallery_dataset_panel_and_exports(callbacks, run_ids):
     download = _call(callbacks["export_csv"], None, 1, run, ["custom_cnn"], None, triggered=ids.EXPORT_METRICS_BUTTON)
     assert download["filename"] == "training_metrics.csv" and "run_id,model,epoch" in download["content"]
     table = _call(callbacks["export_csv"], 1, None, run, ["custom_cnn"], None, triggered=ids.EXPORT_COMPARISON_BUTTON)
-    assert table["filename"] == f"comparison_{run}.csv" and table["content"].startswith("model,accuracy")
+    assert table["filename"] == f"comparison_{run}.csv"
+    exported = pd.read_csv(io.StringIO(table["content"]))
+    assert list(exported.columns[:6]) == ["run", "dataset", "modality", "model", "accuracy", "accuracy_low"]
+    assert exported.loc[0, ["run", "dataset", "model"]].tolist() == [run, "synthetic-heart-sounds", "custom_cnn"]
+    for figure in ("accuracy", "auc"):  # interval ends are numbers around the figure, not "0.81–0.93" text
+        low, value, high = (float(exported.loc[0, f"{figure}{end}"]) for end in ("_low", "", "_high"))
+        assert low <= value <= high
 
 
 def _components(tree, kind) -> list:
@@ -202,10 +247,22 @@ def test_errors_gallery_shows_the_pictures_and_recordings_stored_in_the_run_afte
     assert len(cards) == len(shown) == min(12, len(loaded.models["custom_cnn"].test))
     assert shown["sha256"].notna().all() and shown["path"].str.startswith("/data-that-moved/").all()
     pictures = [file_data_uri(run.preview(digest, ".png")) for digest in shown["sha256"]]
-    recordings = [file_data_uri(run.preview(digest, ".wav")) for digest in shown["sha256"]]
+    recordings = [bytes_data_uri(run.preview(digest, ".wav").read_bytes(), "audio/wav") for digest in shown["sha256"]]
     assert [picture.src for picture in _components(cards, html.Img)] == pictures
-    assert [recording.src for recording in _components(cards, html.Audio)] == recordings
-    assert all(src.startswith("data:audio/") for src in recordings)
+    assert [recording.src for recording in _components(cards, html.Audio)] == recordings  # playable: sent as stored
+
+
+def _rate(uri: str) -> int:
+    with wave.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))) as recording:
+        return recording.getframerate()
+
+
+def test_errors_gallery_reencodes_recordings_stored_below_the_rate_chromium_plays(moved_data_root):
+    root, run = moved_data_root
+    store_recordings_at(run, 2000)  # Chromium refuses to play these
+    recordings = [audio.src for audio in _components(_gallery(root, run.run_id), html.Audio)]
+    assert recordings and all(r.startswith("data:audio/wav;base64,") for r in recordings)
+    assert {_rate(r) for r in recordings} == {PLAYBACK_RATE}
 
 
 def test_errors_gallery_of_a_run_without_previews_says_so_in_place_of_the_picture(previewless_root):
@@ -232,3 +289,42 @@ def test_serving_history_lists_every_change_and_serves_an_earlier_champion_again
     assert result.color == "success"
     latest = state.champion()
     assert (latest["run_id"], latest["model"], latest["reason"]) == (first["run_id"], first["model"], "trial over")
+
+
+def test_clinic_feedback_says_when_nothing_is_recorded_then_shows_each_served_model(tmp_path):
+    settings = Settings(artifacts_dir=tmp_path, display_timezone="Europe/Paris")
+    functions = callback_functions(create_app(settings))
+    served, feedback = functions["served_models"], functions["clinic_feedback"]
+    message, rows, _, _, style = feedback(None, None, None, None, "monitoring")
+    assert served(None, None) == [] and rows == [] and style == {"display": "none"}
+    assert message.children.startswith("No predictions recorded yet")
+
+    log = AuditLog(settings.audit_database_url)
+    clinic(log)
+    options = served(None, None)
+    assert [o["value"] for o in options] == [
+        f"{FIELDS['run_id']}/custom_cnn",
+        "20260220-090000-heart-sounds-c3d4/vgg16",
+    ]
+    assert options[0]["label"] == "custom_cnn @ 20260301-080000 · 6 predictions, last 2026-03-04 00:30 CET"
+    message, rows, columns, figure, style = feedback(options[0]["value"], None, None, 1, "monitoring")
+    assert message is None and style == {} and [c["id"] for c in columns] == list(tables.MONITOR_COLUMNS)
+    assert [(r["model"], r["predictions"], r["overridden"]) for r in rows] == [("custom_cnn", 6, "40.0% (2 of 5)")]
+    assert rows[0]["agreement"] == "50.0% (15.0%–85.0%), 2 of 4"
+    volume = [t for t in figure.data if t.type == "bar"]
+    assert [(list(t.x), list(t.y)) for t in volume] == [
+        ([date(2026, 3, 2), date(2026, 3, 3), date(2026, 3, 4)], [4, 1, 1])  # days in Paris
+    ]
+    every, _, _, figure, _ = feedback(None, "2026-03-02", "2026-03-02T00:00:00", 1, "monitoring")
+    assert every is None and {t.name for t in figure.data} == {
+        "custom_cnn @ 20260301-080000",
+        "vgg16 @ 20260220-090000",
+    }
+    nothing, rows, _, _, style = feedback(None, "2026-04-01", None, 1, "monitoring")
+    assert nothing.children.startswith("No predictions of this model on these days") and style == {"display": "none"}
+    with pytest.raises(PreventUpdate):  # drawn when shown: a figure drawn in a hidden tab gets a guessed width
+        feedback(None, None, None, 2, "curves")
+    with log.engine.begin() as connection:
+        connection.execute(text("DROP TABLE feedback"))
+    failed, rows, _, _, style = feedback(None, None, None, 3, "monitoring")
+    assert failed.color == "danger" and "the audit log could not be read" in failed.children and rows == []

@@ -8,9 +8,9 @@ from core.store.runs import load_run, run_choices
 def test_comparison_table_rows_and_best_cells(dashboard_root, run_ids):
     run = load_run(dashboard_root, run_ids["sound"])
     table = tables.comparison_table([(name, model) for name, model in run.models.items()])
-    assert list(table["model"]) == ["custom_cnn", "mobilenet_v2"]
+    assert list(table["model"]) == list(run.models)
     level = run.models["custom_cnn"].headline
-    row = table.iloc[0]
+    row = table.set_index("model").loc["custom_cnn"]
     assert row["auc"] == level["auc"] and row["sensitivity"] == level["operating_point"]["sensitivity"]
     assert row["auc_95ci"] == f"{level['auc_ci'][0]:.3f}–{level['auc_ci'][1]:.3f}"
     assert row["params"] == run.models["custom_cnn"].summary["params"] and row["latency_ms"] > 0
@@ -62,3 +62,50 @@ def test_damaged_runs_are_listed_with_a_warning(dashboard_root):
     assert damaged["usable"] is False and "run is running" in damaged["warning"]
     assert sum(c["usable"] for c in choices.values()) == 2
     assert list(choices)[0] == "20990101-000000-killed-run-0000"  # newest first
+
+
+def test_comparison_export_names_run_and_dataset_and_gives_interval_ends_as_numbers(dashboard_root, run_ids):
+    run = load_run(dashboard_root, run_ids["sound"])
+    exported = tables.comparison_export([(run, model) for model in run.models.values()])
+    shown = tables.comparison_table([(name, model) for name, model in run.models.items()])
+    level = run.models["custom_cnn"].headline
+    row = exported.set_index("model").loc["custom_cnn"]
+    assert (row["run"], row["dataset"], row["modality"]) == (run.run_id, run.status["dataset"], "sound")
+    assert (row["auc_low"], row["auc"], row["auc_high"]) == (level["auc_ci"][0], level["auc"], level["auc_ci"][1])
+    assert exported["accuracy_low"].dtype.kind == exported["auc_high"].dtype.kind == "f"
+    assert not {"accuracy_95ci", "auc_95ci"} & set(exported.columns)
+    same = [c for c in shown.columns if c in exported.columns]
+    pd.testing.assert_frame_equal(exported[same].reset_index(drop=True), shown[same].assign(model=exported["model"]))
+
+
+def test_monitoring_table_puts_counts_beside_each_rate():
+    summary = pd.DataFrame(
+        {
+            "run_id": ["20260301-080000-heart", "20260220-090000-heart"],
+            "model": ["custom_cnn", "vgg16"],
+            "predictions": [6, 3],
+            "referred": [1, 0],
+            "out_of_distribution": [1, 0],
+            "reviewed": [5, 0],
+            "overridden": [2, 0],
+            "judged": [4, 0],
+            "agreed": [2, 0],
+            "agreement": [0.5, float("nan")],
+            "agreement_low": [0.15, float("nan")],
+            "agreement_high": [0.85, float("nan")],
+        }
+    )
+    table = tables.monitoring_table(summary)
+    assert list(table.columns) == list(tables.MONITOR_COLUMNS)
+    assert table.iloc[0].tolist() == [
+        "custom_cnn",
+        "20260301-080000-heart",
+        6,
+        "16.7% (1 of 6)",
+        "16.7% (1 of 6)",
+        5,
+        "40.0% (2 of 5)",
+        "50.0% (15.0%–85.0%), 2 of 4",
+    ]
+    assert table.iloc[1, -2:].tolist() == ["—", "—"]  # nothing reviewed: no rate rather than 0%
+    assert tables.served_label("20260301-080000-heart", "vgg16") == "vgg16 @ 20260301-080000"

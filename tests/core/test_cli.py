@@ -84,7 +84,9 @@ def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
     )
     assert code == 0
     out = capsys.readouterr().out
-    assert "custom_cnn" in out and "written to" in out
+    assert "custom_cnn" in out and "written to" in out and "test figures per item" in out
+    assert "test_balanced_accuracy" in out and "test_sens_at_90_spec" in out
+    assert "custom_cnn is " in out and " than baseline (AUROC difference " in out  # the baseline is always trained
     run = next((tmp_path / "runs").iterdir())
     assert "merged" in run.name
     assert (run / "classes.json").read_text().count("hearing_loss") == 2  # class list and positive class
@@ -159,7 +161,7 @@ def _refusal(argv, tmp_path, capsys) -> str:
         (["--split", "0.5,0.5,0.5"], "--split fractions must be three positive numbers summing to 1"),
         (["--split", "0.8,0.2,0"], "--split fractions must be three positive numbers summing to 1"),
         (["--split", "0.7,0.3"], "argument --split: expected three numbers like 0.7,0.15,0.15"),
-        (["--models", "custom_cnn,alexnet"], "unknown model(s) alexnet; choose from custom_cnn"),
+        (["--models", "custom_cnn,alexnet"], "unknown model(s) alexnet; choose from baseline, custom_cnn"),
         (["--models", ","], "unknown model(s) (none)"),
         (["--models", "custom_cnn,custom_cnn"], "--models names custom_cnn more than once"),
         (["--learning-rate", "nan"], "--learning-rate must be a positive number, got nan"),
@@ -279,4 +281,39 @@ def test_predict_on_a_named_pipe_or_a_folder_is_a_clear_error_not_a_hang(image_r
     assert result.stdout.splitlines() == [
         f"{pipe}: error: is a named pipe (FIFO), not a file",
         f"{tmp_path}: error: is a folder, not a file",
+    ]
+
+
+def test_the_training_summary_says_plainly_which_models_show_no_skill_or_do_not_beat_the_baseline(tmp_path, capsys):
+    import pandas as pd
+
+    from core.cli import _print_results
+
+    def row(model, auc, beats, text, no_skill=False):
+        figures = {"test_auc": auc, "test_balanced_accuracy": 0.7, "test_sens_at_90_spec": 0.5}
+        return {"model": model, "level": "recording", "test_n": 40, **figures, "no_evidence_of_skill": no_skill}, {
+            "beats_baseline": beats,
+            "versus_baseline": text,
+        }
+
+    rows = [
+        row("baseline", 0.80, None, None),
+        row(
+            "custom_cnn", 0.81, False, "custom_cnn is not significantly better than baseline (AUROC difference +0.010)"
+        ),
+        row("vgg16", 0.55, False, "vgg16 is significantly worse than baseline (AUROC difference -0.250)", True),
+        row("resnet50", 0.95, True, "resnet50 is significantly better than baseline (AUROC difference +0.150)"),
+    ]
+    _print_results("r1", pd.DataFrame([{**a, **b} for a, b in rows]), tmp_path)
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == "test figures per recording (n=40), AUROC with its 95% interval"
+    assert "test_balanced_accuracy" in out[2] and "test_sens_at_90_spec" in out[2]
+    assert out[-4:] == [
+        "custom_cnn does not significantly beat the baseline: custom_cnn is not significantly better than baseline "
+        "(AUROC difference +0.010)",
+        "vgg16: no evidence of skill (its test AUROC's 95% interval includes 0.5); it is never chosen as champion "
+        "automatically, and promoting it needs --force",
+        "vgg16 does not significantly beat the baseline: vgg16 is significantly worse than baseline "
+        "(AUROC difference -0.250)",
+        "resnet50 is significantly better than baseline (AUROC difference +0.150)",
     ]

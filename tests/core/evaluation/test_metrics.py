@@ -82,3 +82,27 @@ def test_thresholds_rounded_for_display_still_meet_their_target(seed, target):
     assert round(at_sensitivity, 3) == at_sensitivity and round(at_specificity, 3) == at_specificity
     assert sensitivity_specificity(y, scores, threshold=at_sensitivity)[0] >= target
     assert sensitivity_specificity(y, scores, threshold=at_specificity)[1] >= target
+
+
+def test_sensitivity_at_90_specificity_reads_the_roc_curve_by_hand():
+    from core.evaluation.metrics import sensitivity_at_specificity
+
+    y = np.array([0] * 10 + [1] * 5)
+    # Negatives score 0.00-0.45; one may be called positive (90% specificity), so the threshold may sit at 0.45.
+    scores = np.concatenate([np.arange(10) * 0.05, [0.9, 0.5, 0.45, 0.3, 0.1]])
+    assert sensitivity_at_specificity(y, scores, specificity=0.9) == pytest.approx(3 / 5)
+    assert sensitivity_at_specificity(y, scores, specificity=1.0) == pytest.approx(2 / 5)  # above 0.45 only
+    # Class 0 as positive: none of the 5 others may score above the threshold (one would be 80% specificity).
+    assert sensitivity_at_specificity(y, 1 - scores, specificity=0.9, positive=0) == pytest.approx(2 / 10)
+    assert sensitivity_at_specificity(np.ones(4), np.arange(4)) is None  # no negatives: undefined
+    with pytest.raises(ValueError, match="specificity"):
+        sensitivity_at_specificity(y, scores, specificity=0)
+
+
+def test_balanced_accuracy_is_not_flattered_by_the_majority_class():
+    from core.evaluation.metrics import balanced_accuracy
+
+    y = np.array([0] * 9 + [1])
+    assert balanced_accuracy(y, np.zeros(10, int), n_classes=2) == pytest.approx(0.5)  # 90% accuracy, no skill
+    assert balanced_accuracy(y, np.array([0] * 8 + [1, 1]), n_classes=2) == pytest.approx((8 / 9 + 1) / 2)
+    assert balanced_accuracy([0, 1, 2, 2], [0, 1, 2, 0], n_classes=3) == pytest.approx((1 + 1 + 0.5) / 3)

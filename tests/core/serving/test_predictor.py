@@ -26,24 +26,28 @@ def _test_files(artifacts_dir, run_id, count=3):
 
 
 def test_predictor_never_imports_tensorflow(image_run, sound_run):
+    """Both runners, LiteRT (custom_cnn) and the baseline's estimator, in one fresh process per modality."""
     for artifacts_dir, run_id, _ in (image_run, sound_run):
         run_dir = ArtifactsLayout(artifacts_dir).run(run_id).dir
         script = textwrap.dedent(
             f"""
             import json, sys
             from core.serving.predictor import Predictor
-            predictor = Predictor({str(run_dir)!r}, "custom_cnn")
-            result = predictor.predict({_test_files(artifacts_dir, run_id, 1)[0]!r}, heatmap=True)
-            print(json.dumps({{"tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")),
-                              "heat": list(result.heatmap.shape), "display": list(result.display.shape),
-                              "sum": sum(result.probabilities.values())}}))
+            for model in ("custom_cnn", "baseline"):
+                result = Predictor({str(run_dir)!r}, model).predict(
+                    {_test_files(artifacts_dir, run_id, 1)[0]!r}, heatmap=True
+                )
+                print(json.dumps({{"tf": sorted(m for m in sys.modules if m.split(".")[0] in ("tensorflow", "keras")),
+                                  "heat": list(result.heatmap.shape), "display": list(result.display.shape),
+                                  "sum": sum(result.probabilities.values())}}))
             """
         )
         out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=True)
-        result = json.loads(out.stdout.strip().splitlines()[-1])
-        assert result["tf"] == []
-        assert result["heat"] == result["display"][:2]
-        assert result["sum"] == pytest.approx(1.0)
+        results = [json.loads(line) for line in out.stdout.strip().splitlines()[-2:]]
+        for result in results:
+            assert result["tf"] == []
+            assert result["heat"] == result["display"][:2]
+            assert result["sum"] == pytest.approx(1.0)
 
 
 def test_image_prediction_matches_the_recorded_test_prediction(image_run):
@@ -61,6 +65,23 @@ def test_image_prediction_matches_the_recorded_test_prediction(image_run):
     assert prediction.run_id == run_id and prediction.model == "custom_cnn"
     assert prediction.predicted in predictor.class_names
     assert prediction.display.shape == (64, 64, 3)
+
+
+@pytest.mark.parametrize("run", ["image_run", "sound_run"])
+def test_the_baseline_serves_what_training_recorded_with_its_features_as_embedding(run, request):
+    artifacts_dir, run_id, _ = request.getfixturevalue(run)
+    layout = ArtifactsLayout(artifacts_dir).run(run_id)
+    predictor = Predictor(layout.dir, "baseline")
+    recorded = pd.read_csv(layout.model("baseline").predictions("test")).head(3)
+    from core.evaluation.decision import apply_temperature
+
+    for _, row in recorded.iterrows():
+        prediction = predictor.predict(row["path"], heatmap=True)
+        raw = np.array([[row[f"prob_{c}"] for c in predictor.class_names]])
+        expected = apply_temperature(raw, predictor.temperature)[0]
+        np.testing.assert_allclose(list(prediction.probabilities.values()), expected, atol=1e-5)
+        assert prediction.out_of_distribution is not None and prediction.ood_score is not None  # judged on features
+        assert prediction.heatmap.shape == prediction.display.shape[:2]
 
 
 def test_sound_prediction_aggregates_its_windows(sound_run):

@@ -34,11 +34,19 @@ def test_nothing_is_served_until_a_model_is_promoted(two_runs):
     assert champion(root, state) is None  # no "newest run's best model" by default
 
 
-def test_best_model_is_the_runs_best_by_validation_auc(two_runs):
+def test_best_model_is_the_runs_best_by_validation_auc_among_models_that_show_skill(two_runs):
     root, _, _, sound_id = two_runs
     run = ArtifactsLayout(root).run(sound_id)
-    aucs = {m: artifacts.read_json(run.model(m).summary)["val_auc"] for m in ("custom_cnn", "mobilenet_v2")}
+    models = ("baseline", "custom_cnn", "mobilenet_v2")
+    skilled = [m for m in models if not artifacts.read_json(run.model(m).report)["no_evidence_of_skill"]]
+    aucs = {m: artifacts.read_json(run.model(m).summary)["val_auc"] for m in skilled}
     assert aucs[best_model(root, sound_id)] == max(aucs.values())
+    for model in skilled:  # a model whose test AUROC interval includes 0.5 is never the automatic choice
+        files = run.model(model)
+        report = artifacts.read_json(files.report)
+        report["levels"][report["level"]]["auc_ci"] = [0.45, 0.9]
+        artifacts.write_json(files.report, report)
+    assert best_model(root, sound_id) is None
 
 
 def test_promotion_is_recorded_validated_and_a_new_run_changes_nothing(two_runs, tmp_path_factory, image_run):
