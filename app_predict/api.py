@@ -48,7 +48,7 @@ from app_predict.schemas import (
     RollbackBody,
     parse,
 )
-from core.errors import CoreError, InvalidInput
+from core.errors import CoreError, InvalidInput, NotFound
 from core.serving.service import Outcome, PredictionService, model_key
 from core.store import registry
 from core.store.database import unavailable_on_error
@@ -151,7 +151,7 @@ def prediction_report(prediction_id: str):
     predictions_service = _predictions()
     record = predictions_service.audit_log.get(prediction_id)
     if record is None:
-        return _error(f"no prediction with id {prediction_id!r}", 404)
+        raise NotFound(f"no prediction with id {prediction_id[:64]!r}")
     text = report_html(
         record,
         picture=None,

@@ -91,10 +91,15 @@ class FeedbackBody(Strict):
     correct_label: Label | None = None
     comment: Comment | None = None
 
-    def record(self, audit_log: AuditLog, user: str | None) -> dict:
+    def record(self, audit_log: AuditLog, user: str | None, *, reviews_seen: int | None = None) -> dict:
         """Add this review by `user` under `AuditLog.add_feedback`'s rule: the one way the API and pages record one."""
         return audit_log.add_feedback(
-            self.prediction_id, verdict=self.verdict, correct_label=self.correct_label, comment=self.comment, user=user
+            self.prediction_id,
+            verdict=self.verdict,
+            correct_label=self.correct_label,
+            comment=self.comment,
+            user=user,
+            reviews_seen=reviews_seen,
         )
 
 

@@ -1,4 +1,4 @@
-"""Command line: `python -m core {audit,train,predict,promote,rollback,champions,operating-point,demo} ...`.
+"""Command line: `python -m core COMMAND ...` (audit, train, predict, promote, rollback, champions, publish, ...).
 
 User errors print one line and exit 2, argparse's own included; unexpected
 failures print one line and exit 1 (`--debug` shows the traceback).
@@ -76,7 +76,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{audit,train,predict,promote,rollback,champions,operating-point,demo}"
+        dest="command",
+        required=True,
+        metavar="{audit,train,predict,promote,rollback,champions,publish,operating-point,demo}",
     )
 
     audit = commands.add_parser("audit", help="check a dataset: counts, unreadable files, duplicates, imbalance")
@@ -127,6 +129,11 @@ def _add_serving_commands(commands: argparse._SubParsersAction) -> None:
         "--to", type=int, metavar="ID", help="the champion-history entry to serve again (`champions` lists them)"
     )
     commands.add_parser("champions", help="list the champion history, newest first, with the ids --to takes")
+    publish = commands.add_parser(
+        "publish", help="upload a run trained here to the object-storage ARTIFACTS_DIR (after a failed upload)"
+    )
+    publish.add_argument("folder", type=Path, help="the local folder the run was trained in (the error named it)")
+    publish.add_argument("run", help="run id")
     point = commands.add_parser(
         "operating-point", help="save a new version of RUN/MODEL's threshold and review band; served at once"
     )
@@ -394,6 +401,14 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.artifacts_store is None:
+        raise CoreError("ARTIFACTS_DIR is a folder, not object storage: runs trained there are already served")
+    url = remote.publish(settings.artifacts_store, args.folder, args.run)
+    print(f"run {args.run} published to {url}; {args.folder} may be deleted")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from core.data.demo import generate_demo_data
 
@@ -608,6 +623,7 @@ COMMANDS = {
     "promote": _cmd_promote,
     "rollback": _cmd_rollback,
     "champions": _cmd_champions,
+    "publish": _cmd_publish,
     "operating-point": _cmd_operating_point,
     "demo": _cmd_demo,
 }

@@ -90,6 +90,12 @@ class ModelUnavailable(NotFound):
     status = 404
 
 
+class Conflict(CoreError):
+    """The request was made on a state that has changed since (another reviewer signed the case off meanwhile)."""
+
+    status = 409
+
+
 class Unavailable(CoreError):
     """Something needed is not reachable now (no trained model yet, weights that cannot be downloaded)."""
 

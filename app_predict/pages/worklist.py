@@ -12,14 +12,14 @@ as a training manifest.
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
-from dash import Input, Output, State, ctx, dcc, html
+from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
 
 from app_predict import ids
 from app_predict.pages.audit import ANY, select, table
 from app_predict.pages.audit import page_of as audit_page_of
 from app_predict.schemas import FeedbackBody, parse
-from core.errors import CoreError
+from core.errors import Conflict, CoreError
 from core.inputs.previews import previews
 from core.serving.service import PredictionService, model_key
 from core.store.layout import ArtifactsLayout
@@ -208,6 +208,7 @@ def _sign_off_form(row: dict) -> html.Div:
             dbc.Button("Sign off", id=ids.CASE_SIGN, color="primary", className="mt-2"),
             html.Span(f" as {reviewer}" if reviewer else "", className="small text-muted"),
             html.Div(id=ids.CASE_RESULT, className="mt-2"),
+            dcc.Store(id=ids.CASE_SEEN, data=len(row["reviews"])),  # a review added meanwhile must be read first
         ]
     )
 
@@ -242,27 +243,36 @@ def open_case(case_id):
 @callbacks(
     Output(ids.CASE_RESULT, "children"),
     Output(ids.CASE_SIGNED, "data"),
+    Output(ids.CASE_SEEN, "data"),
     Input(ids.CASE_SIGN, "n_clicks"),
     State(ids.CASE_ID, "data"),
     State(ids.CASE_LABEL, "value"),
     State(ids.CASE_COMMENT, "value"),
+    State(ids.CASE_SEEN, "data"),
     prevent_initial_call=True,
 )
-def sign_off(_clicks, case_id, label, comment):
-    """Record the specialist's label: a confirmation when it is the class the model called, else an override."""
+def sign_off(_clicks, case_id, label, comment, seen):
+    """Record the specialist's label: a confirmation when it is the class the model called, else an override.
+
+    A review added by someone else since the case was opened is shown first, not overwritten unread.
+    """
     if not case_id:
         raise PreventUpdate
     if not label:
-        return dbc.Alert("Choose the label you sign off with.", color="warning"), None
+        return dbc.Alert("Choose the label you sign off with.", color="warning"), no_update, no_update
     audit_log = _predictions().audit_log
     row = audit_log.get(case_id)
     verdict = "confirmed" if row is not None and label == row["predicted"] else "overridden"
+    review = {"prediction_id": case_id, "verdict": verdict, "correct_label": label, "comment": comment}
     try:
-        review = {"prediction_id": case_id, "verdict": verdict, "correct_label": label, "comment": comment}
-        saved = parse(FeedbackBody, review).record(audit_log, current_user())
+        saved = parse(FeedbackBody, review).record(audit_log, current_user(), reviews_seen=seen)
+    except Conflict as exc:
+        now = len(audit_log.get(case_id)["reviews"])
+        return dbc.Alert(str(exc), color="warning"), f"{case_id}:{now}", now  # the history now shows their review
     except CoreError as exc:
-        return dbc.Alert(str(exc), color="danger"), None
-    return dbc.Alert(f"Signed off as {saved['correct_label']}.", color="success"), f"{case_id}:{len(row['reviews'])}"
+        return dbc.Alert(str(exc), color="danger"), no_update, no_update
+    now = len(row["reviews"]) + 1
+    return dbc.Alert(f"Signed off as {saved['correct_label']}.", color="success"), f"{case_id}:{now}", now
 
 
 @callbacks(Output(ids.CASE_HISTORY, "children"), Input(ids.CASE_ID, "data"), Input(ids.CASE_SIGNED, "data"))

@@ -92,11 +92,11 @@ def versus(comparisons: list[dict], model: str, reference: str) -> dict | None:
         if worse
         else "not significantly better than"
     )
-    figures = (
-        "AUROC difference not measurable"
-        if difference is None
-        else f"AUROC difference {difference:+.3f}, p={p_value:.2f}"
-    )
+    if difference is None:
+        figures = "AUROC difference not measurable"
+    else:  # the bootstrap may give a difference but no p-value (too few resamples held both classes)
+        p_text = "p not measurable" if p_value is None else f"p={p_value:.2f}"
+        figures = f"AUROC difference {difference:+.3f}, {p_text}"
     return {
         "reference": reference,
         "auc_difference": difference,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import multiprocessing
 import os
 from collections import Counter
@@ -48,6 +49,7 @@ COLUMNS = (
     "operating_point_version",
     "threshold",
 )
+log = logging.getLogger(__name__)
 OUTCOMES = ("classified", "uncertain", "not like the training data", "refused")
 
 
@@ -111,11 +113,14 @@ def columns_for(class_names: Sequence[str], *, labelled: bool) -> list[str]:
     return [*COLUMNS, *(f"p_{name}" for name in class_names), *(["label"] if labelled else [])]
 
 
-def done_keys(out: Path, columns: list[str], run_id: str, model: str) -> set[str]:
-    """The files an earlier run of `run_id/model` already wrote to `out`, after cutting a half-written last row.
+def done_keys(out: Path, columns: list[str], run_id: str, model: str, version: int) -> set[str]:
+    """The files an earlier run already wrote to `out`, after cutting a half-written last row.
+
+    Its rows must be of the same model at the same operating-point version:
+    one file's rows are all decided by one rule.
 
     Raises:
-        InvalidInput: `out` holds a CSV for another model, or is no CSV this command wrote.
+        InvalidInput: `out` holds rows of another model or operating point, or is no CSV this command wrote.
     """
     if not out.exists() or out.stat().st_size == 0:
         return set()
@@ -131,12 +136,13 @@ def done_keys(out: Path, columns: list[str], run_id: str, model: str) -> set[str
                 "choose another --out, or delete it to start again"
             )
         rows = list(reader)
-    others = {(row["run_id"], row["model"]) for row in rows} - {(run_id, model)}
+    ours = (run_id, model, str(version))  # as the CSV holds it
+    others = {(row["run_id"], row["model"], row["operating_point_version"]) for row in rows} - {ours}
     if others:
-        earlier = "/".join(sorted(others)[0])
+        run, name, point = sorted(others)[0]
         raise InvalidInput(
-            f"{out.name} holds predictions of {earlier}, not {run_id}/{model}; choose another --out, "
-            "or delete it to start again"
+            f"{out.name} holds predictions of {run}/{name} at operating point version {point}, not "
+            f"{run_id}/{model} at version {version}; choose another --out, or delete it to start again"
         )
     return {row["file"] for row in rows}
 
@@ -188,6 +194,9 @@ def _predict_one(item: BatchInput) -> dict:
         return _row(item, None, str(exc), model)
     except OSError as exc:
         return _row(item, None, f"cannot read the file ({exc.strerror or exc})", model)
+    except Exception as exc:  # a decoder's own failure on one odd file must not stop 50,000 others
+        log.warning("unexpected failure on %s", item.key, exc_info=True)
+        return _row(item, None, f"unexpected {type(exc).__name__}: the file could not be judged", model)
     return _row(item, prediction, None, model)
 
 
@@ -215,7 +224,7 @@ def predict_batch(
         workers: Worker processes (default: the cores this process may use).
     """
     columns = columns_for(class_names, labelled=any(item.label for item in inputs))
-    done = done_keys(out, columns, model.run_id, model.model)
+    done = done_keys(out, columns, model.run_id, model.model, model.point.version)
     todo = [item for item in inputs if item.key not in done]
     counts = Counter({"already written": len(inputs) - len(todo)})
     workers = max(1, min(workers or len(os.sched_getaffinity(0)), len(todo)))

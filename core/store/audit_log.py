@@ -48,7 +48,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column, relationship, selectinload
 from sqlalchemy.sql.elements import ColumnElement
 
-from core.errors import InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 from core.store.database import Base, describe, open_database, unavailable_on_error
 
 VERDICTS = ("confirmed", "overridden")
@@ -129,6 +129,23 @@ class FeedbackRecord(Base):
 
 def _now() -> datetime:
     return datetime.now(UTC)
+
+
+READ_FAILED = "the audit log could not be read"
+
+
+def _check_unchanged(session: Session, prediction_id: str, reviews_seen: int) -> None:
+    """Refuse a review given without reading those added since the case was opened (two specialists, one case)."""
+    reviews = session.scalars(
+        select(FeedbackRecord).where(FeedbackRecord.prediction_id == prediction_id).order_by(FeedbackRecord.id)
+    ).all()
+    if len(reviews) > reviews_seen:
+        latest = reviews[-1]
+        who, when = latest.user or "another reviewer", latest.created_at.isoformat(timespec="seconds")
+        raise Conflict(
+            f"{who} signed this case off as {latest.correct_label} while it was open ({when}); "
+            "read their review, then sign off again if you disagree"
+        )
 
 
 def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: str | None) -> None:
@@ -275,11 +292,17 @@ class AuditLog:
         correct_label: str | None = None,
         comment: str | None = None,
         user: str | None = None,
+        reviews_seen: int | None = None,
     ) -> dict:
         """Attach a clinician's verdict to a prediction.
 
+        `reviews_seen`: how many reviews the reviewer saw when they opened the
+        case; when others were added since, the reviewer has not read them, and
+        nothing is recorded.
+
         Raises:
             NotFound: unknown prediction.
+            Conflict: another review was added since the reviewer opened the case (`reviews_seen`).
             InvalidInput: unknown verdict; an override without a label, or with one that is not
                 among the model's classes; a confirmation of a prediction whose class was withheld.
         """
@@ -288,6 +311,8 @@ class AuditLog:
             if prediction is None:  # first: an unknown id is the error to fix, whatever else is wrong
                 raise NotFound(f"no prediction with id {prediction_id!r}")
             _check_verdict(prediction, verdict, correct_label)
+            if reviews_seen is not None:
+                _check_unchanged(session, prediction_id, reviews_seen)
             label = correct_label if verdict == "overridden" or prediction.uncertain else prediction.predicted
             feedback = FeedbackRecord(
                 prediction_id=prediction_id,
@@ -302,7 +327,7 @@ class AuditLog:
 
     def get(self, prediction_id: str) -> dict | None:
         """One prediction as `recent` shows it, plus `reviews`: every verdict on it, oldest first."""
-        with Session(self.engine) as session:
+        with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             record = session.get(PredictionRecord, prediction_id, options=[selectinload(PredictionRecord.feedback)])
             return None if record is None else {**_row(record), "reviews": [_review(f) for f in record.feedback]}
 
@@ -316,13 +341,13 @@ class AuditLog:
         newest_first = (PredictionRecord.created_at.desc(), PredictionRecord.id)
         order = (PredictionRecord.created_at, PredictionRecord.id) if chosen.awaiting_review else newest_first
         query = _filtered(select(PredictionRecord), chosen).options(selectinload(PredictionRecord.feedback))
-        with Session(self.engine) as session:
+        with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             return [_row(r) for r in session.scalars(query.order_by(*order).limit(limit).offset(offset))]
 
     def count(self, **filters: Any) -> int:
         """How many predictions `Filters(**filters)` selects (all of them without filters), counted in SQL."""
         query = _filtered(select(func.count()).select_from(PredictionRecord), Filters(**filters))
-        with Session(self.engine) as session:
+        with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             return int(session.scalar(query))
 
     def reviewed_manifest(self, *, modality: str, model: str | None = None) -> str:
@@ -337,7 +362,7 @@ class AuditLog:
         """
         query = _filtered(select(PredictionRecord), Filters(modality=modality, model=model))
         query = query.where(PredictionRecord.feedback.any(), PredictionRecord.input_path.is_not(None))
-        with Session(self.engine) as session:
+        with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             records = session.scalars(query.options(selectinload(PredictionRecord.feedback))).all()
             latest = {r.content_sha256: r for r in sorted(records, key=lambda r: r.feedback[-1].id)}
             rows = [
@@ -348,7 +373,9 @@ class AuditLog:
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         writer.writerow(MANIFEST_COLUMNS)
-        writer.writerows([[_spreadsheet_safe(cell) for cell in row] for row in sorted(rows)])
+        # Labels stay exact: they are the model's own classes (checked at review), and a changed one would be a
+        # new class at training. The case reference is free text, so it is made safe to open in a spreadsheet.
+        writer.writerows([[path, label, _spreadsheet_safe(group)] for path, label, group in sorted(rows)])
         return buffer.getvalue()
 
     @staticmethod

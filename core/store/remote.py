@@ -277,6 +277,8 @@ class Mirror:
         with artifacts.locked(self.layout.manifests):  # the workers of one machine fetch a run once
             if self.has(run_id):
                 return
+            for stale in self.layout.root.glob(".fetch-*"):  # only the lock's holder makes them: a killed worker's
+                shutil.rmtree(stale, ignore_errors=True)
             incoming = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.layout.root))
             try:
                 fetched = ArtifactsLayout(incoming)
@@ -365,23 +367,48 @@ def refresh(artifacts_dir: Path) -> None:
         mirror.refresh()
 
 
+class NotPublished(Unavailable):
+    """A run was trained but the store refused it; its folder is kept for `python -m core publish` to retry."""
+
+
 @contextlib.contextmanager
 def training_folder(settings: Settings) -> Iterator[Path]:
-    """Where a run is trained: ARTIFACTS_DIR, or with object storage a temporary folder that `published` uploads.
+    """Where a run is trained: ARTIFACTS_DIR, or with object storage a local folder that `published` uploads.
 
     The store is read first, so a missing bucket or credential stops the
-    command before any training.
+    command before any training. The folder is removed once the run is
+    published, or when training fails; a trained run the store refused is
+    kept (`NotPublished`): hours of training are not thrown away for a
+    network outage.
     """
     if settings.artifacts_store is None:
         yield settings.artifacts_dir
         return
     Store(settings.artifacts_store).published()
-    with tempfile.TemporaryDirectory(prefix="run-") as folder:
-        yield Path(folder)
+    parent = settings.artifacts_cache_dir / "unpublished"
+    parent.mkdir(parents=True, exist_ok=True)
+    folder, kept = Path(tempfile.mkdtemp(prefix="run-", dir=parent)), False
+    try:
+        yield folder
+    except NotPublished:
+        kept = True
+        raise
+    finally:
+        if not kept:
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def published(settings: Settings, folder: Path, run_id: str) -> str:
-    """Make a run trained in `training_folder` visible; where it now is (a folder or the store's URL)."""
+    """Make a run trained in `training_folder` visible; where it now is (a folder or the store's URL).
+
+    Raises:
+        NotPublished: the store failed; the message says how to publish the kept run later.
+    """
     if settings.artifacts_store is None:
         return str(ArtifactsLayout(folder).run(run_id).dir)
-    return publish(settings.artifacts_store, folder, run_id)
+    try:
+        return publish(settings.artifacts_store, folder, run_id)
+    except Unavailable as exc:
+        raise NotPublished(
+            f"{exc}; the trained run is kept: once the store answers, run `python -m core publish {folder} {run_id}`"
+        ) from None

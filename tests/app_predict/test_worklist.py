@@ -137,16 +137,19 @@ def test_a_case_opens_signs_off_through_the_one_review_rule_and_keeps_its_histor
     view = json.dumps(callbacks["open_case"](case_id).to_plotly_json(), default=str)
     assert "Refused for quality" in view and "data:image/png;base64," in view
     assert f"api/predictions/{case_id}/report" in view  # the filed report, reviews included
-    unlabelled, _ = call(callbacks["sign_off"], 1, case_id, None, "", triggered=ids.CASE_SIGN)
+    unlabelled, *_ = call(callbacks["sign_off"], 1, case_id, None, "", 0, triggered=ids.CASE_SIGN)
     assert "Choose the label" in str(unlabelled.children)
     label = app.server.extensions["predictions"].audit_log.get(case_id)["classes"][0]
-    hidden, _ = call(callbacks["sign_off"], 1, case_id, label, "ok\x1b[2J", triggered=ids.CASE_SIGN)
+    hidden, *_ = call(callbacks["sign_off"], 1, case_id, label, "ok\x1b[2J", 0, triggered=ids.CASE_SIGN)
     assert (
         "comment" in str(hidden.children) and not app.server.extensions["predictions"].audit_log.get(case_id)["reviews"]
     )
-    saved, signed = call(callbacks["sign_off"], 1, case_id, label, "visible on review", triggered=ids.CASE_SIGN)
-    assert f"Signed off as {label}" in str(saved.children) and signed
-    call(callbacks["sign_off"], 1, case_id, label, "second opinion", triggered=ids.CASE_SIGN)
+    sign = callbacks["sign_off"]
+    saved, signed, seen = call(sign, 1, case_id, label, "visible on review", 0, triggered=ids.CASE_SIGN)
+    assert f"Signed off as {label}" in str(saved.children) and signed and seen == 1
+    unread, _, seen_now = call(callbacks["sign_off"], 1, case_id, label, "opened before", 0, triggered=ids.CASE_SIGN)
+    assert "while it was open" in str(unread.children) and seen_now == 1  # another's review is read first
+    call(callbacks["sign_off"], 1, case_id, label, "second opinion", seen, triggered=ids.CASE_SIGN)
     history = json.dumps(callbacks["case_history"](case_id, signed).to_plotly_json(), default=str)
     assert history.index("visible on review") < history.index("second opinion")  # every review kept, in order
     rows, *_ = call(callbacks["worklist_rows"], "image", None, "refused", 0, None, signed)

@@ -5,6 +5,8 @@ own, where the image model's review band is [0, 1]: every image result is
 uncertain, so the case to review is there by construction.
 """
 
+from urllib.parse import urljoin
+
 import pytest
 import requests
 
@@ -57,6 +59,16 @@ def _review(page, url: str, case_ref: str) -> None:
     screenshot(page, "worklist_signed.png")
 
 
+def _report_holds_the_review(page, case_ref: str) -> None:
+    """The case's report link gives the filed report: the case, the label signed off, the comment, local times."""
+    href = page.get_attribute("#case-view a[href$='/report']", "href")
+    report = page.request.get(urljoin(page.url, href))
+    assert report.ok and report.headers["content-type"].startswith("text/html")
+    text = report.text()
+    assert case_ref in text and "noise_notch" in text and "notch visible on review" in text
+    assert "CET" in text or "CEST" in text
+
+
 def _selected(page, select: str) -> str:
     return page.eval_on_selector(f"#{select}", "s => s.options[s.selectedIndex].text")
 
@@ -96,6 +108,7 @@ def test_a_specialist_reviews_a_case_from_the_worklist(review_server, model_keys
     assert refused.status_code == 422 and "blank" in refused.json()["error"]
     with browser_page(WIDE) as page:
         _review(page, review_server, "WB-1")
+        _report_holds_the_review(page, "WB-1")
         assert "WB-2" in _table_text(page, "worklist-table")  # the refused, kept upload still waits
         _audit_filters(page)
     with browser_page(PHONE) as page:

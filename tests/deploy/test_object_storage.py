@@ -180,6 +180,26 @@ def test_a_run_in_object_storage_is_promoted_and_served(image_run, bucket, tmp_p
     assert ArtifactsLayout(remote.mirror_folder(tmp_path / "web", bucket)).manifest(run_id).is_file()
 
 
+def test_a_trained_run_the_store_refuses_is_kept_and_published_later(image_run, bucket, tmp_path):
+    """The bucket vanishes between the start of training and the upload: the run stays, and `publish` sends it."""
+    run_id, settings = image_run[1], _settings(bucket, tmp_path, "trainer")
+    name = bucket.removeprefix("s3://").split("/")[0]
+    fs = remote.Store(bucket).filesystem()
+    with pytest.raises(remote.NotPublished) as refused, remote.training_folder(settings) as folder:
+        combine_runs(folder, [image_run])  # what train_run leaves in the folder it is given
+        fs.rm(name, recursive=True)
+        remote.published(settings, folder, run_id)
+    assert f"python -m core publish {folder} {run_id}" in str(refused.value)
+    assert ArtifactsLayout(folder).run(run_id).status.is_file()  # the trained run is still there
+
+    fs.mkdir(name)
+    env = {"ARTIFACTS_DIR": bucket, "DATABASE_URL": f"sqlite:///{tmp_path / 'audit.db'}"}
+    result = _cli({**env, "ARTIFACTS_CACHE_DIR": str(tmp_path / "cli")}, "publish", str(folder), run_id)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == f"run {run_id} published to {bucket}/runs/{run_id}; {folder} may be deleted"
+    assert run_id in remote.Store(bucket).published()
+
+
 @pytest.mark.parametrize(
     ("bucket_name", "change", "named"),
     [

@@ -43,3 +43,13 @@ def test_versus_says_whether_a_model_significantly_beats_the_baseline(rng):
     worse = versus(comparisons, "baseline", "custom_cnn")
     assert worse["significantly_worse"] and worse["auc_difference"] == pytest.approx(-cnn["auc_difference"])
     assert versus(comparisons, "baseline", "baseline") is None and versus(comparisons, "resnet50", "baseline") is None
+
+
+def test_versus_says_so_when_the_bootstrap_gives_no_p_value():
+    from core.evaluation.comparisons import versus
+
+    auc = {"difference": 0.05, "ci": [None, None], "p_value": None}
+    entry = {"a": "custom_cnn", "b": "baseline", "auc": auc, "mcnemar": {"p_value": None}}
+    cnn = versus([entry], "custom_cnn", "baseline")
+    assert not cnn["significantly_better"]
+    assert cnn["text"].endswith("not significantly better than baseline (AUROC difference +0.050, p not measurable)")

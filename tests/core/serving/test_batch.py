@@ -132,7 +132,8 @@ def test_resuming_into_a_csv_of_another_model_is_refused_not_mixed(sound_artifac
     assert _predict(*common, "--model", "custom_cnn", artifacts=artifacts) == 0
     before = out.read_bytes()
     assert _predict(*common, "--model", "mobilenet_v2", artifacts=artifacts) == 2
-    assert f"holds predictions of {run_id}/custom_cnn, not {run_id}/mobilenet_v2" in capsys.readouterr().err
+    refusal = f"holds predictions of {run_id}/custom_cnn at operating point version 0, not {run_id}/mobilenet_v2"
+    assert refusal in capsys.readouterr().err
     assert out.read_bytes() == before
 
 

@@ -147,3 +147,14 @@ def test_reviewed_cases_export_as_a_manifest_the_dataset_reader_loads(audit, tmp
         f"{digests[2]}.png": ("sick", digests[2]),
     }
     assert not dataset.skipped and dataset.modality == "image"
+
+
+def test_a_manifest_keeps_class_names_exact_and_makes_free_text_safe(audit, tmp_path):
+    data = _audiogram(7)
+    digest = hashlib.sha256(data).hexdigest()
+    fields = {**FIELDS, "predicted": "+ve", "probabilities": {"+ve": 0.6, "-ve": 0.4}, "uncertain": True}
+    fields |= {"content_sha256": digest, "input_path": _kept(tmp_path, data), "case_ref": "=HYPERLINK(1)"}
+    case = audit.record(**fields)
+    audit.add_feedback(case, verdict="overridden", correct_label="-ve")
+    rows = audit.reviewed_manifest(modality="image").splitlines()
+    assert rows[1] == f"inputs/{digest}.png,-ve,'=HYPERLINK(1)"  # "-ve" is the class; the case reference is text
