@@ -26,6 +26,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from threadpoolctl import threadpool_limits
 from tqdm import tqdm
 
 from core.data.dataset import file_problem, manifest_text
@@ -172,12 +173,16 @@ def _blank(value: object) -> object:
 
 
 _worker: tuple[Predictor, BatchModel] | None = None
+_one_thread: threadpool_limits | None = None
 
 
-def _start_worker(model: BatchModel) -> None:
-    """Load the model once per worker process, with one LiteRT thread (the processes are the parallelism)."""
-    global _worker
-    _worker = (load_predictor(model.settings, model.run_id, model.model, num_threads=1), model)
+def _start_worker(model: BatchModel, pooled: bool) -> None:
+    """Load the model once per process; in a pool, one thread per process (the processes are the parallelism)."""
+    global _worker, _one_thread
+    if pooled:
+        _one_thread = threadpool_limits(1)  # numpy's BLAS too: N processes, not N x cores threads
+    threads = 1 if pooled else None
+    _worker = (load_predictor(model.settings, model.run_id, model.model, num_threads=threads), model)
 
 
 def _predict_one(item: BatchInput) -> dict:
@@ -203,11 +208,11 @@ def _predict_one(item: BatchInput) -> dict:
 def _rows(todo: list[BatchInput], model: BatchModel, workers: int) -> Iterator[dict]:
     """The rows of `todo`, in order: in this process for one worker, else from a pool of fresh processes."""
     if workers <= 1:
-        _start_worker(model)
+        _start_worker(model, pooled=False)
         yield from map(_predict_one, todo)
         return
     # spawn: each worker starts clean, without the parent's LiteRT threads or database connections.
-    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (model,)) as pool:
+    with multiprocessing.get_context("spawn").Pool(workers, _start_worker, (model, True)) as pool:
         yield from pool.imap(_predict_one, todo, chunksize=4)
 
 

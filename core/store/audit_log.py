@@ -307,7 +307,8 @@ class AuditLog:
                 among the model's classes; a confirmation of a prediction whose class was withheld.
         """
         with Session(self.engine) as session, session.begin():
-            prediction = session.get(PredictionRecord, prediction_id)
+            # Locked (PostgreSQL) when the reviews seen are checked, so two sign-offs of one case take turns.
+            prediction = session.get(PredictionRecord, prediction_id, with_for_update=reviews_seen is not None)
             if prediction is None:  # first: an unknown id is the error to fix, whatever else is wrong
                 raise NotFound(f"no prediction with id {prediction_id!r}")
             _check_verdict(prediction, verdict, correct_label)

@@ -10,7 +10,7 @@ from sqlalchemy import create_engine, event, make_url
 
 from core.data.dataset import load_dataset
 from core.data.demo import draw_audiogram
-from core.errors import InvalidInput
+from core.errors import Conflict, InvalidInput
 from core.settings import Settings
 from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
@@ -158,3 +158,12 @@ def test_a_manifest_keeps_class_names_exact_and_makes_free_text_safe(audit, tmp_
     audit.add_feedback(case, verdict="overridden", correct_label="-ve")
     rows = audit.reviewed_manifest(modality="image").splitlines()
     assert rows[1] == f"inputs/{digest}.png,-ve,'=HYPERLINK(1)"  # "-ve" is the class; the case reference is text
+
+
+def test_a_review_given_without_reading_one_added_meanwhile_is_refused(audit):
+    case = audit.record(**{**FIELDS, "uncertain": True})
+    audit.add_feedback(case, verdict="confirmed", correct_label="well", user="ana", reviews_seen=0)
+    with pytest.raises(Conflict, match="ana signed this case off as well while it was open"):
+        audit.add_feedback(case, verdict="confirmed", correct_label="sick", user="ben", reviews_seen=0)
+    audit.add_feedback(case, verdict="confirmed", correct_label="sick", user="ben", reviews_seen=1)  # once read
+    assert [(r["user"], r["correct_label"]) for r in audit.get(case)["reviews"]] == [("ana", "well"), ("ben", "sick")]
