@@ -37,6 +37,7 @@ def create_app(
     Returns:
         The Dash app; its Flask server (`app.server`) also serves the API.
     """
+    settings.mirror()  # with object storage, the registry's reads fetch runs through it
     server = build_server(__name__, settings, predictions=service or PredictionService(settings))
     app = Dash(
         __name__, server=server, use_pages=True, pages_folder="", **dash_options(TITLE, requests_pathname_prefix)

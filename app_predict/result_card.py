@@ -101,11 +101,12 @@ def _probabilities(result: dict) -> list:
 
 def _facts(result: dict) -> list:
     """Probabilities per class, the model, the training-data check, the prediction id and the input-quality warnings."""
-    check = result.get("ood_reason")
+    check, weights = result.get("ood_reason"), result.get("model_weights")
     return [
         *_probabilities(result),
         *([html.Div(f"Case {result['case_ref']}", className="small fw-semibold")] if result.get("case_ref") else []),
         html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
+        *([html.Div(f"Backbone {weights}", className="small text-muted model-weights")] if weights else []),
         *([html.Div(f"Training-data check: {check}", className="small text-muted ood-check")] if check else []),
         html.Div(f"Prediction id {result['id']}", className="small text-muted"),
         *[

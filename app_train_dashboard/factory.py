@@ -27,6 +27,7 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     Returns:
         The Dash app; its Flask server is `app.server`.
     """
+    settings.mirror()  # with object storage, reading a run fetches it through this machine's mirror
     engine = open_database(settings.audit_database_url)
     server = build_server(__name__, settings, serving_state=ServingState(engine), monitoring=Monitoring(engine))
     app = Dash(__name__, server=server, **dash_options("Model analytics", requests_pathname_prefix))

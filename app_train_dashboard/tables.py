@@ -41,6 +41,8 @@ def _test_figures(model: ModelResult) -> dict:
     level = model.headline
     point = level.get("operating_point", {})
     (accuracy_low, accuracy_high), (auc_low, auc_high) = _bounds(level.get("accuracy_ci")), _bounds(level.get("auc_ci"))
+    balanced_low, balanced_high = _bounds(level.get("balanced_accuracy_ci"))
+    sens90_low, sens90_high = _bounds(level.get("sensitivity_at_90_specificity_ci"))
     return {
         "accuracy": level.get("accuracy"),
         "accuracy_low": accuracy_low,
@@ -49,7 +51,11 @@ def _test_figures(model: ModelResult) -> dict:
         "auc_low": auc_low,
         "auc_high": auc_high,
         "balanced_accuracy": level.get("balanced_accuracy"),
+        "balanced_accuracy_low": balanced_low,
+        "balanced_accuracy_high": balanced_high,
         "sens_at_90_spec": level.get("sensitivity_at_90_specificity"),
+        "sens_at_90_spec_low": sens90_low,
+        "sens_at_90_spec_high": sens90_high,
         "sensitivity": point.get("sensitivity"),
         "specificity": point.get("specificity"),
         "f1": level.get("f1"),
@@ -62,26 +68,33 @@ def _test_figures(model: ModelResult) -> dict:
     }
 
 
-def comparison_table(entries: Sequence[tuple[str, ModelResult]]) -> pd.DataFrame:
+def comparison_table(entries: Sequence[tuple[str, ModelResult]], weights: Sequence[str] = ()) -> pd.DataFrame:
     """One row per (label, model): test figures with 95% intervals, calibration and cost, as the page shows them.
 
     Figures are the headline level's (recordings for sounds), on calibrated
-    probabilities, at the operating threshold.
+    probabilities, at the operating threshold. `weights`, one per entry
+    (`core.store.registry.starting_weights`), says what each transfer model
+    started from: a transfer model that never saw ImageNet must not pass for one that did.
     """
     rows = []
-    for label, model in entries:
+    for (label, model), started in zip(entries, weights or [""] * len(entries), strict=True):
         figures = _test_figures(model)
         rows.append(
             {
                 "model": label,
+                "weights": started,
                 "accuracy": figures["accuracy"],
                 "accuracy_95ci": _ci((figures["accuracy_low"], figures["accuracy_high"])),
                 "auc": figures["auc"],
                 "auc_95ci": _ci((figures["auc_low"], figures["auc_high"])),
+                "balanced_accuracy": figures["balanced_accuracy"],
+                "balanced_accuracy_95ci": _ci((figures["balanced_accuracy_low"], figures["balanced_accuracy_high"])),
+                "sens_at_90_spec": figures["sens_at_90_spec"],
+                "sens_at_90_spec_95ci": _ci((figures["sens_at_90_spec_low"], figures["sens_at_90_spec_high"])),
                 **{
                     k: figures[k]
                     for k in (
-                        *("balanced_accuracy", "sens_at_90_spec", "sensitivity", "specificity", "f1", "ece"),
+                        *("sensitivity", "specificity", "f1", "ece"),
                         *("params", "size_mb", "latency_ms", "skill", "vs_baseline"),
                     )
                 },
@@ -213,7 +226,8 @@ def serving_facts(run: Run, model: ModelResult) -> dict[str, str]:
     return {
         "model": f"{model.name} of {run.run_id}",
         "dataset": f"{run.status.get('dataset', '?')} ({run.modality})",
-        "test n": f"{level.get('n', 'n/a')} {model.report.get('level', 'item')}s",
+        "test n": f"{level.get('n', 'n/a')} {model.report.get('level', 'item')}s"
+        + (f", out of fold ({model.report['cv']['k']}-fold CV)" if model.report.get("cv") else ""),
         "AUROC (95% CI)": f"{auc} ({_ci(level.get('auc_ci'))})",
         "sensitivity": _figure(point.get("sensitivity")),
         "specificity": _figure(point.get("specificity")),

@@ -29,7 +29,7 @@ from core.config import TrainConfig
 from core.data.dataset import load_dataset
 from core.data.demo import generate_demo_data
 from core.inputs.preprocess import ImagePreprocessing
-from core.training.augment import Batches, build_augmenter
+from core.training.augment import batches, build_augmenter
 from core.training.encode import encode
 from core.training.fit import EpochRecorder, cache_features
 from core.training.models import assemble, build_backbone, build_head
@@ -47,7 +47,7 @@ def _images(count: int, size: int) -> tuple[np.ndarray, np.ndarray, str]:
     items = [dataset.items[i] for i in np.random.default_rng(0).permutation(len(dataset.items))[:count]]
     classes = sorted({item.label for item in items})
     labels = np.array([classes.index(item.label) for item in items])
-    return encode(items, ImagePreprocessing(image_size=size)).x, labels, name
+    return encode(items, ImagePreprocessing(image_size=size), cache_dir=None).x, labels, name
 
 
 def _epoch_seconds(model: keras.Model, x, y, *, epochs: int, batch_size: int) -> list[float]:
@@ -75,7 +75,7 @@ def main() -> None:
     plain_model = assemble(backbone, build_head(backbone.output_shape[-1], num_classes), name="vgg16_plain")
     plain = _epoch_seconds(
         plain_model,
-        Batches(x, y, batch_size=args.batch_size, seed=0, augmenter=augmenter),
+        batches(x, y, batch_size=args.batch_size, seed=0, augmenter=augmenter),
         None,
         epochs=args.plain_epochs,
         batch_size=args.batch_size,

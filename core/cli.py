@@ -17,8 +17,18 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from core.config import BASELINE, FLIP_MODES, LOSSES, MODEL_NAMES, DataOptions, TrainConfig
+from core.config import (
+    AUGMENT_MODES,
+    BASELINE,
+    FLIP_MODES,
+    LOSSES,
+    MODEL_NAMES,
+    PRECISIONS,
+    DataOptions,
+    TrainConfig,
+)
 from core.errors import CoreError, InvalidInput
+from core.inputs.preprocess import NORMALISATIONS
 from core.settings import Settings
 from core.store import remote
 
@@ -40,6 +50,17 @@ def _fractions(text: str) -> tuple[float, float, float]:
     if len(parts) != 3:
         raise argparse.ArgumentTypeError(f"expected three numbers like 0.7,0.15,0.15, got {text!r}")
     return parts
+
+
+def _bandpass(text: str) -> tuple[float, float] | None:
+    """`--bandpass`: 'none', or LOW,HIGH in Hz (SoundPreprocessing checks the range)."""
+    if text.strip().lower() == "none":
+        return None
+    try:
+        low, high = (float(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected none or two frequencies like 25,400, got {text!r}") from None
+    return low, high
 
 
 def _add_data_options(parser: argparse.ArgumentParser) -> None:
@@ -109,7 +130,11 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--models", default="custom_cnn,mobilenet_v2", help="comma-separated models (default: custom_cnn,mobilenet_v2)"
     )
-    demo.add_argument("--weights", default="none", help="imagenet, none or a path (default: none, works offline)")
+    demo.add_argument(
+        "--weights",
+        default="imagenet",
+        help="imagenet, none or a path (default: imagenet, or random weights when they cannot be downloaded)",
+    )
     demo.add_argument("--seed", type=int, default=42, help="seed for data and training (default: 42)")
     demo.add_argument("--data-only", action="store_true", help="generate the data without training")
     return parser
@@ -168,6 +193,13 @@ def _add_dataset_options(data: argparse._ArgumentGroup) -> None:
         default=(0.7, 0.15, 0.15),
         metavar="TRAIN,VAL,TEST",
         help="split fractions (default: 0.7,0.15,0.15)",
+    )
+    data.add_argument(
+        "--cv",
+        type=int,
+        metavar="K",
+        help="grouped K-fold cross-validation (K >= 2): out-of-fold figures for every item, the K fold models "
+        "served as one ensemble; --split's validation share is carved from each fold's training part (default: off)",
     )
     data.add_argument(
         "--positive-class",
@@ -252,6 +284,21 @@ def _add_transfer_options(transfer: argparse._ArgumentGroup, defaults: TrainConf
         default=defaults.flip,
         help="image flip augmentation; use none for charts (default: horizontal)",
     )
+    transfer.add_argument(
+        "--augment",
+        choices=AUGMENT_MODES,
+        default=defaults.augment,
+        help="augmentation strength: standard (images: rotation, shifts, zoom, brightness, contrast; sounds: "
+        "SpecAugment), mild (images: small shifts and zoom only, for charts such as audiograms; sounds: time "
+        "shift and gain only) or none (default: standard)",
+    )
+    transfer.add_argument(
+        "--precision",
+        choices=PRECISIONS,
+        default=defaults.precision,
+        help="auto: mixed precision on GPUs with tensor cores, float32 on CPUs; float32; or mixed (needs a GPU). "
+        "The saved and exported model is float32 either way (default: auto)",
+    )
 
 
 def _add_preprocessing_options(prep: argparse._ArgumentGroup) -> None:
@@ -274,6 +321,20 @@ def _add_preprocessing_options(prep: argparse._ArgumentGroup) -> None:
         default="mean",
         help="how window probabilities combine into a recording's (default: mean)",
     )
+    prep.add_argument(
+        "--bandpass",
+        type=_bandpass,
+        default=None,
+        metavar="LOW,HIGH|none",
+        help="zero-phase Butterworth band-pass in Hz applied to each recording before windowing (default: none)",
+    )
+    prep.add_argument(
+        "--normalisation",
+        choices=NORMALISATIONS,
+        default="window",
+        help="how a recording's gain is removed: each window to its own peak, the whole recording to its peak, "
+        "or a per-recording z-score of the log-mel (default: window)",
+    )
 
 
 def _data_options(args: argparse.Namespace):
@@ -287,7 +348,11 @@ def _data_options(args: argparse.Namespace):
         positive_class=getattr(args, "positive_class", None),
         split=getattr(args, "split", (0.7, 0.15, 0.15)),
         name=getattr(args, "name", None),
+        cv=getattr(args, "cv", None),
     )
+
+
+INTERVAL_FIGURES = ("test_auc", "test_balanced_accuracy", "test_sens_at_90_spec")  # printed with their 95% intervals
 
 
 def _print_results(run_id: str, results, location: str) -> None:
@@ -297,11 +362,7 @@ def _print_results(run_id: str, results, location: str) -> None:
         c
         for c in (
             "model",
-            "test_auc",
-            "test_auc_low",
-            "test_auc_high",
-            "test_balanced_accuracy",
-            "test_sens_at_90_spec",
+            *INTERVAL_FIGURES,
             "test_sensitivity",
             "test_specificity",
             "threshold",
@@ -314,10 +375,31 @@ def _print_results(run_id: str, results, location: str) -> None:
     ]
     if "level" in results.columns and len(results):
         level, n = results["level"].iloc[0], results["test_n"].iloc[0]
-        print(f"test figures per {level} (n={n}), AUROC with its 95% interval")
-    print(results[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
+        folds = results["cv_folds"].iloc[0] if "cv_folds" in results.columns else None
+        what = "test figures" if folds is None or folds != folds else f"out-of-fold ({int(folds)}-fold CV) figures"
+        print(f"{what} per {level} (n={n}); AUROC, balanced accuracy and sensitivity at 90% specificity [95% interval]")
+        if what != "test figures":
+            print(
+                "threshold-dependent figures cross-fitted (each fold called by rules fitted on the other folds); "
+                "served: the fold models' ensemble"
+            )
+    shown = results.assign(**{c: _with_interval(results, c) for c in INTERVAL_FIGURES if c in results.columns})
+    print(shown[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
     for line in _verdicts(results):
         print(line)
+
+
+def _with_interval(results, column: str) -> list[str]:
+    """`value [low, high]` per row, from `column` and its `_low`/`_high` columns where the results have them."""
+    low, high = f"{column}_low", f"{column}_high"
+    cells = []
+    for row in results.to_dict(orient="records"):
+        value = row.get(column)
+        text = "-" if value is None or value != value else f"{value:.3f}"
+        if row.get(low) is not None and row.get(low) == row.get(low):
+            text += f" [{row[low]:.3f}, {row[high]:.3f}]"
+        cells.append(text)
+    return cells
 
 
 def _verdicts(results) -> list[str]:
@@ -373,6 +455,8 @@ def _train_options(args: argparse.Namespace) -> tuple[DataOptions, TrainConfig, 
         fine_tune_epochs=args.fine_tune_epochs,
         fine_tune_layers=args.fine_tune_layers,
         flip=args.flip,
+        augment=args.augment,
+        precision=args.precision,
         seed=args.seed,
         target_sensitivity=args.target_sensitivity,
         bootstrap_resamples=args.bootstrap_resamples,
@@ -387,17 +471,24 @@ def _train_options(args: argparse.Namespace) -> tuple[DataOptions, TrainConfig, 
         fmin=args.fmin,
         fmax=args.fmax,
         aggregation=args.aggregation,
+        bandpass_hz=args.bandpass,
+        normalisation=args.normalisation,
     )
     return _data_options(args), config, {"image": ImagePreprocessing(image_size=args.image_size), "sound": sound}
 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     data, config, preprocessing = _train_options(args)
+    from core.training.devices import training_devices
     from core.training.run import train_run
 
+    devices = training_devices(config.precision)  # --precision mixed without a GPU stops here, before any data is read
     with remote.training_folder(settings) as folder:
-        run_id, results = train_run(data, config, artifacts_dir=folder, **preprocessing)
+        run_id, results = train_run(
+            data, config, artifacts_dir=folder, input_cache=settings.input_cache_dir, **preprocessing
+        )
         _print_results(run_id, results, remote.published(settings, folder, run_id))
+        print(f"trained on {devices.describe()}")
     return 0
 
 
@@ -410,31 +501,41 @@ def _cmd_publish(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    from core.data.demo import generate_demo_data
+    from core.data.demo import generate_demo_data, imagenet_or_random
 
     folders = generate_demo_data(settings.demo_data_dir, per_class=args.per_class, seed=args.seed)
     print(f"synthetic demo data written to {settings.demo_data_dir}")
     if args.data_only:
         return 0
-    from core.inputs.preprocess import ImagePreprocessing
+    from functools import partial
+
+    from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
     from core.store.examples import export_examples
-    from core.training.run import train_run
+    from core.training.run import check_models, train_run
 
     models = tuple(name.strip() for name in args.models.split(",") if name.strip())
+    image = ImagePreprocessing(image_size=DEMO_IMAGE_SIZE)
     runs = [
         (
             folders["audiograms"],
+            image,
             TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none", seed=args.seed),
         ),
-        (folders["heart_sounds"], TrainConfig(models=models, epochs=args.epochs, weights=args.weights, seed=args.seed)),
+        (
+            folders["heart_sounds"],
+            SoundPreprocessing(),
+            TrainConfig(models=models, epochs=args.epochs, weights=args.weights, seed=args.seed),
+        ),
     ]
-    for source, config in runs:
+    for source, params, asked in runs:
+        config = imagenet_or_random(asked, partial(check_models, input_shape=params.input_shape))
         with remote.training_folder(settings) as folder:
             run_id, results = train_run(
                 DataOptions(sources=(str(source),)),
                 config,
                 artifacts_dir=folder,
-                image=ImagePreprocessing(image_size=DEMO_IMAGE_SIZE),
+                image=image,
+                input_cache=settings.input_cache_dir,
             )
             export_examples(folder, run_id, per_class=2)
             _print_results(run_id, results, remote.published(settings, folder, run_id))
@@ -636,6 +737,7 @@ def main(argv: Sequence[str] | None = None, settings: Settings | None = None) ->
     except CoreError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    settings.mirror()
     logging.basicConfig(level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.debug:
         logging.getLogger("core").setLevel(logging.DEBUG)

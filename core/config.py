@@ -20,6 +20,10 @@ TRANSFER_MODELS = ("vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0")
 MODEL_NAMES = (BASELINE, CUSTOM_CNN, *TRANSFER_MODELS)
 LOSSES = ("cross_entropy", "auroc")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
+# Image augmentation strength: "mild" is small shifts and zoom only (charts such as audiograms).
+AUGMENT_MODES = ("standard", "mild", "none")
+# Training precision: "auto" is mixed on GPUs with tensor cores, float32 elsewhere (`core.training.devices`).
+PRECISIONS = ("auto", "float32", "mixed")
 # A 95% percentile interval reads the 2.5% tails: with fewer resamples a tail holds
 # at most one value, and the interval is noise.
 MIN_BOOTSTRAP_RESAMPLES = 50
@@ -82,6 +86,9 @@ class TrainConfig:
         lr_patience: Epochs without improvement before halving the rate.
         loss: "cross_entropy", or "auroc" (pairwise ranking surrogate; binary only).
         weights: "imagenet", "none", or a path: a weights file or a folder of them.
+        weights_fallback: The ImageNet weights were asked for but could not be
+            had (offline), so transfer models started from random weights
+            (`weights` is then "none"); the pages say so.
         cache_views: Views per training item whose backbone features are cached
             for transfer models: the original plus `cache_views - 1` augmented.
         fine_tune_epochs: Epochs of end-to-end fine-tuning after the head; 0 skips it.
@@ -90,6 +97,11 @@ class TrainConfig:
         dropout: Dropout before the final dense layer.
         flip: Image flip augmentation ("horizontal", "vertical",
             "horizontal_and_vertical" or "none").
+        augment: Image augmentation strength: "standard" (rotation, shifts,
+            zoom, brightness, contrast), "mild" (small shifts and zoom only:
+            charts, whose colours and orientation carry meaning) or "none".
+        precision: "auto" (mixed precision on GPUs with tensor cores, float32
+            on CPUs), "float32", or "mixed" (needs a GPU).
         seed: Seeds weights, shuffling, augmentation, the split and the bootstrap.
         target_sensitivity: Choose the two-class threshold as the highest one
             reaching this validation sensitivity; None uses Youden's J.
@@ -104,12 +116,15 @@ class TrainConfig:
     lr_patience: int = 3
     loss: str = "cross_entropy"
     weights: str = "imagenet"
+    weights_fallback: bool = False
     cache_views: int = 5
     fine_tune_epochs: int = 0
     fine_tune_layers: int = 20
     fine_tune_learning_rate: float = 1e-5
     dropout: float = 0.3
     flip: str = "horizontal"
+    augment: str = "standard"
+    precision: str = "auto"
     seed: int = 42
     target_sensitivity: float | None = None
     bootstrap_resamples: int = 1000
@@ -125,9 +140,17 @@ class TrainConfig:
         _require(self.loss in LOSSES, f"--loss must be one of {', '.join(LOSSES)}, got {self.loss!r}")
         _require(self.flip in FLIP_MODES, f"--flip must be one of {', '.join(FLIP_MODES)}, got {self.flip!r}")
         _require(
+            self.augment in AUGMENT_MODES, f"--augment must be one of {', '.join(AUGMENT_MODES)}, got {self.augment!r}"
+        )
+        _require(
+            self.precision in PRECISIONS,
+            f"--precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}",
+        )
+        _require(
             isinstance(self.weights, str) and bool(self.weights.strip()),
             f"--weights must be imagenet, none or a path, got {self.weights!r}",
         )
+        _require(not self.weights_fallback or self.weights == "none", "weights_fallback needs weights 'none'")
         for name, (option, least, most) in _WHOLE_NUMBERS.items():
             _check_whole(option, getattr(self, name), least, most)
         for option, rate in (
@@ -168,6 +191,10 @@ class DataOptions:
             by default the one not named like "normal" or "healthy".
         split: Train, validation and test fractions.
         name: Dataset name shown in the dashboards; defaults to the first source's name.
+        cv: Folds of grouped k-fold cross-validation (`core.training.cv`);
+            None trains once on the `split`. With K folds every item is
+            predicted once by a model that never saw it, and the served model
+            is the ensemble of the K fold models.
     """
 
     sources: tuple[str, ...]
@@ -177,6 +204,7 @@ class DataOptions:
     positive_class: str | None = None
     split: tuple[float, float, float] = (0.7, 0.15, 0.15)
     name: str | None = None
+    cv: int | None = None
 
     def __post_init__(self) -> None:
         _require(
@@ -185,6 +213,8 @@ class DataOptions:
         )
         _require(bool(self.group_column.strip()), "--group-column must name a column, got an empty name")
         check_split(self.split)
+        if self.cv is not None:
+            _check_whole("--cv", self.cv, 2, None)
 
     @property
     def dataset_name(self) -> str:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
             mirrored (`ARTIFACTS_CACHE_DIR`, default `artifacts_cache`).
         demo_data_dir: Where `python -m core demo` writes synthetic data
             (`DEMO_DATA_DIR`, default `demo_data`).
+        input_cache_dir: Where training caches preprocessed inputs, reused by
+            later runs (`INPUT_CACHE_DIR`, default `input_cache`;
+            `core.training.shards`); safe to delete, at the cost of preprocessing again.
         log_level: Python logging level name (`LOG_LEVEL`, default `INFO`;
             any case, stored upper-case).
         database_url: SQLAlchemy URL of the audit log (`DATABASE_URL`; default
@@ -80,6 +83,7 @@ class Settings(BaseSettings):
     artifacts_store: str | None = None
     artifacts_cache_dir: Path = Path("artifacts_cache")
     demo_data_dir: Path = Path("demo_data")
+    input_cache_dir: Path = Path("input_cache")
     log_level: str = "INFO"
     database_url: str | None = Field(default=None, repr=False)  # may hold a password
     users: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -163,10 +167,17 @@ class Settings(BaseSettings):
                 "STORE_INPUTS keeps uploads under ARTIFACTS_DIR/inputs, which for object storage is only this "
                 "machine's disposable mirror: switch it off, or use a folder ARTIFACTS_DIR on a persistent disk"
             )
-        remote.attach(self.artifacts_dir, self.artifacts_store)
         return self
 
-    @field_validator("artifacts_dir", "demo_data_dir", "artifacts_cache_dir")
+    def mirror(self) -> remote.Mirror | None:
+        """The local mirror of an object-storage ARTIFACTS_DIR, attached so that reading a run fetches it; else None.
+
+        Each entry point (app factories, command line) calls it once; building
+        settings has no side effect, so tests and tools may make them freely.
+        """
+        return None if self.artifacts_store is None else remote.attach(self.artifacts_dir, self.artifacts_store)
+
+    @field_validator("artifacts_dir", "demo_data_dir", "artifacts_cache_dir", "input_cache_dir")
     @classmethod
     def _folder(cls, path: Path) -> Path:
         if path.exists() and not path.is_dir():

@@ -25,6 +25,7 @@ from core.inputs.preprocess import SoundPreprocessing, read_audio
 from core.inputs.previews import band_frequencies, icon_png, playable_wav
 from core.serving.service import PredictionService, model_key
 from core.store.examples import find_example, list_examples
+from core.store.registry import starting_weights
 from core.web.callbacks import Callbacks
 from core.web.data_uri import bytes_data_uri, file_data_uri
 from core.web.login import current_user
@@ -77,15 +78,16 @@ def _recording(contents: str, model: str) -> tuple:
     return figures.fig_waveform(signal, rate), bytes_data_uri(playable_wav(signal, rate), "audio/wav")
 
 
-def _model_picker(models: list[dict]) -> dcc.Dropdown:
+def _model_label(model: dict, artifacts_dir: Path) -> str:
+    """The champion starred; a transfer model says what it started from (random weights, if ImageNet's were not had)."""
+    label = f"{'★ ' if model['champion'] else ''}{model['model']} · {model['dataset']} ({model['modality']})"
+    weights = starting_weights(artifacts_dir, model["run_id"], model["model"])
+    return f"{label} · {model['run_id']}" + (f" · {weights}" if weights else "")
+
+
+def _model_picker(models: list[dict], artifacts_dir: Path) -> dcc.Dropdown:
     """Every servable model, the champion starred and chosen; with no champion, none is chosen for the user."""
-    options = [
-        {
-            "label": f"{'★ ' if m['champion'] else ''}{m['model']} · {m['dataset']} ({m['modality']}) · {m['run_id']}",
-            "value": m["key"],
-        }
-        for m in models
-    ]
+    options = [{"label": _model_label(m, artifacts_dir), "value": m["key"]} for m in models]
     best = next((m["key"] for m in models if m["champion"]), None)
     placeholder = "No champion promoted yet: choose a model" if models else "No trained model"
     return dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=best, clearable=False, placeholder=placeholder)
@@ -145,9 +147,10 @@ def _results_table() -> dash_table.DataTable:
 def layout(**_query: str) -> html.Div:
     """The page, built on every visit so that the model list is read from ARTIFACTS_DIR when it opens."""
     predictions = _predictions()
+    picker = _model_picker(predictions.models(), predictions.settings.artifacts_dir)
     choices = dbc.Row(
         [
-            dbc.Col([dbc.Label("Model", html_for=ids.MODEL_SELECT), _model_picker(predictions.models())], md=7),
+            dbc.Col([dbc.Label("Model", html_for=ids.MODEL_SELECT), picker], md=7),
             dbc.Col(
                 [
                     dbc.Label("Case reference (optional)", html_for=ids.CASE_REF),
@@ -284,9 +287,10 @@ def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
         )
     except CoreError as exc:
         return {"filename": item["filename"], "error": str(exc)}
-    display = outcome.prediction.display
+    display, served = outcome.prediction.display, outcome.prediction
     return {
         **outcome.to_dict(),
+        "model_weights": starting_weights(_predictions().settings.artifacts_dir, served.run_id, served.model),
         "picture": figures.display_png(display),
         "display_shape": list(display.shape),
         "created_at": _now(),

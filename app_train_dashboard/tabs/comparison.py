@@ -12,7 +12,7 @@ from app_train_dashboard.data import Entry
 from app_train_dashboard.selection import SELECTION, artifacts_dir, entries, serving_state
 from core.errors import CoreError, PromotionRefused
 from core.evaluation.guardrails import promotion_concerns
-from core.store.registry import champion, promote
+from core.store.registry import champion, promote, starting_weights
 from core.store.runs import load_run
 from core.web.callbacks import Callbacks
 from core.web.login import current_user
@@ -101,7 +101,8 @@ def _significance(chosen: list[Entry], run_id: str) -> list[html.Li]:
 def comparison(run_id: str | None, models: list[str] | None, compare_id: str | None) -> tuple:
     """The comparison table with the best cells in green, the paired tests, and the promotable models."""
     chosen = entries(run_id, models, compare_id)
-    frame = tables.comparison_table([(e.label, e.model) for e in chosen])
+    weights = [starting_weights(artifacts_dir(), e.run.run_id, e.model.name) for e in chosen]
+    frame = tables.comparison_table([(e.label, e.model) for e in chosen], weights)
     styles = [
         {"if": {"row_index": row, "column_id": column}, **GOOD}
         for column, rows in tables.best_cells(frame).items()

@@ -1,8 +1,14 @@
-"""Learning curves: training and validation accuracy or loss per epoch of the selected models."""
+"""Learning curves: training and validation accuracy or loss per epoch of the selected models.
+
+A cross-validated model (`--cv K`) trained K fold models: it is drawn as one
+pair of curves per fold, from its own history file (the shared training
+metrics cannot tell its folds apart).
+"""
 
 from __future__ import annotations
 
 import dash_bootstrap_components as dbc
+import pandas as pd
 import plotly.graph_objects as go
 from dash import Input, Output, dcc
 
@@ -45,5 +51,25 @@ def learning_curves(
     chosen = entries(run_id, models, compare_id)
     if not chosen:
         return figures.empty_figure("Select a run and at least one model")
-    history, best = data.learning_history(artifacts_dir(), chosen)
+    history, best = with_folds(*data.learning_history(artifacts_dir(), chosen), chosen)
     return figures.fig_learning_curves(history, metric=metric, log_y="log" in (log_scale or []), best_epochs=best)
+
+
+def with_folds(
+    history: pd.DataFrame, best: dict[str, int], chosen: list[data.Entry]
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The curves, each cross-validated entry's rows replaced by one line per fold, each with its kept epoch."""
+    frames, best = [history], dict(best)
+    for entry in chosen:
+        own = entry.model.history
+        if own is None or "fold" not in own.columns:
+            continue
+        frames[0] = frames[0][frames[0]["label"] != entry.label]
+        best.pop(entry.label, None)
+        kept = {fold["fold"]: fold.get("best_epoch") for fold in entry.model.report.get("cv", {}).get("folds", [])}
+        for fold, rows in own.groupby("fold", sort=True):
+            label = f"{entry.label} · fold {int(fold)}"
+            frames.append(rows.assign(label=label))
+            if kept.get(fold):
+                best[label] = int(kept[fold])
+    return pd.concat(frames, ignore_index=True), best

@@ -4,7 +4,9 @@ Items that must stay together (same patient, same source photo, identical
 content) are joined into one unit first; units are then split with
 scikit-learn's StratifiedGroupKFold, which keeps class proportions as close as
 the units allow. The test fold is taken first, then validation from the rest.
-`split_table` is the record of it that each run keeps.
+For cross-validation (`--cv K`), `assign_folds` gives each unit one of K
+folds the same way, and `fold_split` carves each fold model's validation part
+from the other folds. `split_table` is the record of it that each run keeps.
 """
 
 from __future__ import annotations
@@ -52,26 +54,66 @@ def linked_units(keys: Sequence[Sequence[Hashable | None]]) -> np.ndarray:
     return units
 
 
-def _hold_out(labels: np.ndarray, units: np.ndarray, fraction: float, seed: int) -> np.ndarray:
-    """Boolean mask of about `fraction` of the items, whole units, stratified."""
-    n_splits = max(2, int(round(1 / fraction)))
+def _check_splittable(labels: np.ndarray, units: np.ndarray, n_splits: int, purpose: str, fix: str) -> None:
+    """Refuse, in words, what scikit-learn's StratifiedGroupKFold cannot split into `n_splits` parts."""
     n_units = len(np.unique(units))
     if n_units < n_splits:
         raise InvalidInput(
-            f"too few independent items to split: {n_units} groups, need at least {n_splits} "
-            f"for a {fraction:.0%} hold-out. Add data or change --split."
+            f"too few independent items to split: {n_units} groups, need at least {n_splits} for {purpose}. "
+            f"Add data or {fix}."
         )
     largest = int(np.unique(labels, return_counts=True)[1].max())
     if largest < n_splits:  # scikit-learn refuses to stratify then
         raise InvalidInput(
-            f"too few items to split: the largest class has {largest}, need at least {n_splits} "
-            f"for a {fraction:.0%} hold-out. Add data or change --split."
+            f"too few items to split: the largest class has {largest}, need at least {n_splits} for {purpose}. "
+            f"Add data or {fix}."
         )
+
+
+def _hold_out(labels: np.ndarray, units: np.ndarray, fraction: float, seed: int) -> np.ndarray:
+    """Boolean mask of about `fraction` of the items, whole units, stratified."""
+    n_splits = max(2, int(round(1 / fraction)))
+    _check_splittable(labels, units, n_splits, f"a {fraction:.0%} hold-out", "change --split")
     splitter = StratifiedGroupKFold(n_splits=n_splits, shuffle=True, random_state=seed)
     _, held = next(splitter.split(np.zeros(len(labels)), labels, units))
     mask = np.zeros(len(labels), dtype=bool)
     mask[held] = True
     return mask
+
+
+def assign_folds(labels: Sequence[str], units: Sequence[int], *, k: int, seed: int = 42) -> np.ndarray:
+    """The cross-validation fold (0 to k - 1) each item is held out in: whole units, stratified by class.
+
+    Every item is in exactly one fold, and the items of a unit (a patient, a
+    source photo, duplicated content) share it, so no fold model is ever
+    tested on an item it trained on, or on that item's twin.
+
+    Raises:
+        InvalidInput: fewer units, or fewer items in the largest class, than folds.
+    """
+    labels_arr, units_arr = np.asarray(labels), np.asarray(units)
+    _check_splittable(labels_arr, units_arr, k, f"{k}-fold cross-validation", "lower --cv")
+    splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
+    folds = np.full(len(labels_arr), -1)
+    for fold, (_, held) in enumerate(splitter.split(np.zeros(len(labels_arr)), labels_arr, units_arr)):
+        folds[held] = fold
+    return folds
+
+
+def fold_split(
+    folds: np.ndarray, fold: int, labels: Sequence[str], units: Sequence[int], *, val_fraction: float, seed: int
+) -> np.ndarray:
+    """'train', 'val' or 'test' for one fold's model: its fold is the test part, validation is carved from the rest.
+
+    The validation part (whole units, stratified) is what early stopping
+    watches, so the held-out fold is never looked at while fitting.
+    """
+    labels_arr, units_arr = np.asarray(labels), np.asarray(units)
+    assignment = np.where(np.asarray(folds) == fold, "test", "train").astype(object)
+    rest = np.flatnonzero(assignment == "train")
+    val = _hold_out(labels_arr[rest], units_arr[rest], val_fraction, seed + 1 + fold)
+    assignment[rest[val]] = "val"
+    return assignment.astype(str)
 
 
 def assign_splits(

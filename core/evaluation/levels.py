@@ -4,7 +4,8 @@ A prediction frame is what a run stores per split (`predictions_<part>.csv`):
 one row per item or window with its identity (`path`, `sha256`, `group`),
 its label and the model's raw probabilities. `prediction_levels` turns the
 frames of validation and test into `Predictions` per level, headline first,
-and `model_report` evaluates every level.
+and `model_report` evaluates every level. A cross-validated run's frames are
+out-of-fold predictions with a `fold` column, evaluated by `cv_model_report`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.evaluation.report import Predictions, evaluate_level
+from core.evaluation.report import Predictions, evaluate_cross_fitted, evaluate_level
 
 KEY_COLUMNS = ("path", "sha256", "group")
 Frames = tuple[pd.DataFrame, pd.DataFrame | None]
@@ -92,3 +93,38 @@ def model_report(
         for level, (val, test) in levels.items()
     }
     return {"model": name, "level": next(iter(levels)), "levels": evaluated}
+
+
+def cv_model_report(
+    name: str,
+    oof: Frames,
+    *,
+    class_names: Sequence[str],
+    positive: int | None,
+    target_sensitivity: float | None = None,
+    n_resamples: int = 1000,
+    seed: int = 0,
+) -> dict:
+    """`model_report`'s shape for out-of-fold predictions: every level evaluated by `evaluate_cross_fitted`.
+
+    Args:
+        oof: (items, windows) out-of-fold prediction frames, each row with the
+            `fold` its item was held out in; windows is None for images.
+    """
+    items, windows = oof
+    sets = {"item" if windows is None else "recording": (prediction_set(items, class_names), items)}
+    if windows is not None:
+        sets["window"] = (prediction_set(windows, class_names, group_by_path=True), windows)
+    evaluated = {
+        level: evaluate_cross_fitted(
+            predictions,
+            frame["fold"].to_numpy(),
+            class_names=class_names,
+            positive=positive,
+            target_sensitivity=target_sensitivity,
+            n_resamples=n_resamples,
+            seed=seed,
+        )
+        for level, (predictions, frame) in sets.items()
+    }
+    return {"model": name, "level": next(iter(sets)), "levels": evaluated}

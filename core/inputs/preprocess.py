@@ -30,6 +30,12 @@ Source = str | Path | bytes | BinaryIO
 # Image sides a model can take: the custom CNN halves its input three times, and
 # above 1024 one float32 input is 12 MB, so a typo (2240 for 224) would exhaust memory mid-run.
 IMAGE_SIZES = range(8, 1025)
+AGGREGATIONS = ("mean", "max")
+NORMALISATIONS = ("window", "recording", "zscore")
+# What runs saved before these options existed did; never change these values.
+LEGACY_SOUND = {"bandpass_hz": None, "normalisation": "window"}
+BANDPASS_ORDER = 4  # Butterworth order; applied forwards and backwards, so 8 in effect and no phase shift
+ZSCORE_CLIP = 3.0  # standard deviations kept by the "zscore" normalisation, mapped onto [0, 1]
 
 
 @dataclass(frozen=True)
@@ -72,8 +78,21 @@ class SoundPreprocessing:
         hop_length: Samples between spectrogram frames.
         fmin: Lowest mel frequency (Hz).
         fmax: Highest mel frequency (Hz); None means sample_rate / 2.
-        top_db: Dynamic range kept below each window's peak, in dB.
+        top_db: Dynamic range kept below the reference level, in dB.
         aggregation: How window probabilities combine into a recording's: "mean" or "max".
+        bandpass_hz: (low, high) of a zero-phase Butterworth band-pass applied
+            to the whole resampled recording before windowing, or None. It
+            keeps hum and handling noise out of every window, but on the
+            development heart sounds it cost AUROC (murmurs reach past
+            400 Hz; docs/benchmarks.md, "Sound front-end"), so none is the default.
+        normalisation: How a recording's gain is removed (all three are
+            gain-free, so a quiet and a loud copy of one recording give the same
+            inputs): "window" references each window to its own loudest bin
+            (quiet windows are stretched up); "recording" references every
+            window to the recording's loudest bin, so quiet stretches stay quiet;
+            "zscore" standardises the recording's log-mel (mean 0, sd 1 over all
+            its windows, clipped at `ZSCORE_CLIP` sd), which also removes a
+            device's overall contrast.
     """
 
     sample_rate: int = 4000
@@ -86,6 +105,8 @@ class SoundPreprocessing:
     fmax: float | None = None
     top_db: float = 80.0
     aggregation: str = "mean"
+    bandpass_hz: tuple[float, float] | None = None
+    normalisation: str = "window"
     modality: str = "sound"
 
     def __post_init__(self) -> None:
@@ -101,10 +122,30 @@ class SoundPreprocessing:
             raise InvalidInput(f"window overlap must be in [0, 1), got {self.overlap!r}")
         if self.window_seconds <= 0:
             raise InvalidInput(f"window length must be positive, got {self.window_seconds!r} s")
-        if self.aggregation not in ("mean", "max"):
-            raise InvalidInput(f"aggregation must be 'mean' or 'max', got {self.aggregation!r}")
+        if self.aggregation not in AGGREGATIONS:
+            raise InvalidInput(f"aggregation must be one of {', '.join(AGGREGATIONS)}; got {self.aggregation!r}")
         if self.fmax is not None and self.fmax > self.sample_rate / 2:
             raise InvalidInput(f"fmax {self.fmax} Hz is above the Nyquist frequency {self.sample_rate / 2} Hz")
+        self._check_front_end()
+
+    def _check_front_end(self) -> None:
+        """Validate the band-pass and normalisation, storing the band as a tuple of floats (JSON gives a list)."""
+        if self.normalisation not in NORMALISATIONS:
+            raise InvalidInput(f"normalisation must be one of {', '.join(NORMALISATIONS)}; got {self.normalisation!r}")
+        if self.bandpass_hz is None:
+            return
+        try:
+            low, high = (float(value) for value in self.bandpass_hz)
+        except (TypeError, ValueError):
+            raise InvalidInput(
+                f"bandpass_hz must be two frequencies (low, high) in Hz, got {self.bandpass_hz!r}"
+            ) from None
+        if not 0 < low < high < self.sample_rate / 2:
+            raise InvalidInput(
+                f"bandpass_hz must satisfy 0 < low < high < {self.sample_rate / 2:g} Hz (the Nyquist frequency), "
+                f"got {self.bandpass_hz!r}"
+            )
+        object.__setattr__(self, "bandpass_hz", (low, high))
 
     @property
     def window_samples(self) -> int:
@@ -127,11 +168,16 @@ Preprocessing = ImagePreprocessing | SoundPreprocessing
 
 
 def preprocessing_from_dict(data: dict) -> Preprocessing:
-    """Rebuild the parameters saved in a run's `preprocessing.json`."""
+    """Rebuild the parameters saved in a run's `preprocessing.json`.
+
+    A sound run written before an option existed gets that option's behaviour
+    of the time (`LEGACY_SOUND`), not today's default: a run is served exactly
+    as it was trained, whatever the defaults have become since.
+    """
     kind = {"image": ImagePreprocessing, "sound": SoundPreprocessing}.get(data.get("modality"))
     if kind is None:
         raise InvalidInput(f"unknown preprocessing modality {data.get('modality')!r}")
-    return kind(**data)
+    return kind(**(LEGACY_SOUND | data if kind is SoundPreprocessing else data))
 
 
 def _open(source: Source) -> BinaryIO | str | Path:
@@ -422,8 +468,11 @@ def frame_windows(signal: np.ndarray, params: SoundPreprocessing) -> np.ndarray:
 def log_mel(windows: np.ndarray, params: SoundPreprocessing) -> np.ndarray:
     """Log-mel spectrograms, one per window, as (n_windows, n_mels, frames, 1) in [0, 1].
 
-    Each window is referenced to its own peak, which removes recording gain
-    (devices and sites differ), and keeps `top_db` of range below it.
+    Levels are referenced to the loudest bin (of each window, or of the whole
+    recording: `params.normalisation`), which removes recording gain (devices
+    and sites differ), and `top_db` of range below it is kept. "window" keeps
+    the original arithmetic exactly (runs trained with it are served with it),
+    whose absolute floor can show in a very quiet, band-passed recording.
     """
     import librosa
 
@@ -437,15 +486,46 @@ def log_mel(windows: np.ndarray, params: SoundPreprocessing) -> np.ndarray:
         fmax=params.fmax,
         power=2.0,
     )
-    decibels = np.stack([librosa.power_to_db(s, ref=np.max, top_db=params.top_db) for s in power])
-    scaled = (decibels + params.top_db) / params.top_db
+    if params.normalisation == "window":
+        decibels = np.stack([librosa.power_to_db(s, ref=np.max, top_db=params.top_db) for s in power])
+    else:  # divided first, so librosa's absolute floor (amin) never meets a quiet recording: exactly gain-free
+        relative = power / max(float(power.max()), np.finfo(np.float32).tiny)
+        decibels = librosa.power_to_db(relative, ref=1.0, top_db=params.top_db)
+    if params.normalisation == "zscore":
+        standard = (decibels - decibels.mean()) / max(float(decibels.std()), 1e-6)
+        scaled = (np.clip(standard, -ZSCORE_CLIP, ZSCORE_CLIP) + ZSCORE_CLIP) / (2 * ZSCORE_CLIP)
+    else:
+        scaled = (decibels + params.top_db) / params.top_db
     return scaled.astype(np.float32)[..., np.newaxis]
 
 
+def band_pass(signal: np.ndarray, params: SoundPreprocessing) -> np.ndarray:
+    """`signal` (at `params.sample_rate`) through the run's zero-phase Butterworth band-pass; unchanged without one.
+
+    Filtered forwards and backwards (`sosfiltfilt`), so heart sounds keep their
+    timing; second-order sections stay stable at the low cut-offs heart sounds
+    need. The ends are padded with their mirror image (even padding: no step,
+    unlike scipy's default odd padding) for three periods of the low cut-off,
+    which keeps the filter's start-up ringing small.
+    """
+    if params.bandpass_hz is None or len(signal) < 2:
+        return signal
+    from scipy.signal import butter, sosfiltfilt
+
+    low, _ = params.bandpass_hz
+    sos = butter(BANDPASS_ORDER, params.bandpass_hz, btype="bandpass", fs=params.sample_rate, output="sos")
+    padding = min(len(signal) - 1, int(3 * params.sample_rate / low))
+    return np.ascontiguousarray(sosfiltfilt(sos, signal, padtype="even", padlen=padding), dtype=np.float32)
+
+
 def sound_inputs(signal: np.ndarray, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:
-    """A mono signal at `params.sample_rate` to its (n_windows, n_mels, frames, 1) inputs and window starts (s)."""
+    """A mono signal at `params.sample_rate` to its (n_windows, n_mels, frames, 1) inputs and window starts (s).
+
+    The one path from samples to model inputs, for training and serving alike:
+    band-pass, windows, log-mel, normalisation.
+    """
     starts = window_starts(max(len(signal), params.window_samples), params) / params.sample_rate
-    return log_mel(frame_windows(signal, params), params), starts
+    return log_mel(frame_windows(band_pass(signal, params), params), params), starts
 
 
 def load_sound(source: Source, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:

@@ -24,6 +24,7 @@ from core.inputs.preprocess import (
     Preprocessing,
     SoundPreprocessing,
     Source,
+    band_pass,
     decode_image,
     log_mel,
     read_audio,
@@ -52,7 +53,7 @@ def previews(source: Source, params: Preprocessing) -> dict[str, bytes]:
 
 def spectrogram_png(signal: np.ndarray, rate: int, params: SoundPreprocessing) -> bytes:
     """The recording's log-mel spectrogram with the run's parameters, as a PNG `PREVIEW_SIDE` wide, half as high."""
-    resampled = resample(signal, rate, params.sample_rate)
+    resampled = band_pass(resample(signal, rate, params.sample_rate), params)
     padded = np.pad(resampled, (0, max(0, params.window_samples - len(resampled))))
     spectrogram = log_mel(padded[np.newaxis], params)[0, ..., 0]
     return png_bytes(spectrogram_pixels(spectrogram, width=PREVIEW_SIDE, height=PREVIEW_SIDE // 2))

@@ -13,7 +13,10 @@ Pure numpy over the decoded input. Two levels:
 
 The gate limits sit far below anything in real data: measured over the 592
 throat photos and 850 heart-sound recordings of the development sets and the
-synthetic demo data, none is refused (docs/benchmarks.md, "Input gates").
+synthetic demo data, none is refused (docs/benchmarks.md, "Input gates"). A
+run trained with a band-pass also refuses a recording with no sound in that
+band (`check_band`); none of the 850 recordings is refused at 25-400 Hz or
+25-800 Hz (`bench/frontend.py`).
 """
 
 from __future__ import annotations
@@ -44,6 +47,9 @@ NOISE_FLOOR_DBFS = -60.0
 # model saw only at the ends of its shortest training recordings.
 MIN_SECONDS = 2.0
 MIN_WINDOW_SHARE = 0.75
+# The band check skips this much at each end, where a band-pass filter rings
+# (as much as -50 dBFS from a loud whistle far outside the band).
+BAND_EDGE_SECONDS = 0.25
 
 
 def check_image(image: Image.Image, pixels: np.ndarray) -> None:
@@ -82,13 +88,40 @@ def check_sound(signal: np.ndarray, rate: int, *, window_seconds: float) -> None
             f"recording is {duration:.1f} s, too short to judge; send at least {shortest:g} s "
             f"(the model listens to {window_seconds:g} s windows)"
         )
-    offset = float(signal.mean(dtype=np.float64))  # a constant offset is not sound
-    peak = _dbfs(max(float(signal.max()) - offset, offset - float(signal.min())))
-    loudest = _dbfs(float(_frame_rms(signal, rate, offset=offset).max()))
+    peak, loudest = _levels(signal, rate)
     if peak < SILENCE_DBFS or loudest < NOISE_FLOOR_DBFS:
         raise InputUnjudgeable(
             f"recording is silent or nearly so (peak {peak:.0f} dBFS, loudest 50 ms {loudest:.0f} dBFS); "
             "check the microphone or stethoscope and record again"
+        )
+
+
+def _levels(signal: np.ndarray, rate: int) -> tuple[float, float]:
+    """(peak, loudest 50 ms RMS) in dBFS, about the mean: a constant offset is not sound."""
+    offset = float(signal.mean(dtype=np.float64))
+    peak = _dbfs(max(float(signal.max()) - offset, offset - float(signal.min())))
+    return peak, _dbfs(float(_frame_rms(signal, rate, offset=offset).max()))
+
+
+def check_band(filtered: np.ndarray, rate: int, band: tuple[float, float]) -> None:
+    """Refuse a recording with no sound in the band a model listens to (`filtered`: after its band-pass).
+
+    A run trained with a band-pass sees only that band, and each input is
+    scaled to its own loudest part: a recording that is all hiss or whistle
+    above the band would reach the model as filter residue stretched to full
+    range, and get a class for nothing. The limits are `check_sound`'s,
+    away from the ends (`BAND_EDGE_SECONDS`).
+
+    Raises:
+        InputUnjudgeable: the band-passed recording is silent or nearly so.
+    """
+    edge = int(BAND_EDGE_SECONDS * rate)
+    peak, loudest = _levels(filtered[edge:-edge] if len(filtered) > 4 * edge else filtered, rate)
+    if peak < SILENCE_DBFS or loudest < NOISE_FLOOR_DBFS:
+        low, high = band
+        raise InputUnjudgeable(
+            f"recording has almost no sound between {low:g} and {high:g} Hz, the band the model listens to "
+            f"(peak {peak:.0f} dBFS there); check the stethoscope's placement and record again"
         )
 
 

@@ -48,6 +48,22 @@ def one_thread() -> contextlib.AbstractContextManager:
     return _thread_pools().limit(limits=1, user_api="openmp")
 
 
+class MeanOfEstimators:
+    """Several fitted classifiers answering as one: the mean of their `predict_proba`.
+
+    A cross-validated run serves its fold models this way (`core.training.cv`),
+    inside one `BaselineModel` file, so serving needs no change. It lives here,
+    beside the runner that unpickles it, so loading it never imports training.
+    """
+
+    def __init__(self, estimators: list):
+        self.estimators = list(estimators)
+
+    def predict_proba(self, features: np.ndarray) -> np.ndarray:
+        """The members' class probabilities, averaged (columns in class-index order, as each member's)."""
+        return np.mean([estimator.predict_proba(features) for estimator in self.estimators], axis=0)
+
+
 class BaselineModel:
     """A fitted scikit-learn classifier over `input_features` of the run's preprocessed inputs.
 

@@ -1,6 +1,7 @@
 """The TensorFlow-free predictor: one run's exported model with the run's exact preprocessing.
 
-    decode -> quality warnings -> preprocess (as recorded) -> runner (LiteRT, or the baseline's estimator)
+    decode -> quality gates and warnings (with a band-pass: sound in the band) -> preprocess (as recorded)
+           -> runner (LiteRT, or the baseline's estimator)
            -> aggregate windows -> temperature -> threshold and review band
            -> out-of-distribution check: an input unlike the training data gets no class
 
@@ -29,6 +30,7 @@ from core.inputs.preprocess import (
     ImagePreprocessing,
     Source,
     aggregate_windows,
+    band_pass,
     decode_image,
     image_to_input,
     preprocessing_from_dict,
@@ -37,7 +39,7 @@ from core.inputs.preprocess import (
     resize_image,
     sound_inputs,
 )
-from core.inputs.quality import check_image, check_sound, image_warnings, sound_warnings
+from core.inputs.quality import check_band, check_image, check_sound, image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
 from core.serving.litert import EMBEDDING, PROBABILITIES
 from core.serving.runner import open_runner
@@ -245,7 +247,10 @@ class Predictor:
         signal, rate = read_audio(source, max_seconds=self.max_audio_seconds)
         check_sound(signal, rate, window_seconds=params.window_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
-        windows, starts = sound_inputs(resample(signal, rate, params.sample_rate), params)
+        resampled = resample(signal, rate, params.sample_rate)
+        if params.bandpass_hz is not None:
+            check_band(band_pass(resampled, params), params.sample_rate, params.bandpass_hz)
+        windows, starts = sound_inputs(resampled, params)  # filters again: one path from samples to inputs
         outputs = self.runner.predict_outputs(windows)
         window_probs = outputs[PROBABILITIES]
         probs = aggregate_windows(window_probs, params.aggregation)

@@ -53,6 +53,11 @@ class ModelLayout:
         """`predictions_test.csv`, `predictions_val_windows.csv`, ...: `part` is "test" or "val"."""
         return self.dir / f"predictions_{part}{'_windows' if windows else ''}.csv"
 
+    @property
+    def serving(self) -> tuple[Path, ...]:
+        """What serving reads of this model: a web worker's mirror of object storage holds only these."""
+        return (self.tflite, self.estimator, self.report, self.summary, self.ood_reference)
+
 
 @dataclass(frozen=True)
 class RunLayout:
@@ -82,6 +87,11 @@ class RunLayout:
     def preview(self, digest: str, suffix: str = ".png") -> Path:
         """The stored picture (".png") or playable recording (".wav") of the test item with this SHA-256."""
         return self.previews / f"{digest}{suffix}"
+
+    @property
+    def serving(self) -> tuple[Path, ...]:
+        """What serving reads of the run itself, beside each model's `ModelLayout.serving` files."""
+        return (self.status, self.config, self.classes, self.preprocessing, self.versions, self.quality_reference)
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from core.config import TRANSFER_MODELS
 from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.evaluation.guardrails import no_evidence_of_skill, promotion_concerns
 from core.store import artifacts, remote
@@ -29,6 +30,7 @@ from core.store.layout import ArtifactsLayout, RunLayout
 from core.store.serving_state import OperatingPoint, ServingState
 
 PROMOTE_HINT = "promote one with `python -m core promote RUN MODEL --reason TEXT` or the dashboard's Comparison tab"
+RANDOM_FALLBACK = "started from random weights (ImageNet weights unavailable offline)"
 
 
 def list_runs(artifacts_dir: Path) -> list[dict]:
@@ -56,8 +58,11 @@ def _status(run: RunLayout) -> dict | None:
 
 
 def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
-    """Completed models of a run that have an exported file: LiteRT, or the baseline's estimator."""
-    remote.fetch(artifacts_dir, run_id)
+    """Completed models of a run that have an exported file: LiteRT, or the baseline's estimator.
+
+    With object storage, only what serving reads of the run is fetched: a web worker needs no Keras file or preview.
+    """
+    remote.fetch(artifacts_dir, run_id, full=False)
     run = ArtifactsLayout(artifacts_dir).run(run_id)
     completed = (_status(run) or {}).get("models_completed", [])
     return [
@@ -77,6 +82,29 @@ def shows_skill(artifacts_dir: Path, run_id: str, model: str) -> bool:
         return not no_evidence_of_skill(report["levels"][report["level"]])
     except (OSError, ValueError, KeyError, TypeError, AttributeError):
         return False
+
+
+def starting_weights(artifacts_dir: Path, run_id: str, model: str) -> str:
+    """What a transfer model's backbone started from, as the pages say it; "" for a model trained from scratch.
+
+    A reader takes "mobilenet_v2" to mean ImageNet features; a demo trained
+    offline fell back to random ones (`TrainConfig.weights_fallback`), and
+    the pages must not let that pass unsaid. "" too when the run's config
+    cannot be read: nothing is claimed that was not recorded.
+    """
+    if model not in TRANSFER_MODELS:
+        return ""
+    remote.fetch(artifacts_dir, run_id, full=False)
+    try:
+        training = artifacts.read_json_cached(ArtifactsLayout(artifacts_dir).run(run_id).config)["training"]
+        weights, fallback = str(training["weights"]).strip().lower(), training.get("weights_fallback") is True
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+    if fallback:
+        return RANDOM_FALLBACK
+    return {"imagenet": "started from ImageNet weights", "none": "started from random weights"}.get(
+        weights, "started from a local weights file"
+    )
 
 
 def best_model(artifacts_dir: Path, run_id: str) -> str | None:
@@ -105,7 +133,7 @@ def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
         NotFound: no such run, no servable model of that name, or an unreadable report.
     """
     layout = ArtifactsLayout(artifacts_dir)
-    remote.fetch(artifacts_dir, run_id)
+    remote.fetch(artifacts_dir, run_id, full=False)
     if not layout.run(run_id).dir.is_dir():
         raise NotFound(f"no run {run_id!r} in ARTIFACTS_DIR")
     models = servable_models(artifacts_dir, run_id)

@@ -17,8 +17,15 @@ folder ARTIFACTS_DIR. A complete run never changes, so a mirrored run is
 never fetched again; what changes (champion, operating points) is in the
 database.
 
-`Settings` attaches each mirror to its store; `core.store.registry` calls
-`fetch` before reading a run and `refresh` before listing runs; both do
+A web worker needs only what serving reads (`RunLayout.serving` and each
+model's `ModelLayout.serving` files, and the examples), not the Keras
+files, predictions and previews the dashboard shows: `core.store.registry`
+fetches runs with `full=False`, which mirrors those files alone (its local
+manifest says `"mirrored": "serving"`); a later full fetch (the dashboard's
+`core.store.runs.load_run`) adds the rest, each file checked the same way.
+
+`Settings.mirror()` attaches each mirror to its store; `core.store.registry`
+calls `fetch` before reading a run and `refresh` before listing runs; both do
 nothing for a folder ARTIFACTS_DIR. Failures of the store become one line
 naming what to set (`Unavailable`), never a back-end's traceback.
 """
@@ -34,7 +41,7 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -54,6 +61,7 @@ _MISSES_LIMIT = 1024
 KEYS = ArtifactsLayout(Path())
 # Fail in seconds, not minutes, when the endpoint does not answer; s3fs passes these to botocore.
 _S3_OPTIONS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}}
+MIRRORED, SERVING = "mirrored", "serving"  # a local manifest's mark of a run mirrored for serving only
 
 
 def is_url(value: str) -> bool:
@@ -166,6 +174,21 @@ def _files(folder: Path) -> list[Path]:
     return sorted(path for path in found if path.is_file() and not path.name.startswith("."))
 
 
+def serving_keys(run_id: str, keys: Iterable[str]) -> set[str]:
+    """Those of a published run's `keys` that serving reads: its serving files, its models' and its examples."""
+    run, examples = KEYS.run(run_id), PurePosixPath(KEYS.shared / run_id / KEYS.examples)
+    root = PurePosixPath(run.models)
+    models = {PurePosixPath(key).parts[len(root.parts)] for key in keys if _under(key, root)}
+    wanted = {path.as_posix() for path in run.serving}
+    wanted |= {path.as_posix() for name in models for path in run.model(name).serving}
+    return {key for key in keys if key in wanted or _under(key, examples)}
+
+
+def _under(key: str, folder: PurePosixPath) -> bool:
+    path = PurePosixPath(key)
+    return path.is_relative_to(folder) and path != folder
+
+
 def _publication(layout: ArtifactsLayout, run_id: str) -> dict[str, Path]:
     """Every file a run publishes, by its key in the store: its folder, and its share of the shared files."""
     run, shared = layout.run(run_id).dir, KEYS.shared / run_id
@@ -216,8 +239,15 @@ class Mirror:
         # Runs looked up in vain, with when and why (None: not published), so a bad id costs one request a period.
         self._misses: dict[str, tuple[float, str | None]] = {}
 
-    def has(self, run_id: str) -> bool:
-        return self.layout.manifest(run_id).is_file()
+    def has(self, run_id: str, *, full: bool = True) -> bool:
+        """Whether the run is mirrored: every file (`full`), or at least those serving reads."""
+        manifest = self.layout.manifest(run_id)
+        if not manifest.is_file():
+            return False
+        try:
+            return not full or artifacts.read_json_cached(manifest).get(MIRRORED) != SERVING
+        except (OSError, ValueError, AttributeError):
+            return False
 
     def refresh(self) -> None:
         """Fetch the runs published since the last look, at most every REFRESH_SECONDS.
@@ -236,18 +266,20 @@ class Mirror:
             return
         for run_id in published:
             try:
-                self.fetch(run_id)
+                self.fetch(run_id, full=False)
             except CoreError as exc:  # one damaged run never hides the others
                 log.warning("%s", exc)
 
-    def fetch(self, run_id: str) -> None:
-        """Mirror a published run, once; a run the store does not have is left for the caller to report.
+    def fetch(self, run_id: str, *, full: bool = True) -> None:
+        """Mirror a published run, once: every file, or with `full=False` those serving reads (`serving_keys`).
+
+        A run the store does not have is left for the caller to report.
 
         Raises:
             NotFound: the run's files in the store do not match its manifest.
             Unavailable: the store failed.
         """
-        if PurePosixPath(run_id).name != run_id or run_id.startswith(".") or self.has(run_id):
+        if PurePosixPath(run_id).name != run_id or run_id.startswith(".") or self.has(run_id, full=full):
             return
         with self._lock:
             when, damage = self._misses.get(run_id, (float("-inf"), None))
@@ -260,7 +292,7 @@ class Mirror:
             self._missed(run_id, None)
             return
         try:
-            self._install(run_id, manifest)
+            self._install(run_id, manifest, full=full)
         except NotFound as exc:
             self._missed(run_id, str(exc))
             raise
@@ -271,38 +303,48 @@ class Mirror:
                 self._misses.clear()
             self._misses[run_id] = (time.monotonic(), damage)
 
-    def _install(self, run_id: str, manifest: dict) -> None:
-        """Download and check every file, merge the shared ones, then rename the run into place; manifest last."""
+    def _install(self, run_id: str, manifest: dict, *, full: bool) -> None:
+        """Download and check the files wanted, merge the shared ones, then move the run into place; manifest last.
+
+        A run mirrored for serving keeps its checked files: completing it
+        downloads only the others, moved in beside them.
+        """
         self.layout.root.mkdir(parents=True, exist_ok=True)
         with artifacts.locked(self.layout.manifests):  # the workers of one machine fetch a run once
-            if self.has(run_id):
+            if self.has(run_id, full=full):
                 return
             for stale in self.layout.root.glob(".fetch-*"):  # only the lock's holder makes them: a killed worker's
                 shutil.rmtree(stale, ignore_errors=True)
+            files = manifest.get("files", {})
+            self._check_keys(run_id, files)
+            wanted, kept = set(files) if full else serving_keys(run_id, files), self.has(run_id, full=False)
             incoming = Path(tempfile.mkdtemp(prefix=".fetch-", dir=self.layout.root))
             try:
                 fetched = ArtifactsLayout(incoming)
-                self._download(run_id, manifest.get("files", {}), incoming)
+                held = serving_keys(run_id, files) if kept else set()
+                self._download(run_id, {key: files[key] for key in sorted(wanted - held)}, incoming)
                 self._merge_shared(fetched.shared / run_id, run_id)
-                target = self.layout.run(run_id).dir
-                if target.exists():  # renamed by a fetch that stopped before writing the manifest
-                    shutil.rmtree(target)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(fetched.run(run_id).dir, target)
-                artifacts.write_json(self.layout.manifest(run_id), manifest)
+                _move_in(fetched.run(run_id).dir, self.layout.run(run_id).dir, beside=kept)
+                artifacts.write_json(self.layout.manifest(run_id), {**manifest, MIRRORED: "all" if full else SERVING})
             finally:
                 shutil.rmtree(incoming, ignore_errors=True)
 
-    def _download(self, run_id: str, files: dict, incoming: Path) -> None:
-        """Each file of the manifest into `incoming`, refused unless its size and SHA-256 match."""
+    def _check_keys(self, run_id: str, files: dict) -> None:
+        """Refuse a manifest without a status file or naming a key outside the run's folders."""
         damaged = f"run {run_id} in {self.store.url} is damaged"
         allowed = (PurePosixPath(KEYS.run(run_id).dir), PurePosixPath(KEYS.shared / run_id))
-        if KEYS.run(run_id).status.as_posix() not in files:
+        if not isinstance(files, dict) or KEYS.run(run_id).status.as_posix() not in files:
             raise NotFound(f"{damaged}: its manifest lists no status file")
         for key in files:
             path = PurePosixPath(key)
             if ".." in path.parts or not any(path.is_relative_to(folder) for folder in allowed):
                 raise NotFound(f"{damaged}: its manifest names {key!r}")
+
+    def _download(self, run_id: str, files: dict, incoming: Path) -> None:
+        """Each of `files` (checked keys of the manifest) into `incoming`, refused unless its size and SHA-256 match."""
+        if not files:
+            return
+        damaged = f"run {run_id} in {self.store.url} is damaged"
         fs = self.store.filesystem()
         with self.store.reaching(f"cannot fetch run {run_id} from"):
             try:  # one call for all the files, which the back-end downloads several at a time
@@ -332,24 +374,42 @@ class Mirror:
             os.replace(path, target)
 
 
+def _move_in(source: Path, target: Path, *, beside: bool) -> None:
+    """Put a fetched run folder in place: renamed whole, or (`beside` a serving mirror) file by file into it."""
+    if beside:
+        for path in _files(source):
+            destination = target / path.relative_to(source)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(path, destination)
+        return
+    if target.exists():  # renamed by a fetch that stopped before writing the manifest
+        shutil.rmtree(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(source, target)
+
+
 _mirrors: dict[Path, Mirror] = {}
 _mirrors_lock = threading.Lock()
 
 
-def attach(folder: Path, url: str) -> None:
-    """Make `folder` the local mirror of the store at `url`: reading a run there fetches it first."""
+def attach(folder: Path, url: str) -> Mirror:
+    """Make `folder` the local mirror of the store at `url`, once: reading a run there fetches it first."""
     key = Path(folder).absolute()
     with _mirrors_lock:
         if key not in _mirrors or _mirrors[key].store.url != url.rstrip("/"):
             _mirrors[key] = Mirror(key, url)
+        return _mirrors[key]
 
 
 def _mirror(artifacts_dir: Path) -> Mirror | None:
     return _mirrors.get(Path(artifacts_dir).absolute()) if _mirrors else None
 
 
-def fetch(artifacts_dir: Path, run_id: str) -> None:
+def fetch(artifacts_dir: Path, run_id: str, *, full: bool = True) -> None:
     """Before reading run `run_id`: fetch it if `artifacts_dir` mirrors a store and the run is published there.
+
+    Args:
+        full: Every file of the run (the dashboard); False: only what serving reads (`serving_keys`).
 
     Raises:
         NotFound: the published run is damaged.
@@ -357,11 +417,12 @@ def fetch(artifacts_dir: Path, run_id: str) -> None:
     """
     mirror = _mirror(artifacts_dir)
     if mirror is not None:
-        mirror.fetch(run_id)
+        mirror.fetch(run_id, full=full)
 
 
 def refresh(artifacts_dir: Path) -> None:
-    """Before listing runs: fetch those published since the last look, if `artifacts_dir` mirrors a store."""
+    """Before listing runs: fetch what serving reads of those published since the last look, if `artifacts_dir`
+    mirrors a store."""
     mirror = _mirror(artifacts_dir)
     if mirror is not None:
         mirror.refresh()

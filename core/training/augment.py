@@ -1,18 +1,24 @@
-"""Seeded data augmentation for images and spectrograms.
+"""Seeded data augmentation for images and spectrograms, and the `tf.data` batches that feed training.
 
 Augmentation is a Keras model applied to training batches only, outside the
 classifier, so saved and exported models contain no random layers.
+
+Training inputs may live on disk: `batches` reads only the rows of one batch
+at a time from anything indexable like an array (`Rows`), so memory does not
+grow with the dataset, and prefetches the next batches while the model
+trains on the current one.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Protocol
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras import layers, ops
 
-from core.config import FLIP_MODES
+from core.config import AUGMENT_MODES, FLIP_MODES
 from core.inputs.preprocess import as_model_input
 
 
@@ -81,64 +87,109 @@ class SpecAugment(layers.Layer):
         }
 
 
-def build_augmenter(modality: str, *, seed: int, flip: str = "horizontal") -> keras.Sequential:
-    """The augmentation pipeline for one modality.
+class Rows(Protocol):
+    """What training reads inputs from: a NumPy array, or a disk-backed array-like of the same shape.
 
-    Args:
-        modality: "image" or "sound".
-        seed: Seed for every random layer.
-        flip: Image flips; use "none" for charts, where a mirrored axis
-            changes the meaning (an audiogram's frequency axis, say).
+    Only these are used: `x[int array]` and `x[a:b]` (`x[::k]` is allowed
+    too), each returning a NumPy array (uint8 images or float32
+    spectrograms), `len(x)`, `x.shape` and `x.dtype`.
     """
-    if modality == "sound":
-        return keras.Sequential([SpecAugment(seed=seed, name="spec_augment")], name="augment_sound")
-    if flip not in FLIP_MODES:
-        raise ValueError(f"flip must be one of {FLIP_MODES}, got {flip!r}")
+
+    shape: tuple[int, ...]
+    dtype: np.dtype
+
+    def __len__(self) -> int: ...
+
+    def __getitem__(self, index) -> np.ndarray: ...
+
+
+def _image_steps(seed: int, flip: str, strength: str) -> list[layers.Layer]:
+    """Standard: flips, rotation, shifts, zoom, brightness and contrast. Mild: small shifts and zoom only.
+
+    Mild suits charts (audiograms, say): a flipped or recoloured axis changes
+    the meaning, and a chart's border is blank, so the edge is extended
+    ("nearest") rather than mirrored into the plot.
+    """
+    if strength == "mild":
+        return [
+            layers.RandomTranslation(0.04, 0.04, fill_mode="nearest", seed=seed + 2),
+            layers.RandomZoom(0.05, fill_mode="nearest", seed=seed + 3),
+        ]
     steps = [] if flip == "none" else [layers.RandomFlip(flip, seed=seed)]
-    steps += [
+    return steps + [
         layers.RandomRotation(0.03, fill_mode="reflect", seed=seed + 1),
         layers.RandomTranslation(0.08, 0.08, fill_mode="reflect", seed=seed + 2),
         layers.RandomZoom(0.1, fill_mode="reflect", seed=seed + 3),
         layers.RandomBrightness(0.1, value_range=(0.0, 1.0), seed=seed + 4),
         layers.RandomContrast(0.15, value_range=(0.0, 1.0), seed=seed + 5),
     ]
-    return keras.Sequential(steps, name="augment_image")
 
 
-class Batches(keras.utils.PyDataset):
-    """Shuffled, optionally augmented training batches from in-memory arrays.
+def build_augmenter(
+    modality: str, *, seed: int, flip: str = "horizontal", strength: str = "standard"
+) -> keras.Sequential | None:
+    """The augmentation pipeline for one modality, or None for `strength="none"`.
 
-    Shuffling uses its own seeded generator, so one seed gives one order.
+    Args:
+        modality: "image" or "sound".
+        seed: Seed for every random layer.
+        flip: Image flips (standard strength only); use "none" for charts,
+            where a mirrored axis changes the meaning (an audiogram's
+            frequency axis, say).
+        strength: "standard", "mild" (images: small shifts and zoom, never a
+            flip or a colour change; sounds: time shift and gain only, no
+            noise or masks) or "none".
     """
+    if flip not in FLIP_MODES:
+        raise ValueError(f"flip must be one of {FLIP_MODES}, got {flip!r}")
+    if strength not in AUGMENT_MODES:
+        raise ValueError(f"strength must be one of {AUGMENT_MODES}, got {strength!r}")
+    if strength == "none":
+        return None
+    if modality == "sound":
+        gentle = {"noise_std": 0.0, "freq_mask": 0.0, "time_mask": 0.0} if strength == "mild" else {}
+        return keras.Sequential([SpecAugment(seed=seed, name="spec_augment", **gentle)], name="augment_sound")
+    return keras.Sequential(_image_steps(seed, flip, strength), name="augment_image")
 
-    def __init__(
-        self,
-        x: np.ndarray,
-        y: np.ndarray,
-        *,
-        batch_size: int,
-        seed: int,
-        augmenter: keras.Model | None = None,
-        shuffle: bool = True,
-    ):
-        super().__init__()
-        self.x, self.y = x, y
-        self.batch_size = batch_size
-        self.augmenter = augmenter
-        self.shuffle = shuffle
-        self.rng = np.random.default_rng(seed)
-        self.order = self.rng.permutation(len(x)) if shuffle else np.arange(len(x))
 
-    def __len__(self) -> int:
-        return math.ceil(len(self.x) / self.batch_size)
+def batches(
+    x: Rows,
+    y: np.ndarray,
+    *,
+    batch_size: int,
+    seed: int | None = None,
+    augmenter: keras.Model | None = None,
+) -> tf.data.Dataset:
+    """(inputs, labels) batches as float32 model inputs, read from `x` one batch of rows at a time.
 
-    def __getitem__(self, index: int):
-        rows = np.sort(self.order[index * self.batch_size : (index + 1) * self.batch_size])
-        x = as_model_input(self.x[rows])
-        if self.augmenter is not None:
-            x = ops.convert_to_numpy(self.augmenter(x, training=True))
-        return x, self.y[rows]
+    Args:
+        x: Inputs as training holds them (uint8 images or float32 spectrograms).
+        y: Integer labels, in memory.
+        batch_size: Rows per batch; the last batch may be smaller.
+        seed: Shuffle every epoch, in the sequence of orders this seed gives
+            (one seed, one training); None keeps the order (validation).
+        augmenter: Applied to each training batch, in order: its random
+            stream is a state, so one map call at a time keeps it seeded.
 
-    def on_epoch_end(self) -> None:
-        if self.shuffle:
-            self.order = self.rng.permutation(len(self.x))
+    Each batch's rows are read sorted (`x[sorted rows]`), which a disk-backed
+    array reads faster; the model sees the batch in that order.
+    """
+    labels = np.asarray(y)
+    order = tf.data.Dataset.range(len(x))
+    if seed is not None:
+        order = order.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+
+    def read(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        rows = np.sort(rows)
+        return as_model_input(x[rows]).astype(np.float32, copy=False), labels[rows]
+
+    def load(rows: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        inputs, targets = tf.numpy_function(read, [rows], [tf.float32, tf.as_dtype(labels.dtype)], stateful=False)
+        inputs.set_shape((None, *x.shape[1:]))
+        targets.set_shape((None,))
+        return inputs, targets
+
+    data = order.batch(batch_size).map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+    if augmenter is not None:
+        data = data.map(lambda inputs, targets: (augmenter(inputs, training=True), targets))
+    return data.prefetch(tf.data.AUTOTUNE)

@@ -33,8 +33,12 @@ PARITY_ITEMS = 256
 
 
 def export_litert(model: keras.Model, path: Path) -> None:
-    """Write `model` with its embedding output as a `.tflite` file, atomically, without the converter's chatter."""
-    exported = with_embedding(model)
+    """Write `model` with its embedding output as a `.tflite` file, atomically, without the converter's chatter.
+
+    A model that already answers a dict (probabilities and embedding, as a
+    cross-validated run's ensemble does: `core.training.cv`) is written as it is.
+    """
+    exported = model if isinstance(model.output, dict) else with_embedding(model)
     with contextlib.redirect_stdout(io.StringIO()):
         atomic_write(path, lambda tmp: exported.export(str(tmp), format="litert"))
 
@@ -69,7 +73,7 @@ def export_checked(model: keras.Model, path: Path, x: np.ndarray, keras_probs: n
     """Export to LiteRT, then measure its parity with Keras, its size and its latency.
 
     Args:
-        model: The trained (single-output) model.
+        model: The trained model: single-output, or already answering `with_embedding`'s dict.
         path: Where the `.tflite` file goes.
         x: Test inputs to compare on, as training holds them (uint8 images or
             spectrogram windows); `PARITY_ITEMS` of them are enough.

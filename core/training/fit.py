@@ -2,6 +2,12 @@
 
 `fit_model` returns the trained Keras model and its per-epoch history as a
 DataFrame; writing files is the caller's job.
+
+Inputs are read a batch at a time (`core.training.augment.batches`, and the
+chunked loops here), so they may be disk-backed array-likes (`Rows`) and
+peak memory does not grow with the dataset. Training uses the devices
+`core.training.devices` finds (a GPU when there is one, mixed precision
+where it helps); the model returned is float32 whichever precision trained it.
 """
 
 from __future__ import annotations
@@ -9,23 +15,26 @@ from __future__ import annotations
 import logging
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import keras
 import numpy as np
 import pandas as pd
+import tensorflow as tf
 from keras import ops
 from sklearn.utils.class_weight import compute_class_weight
 
 from core.config import TrainConfig
 from core.inputs.preprocess import as_model_input
-from core.training.augment import Batches, build_augmenter
+from core.training.augment import Rows, batches, build_augmenter
+from core.training.devices import training_devices
 from core.training.models import (
     assemble,
     build_backbone,
     build_custom_cnn,
     build_head,
+    float32_twin,
     unfreeze_top,
 )
 
@@ -34,11 +43,11 @@ log = logging.getLogger(__name__)
 
 @dataclass
 class SplitData:
-    """Model inputs and integer labels per split (windows for sounds)."""
+    """Model inputs and integer labels per split (windows for sounds); inputs may be disk-backed (`Rows`)."""
 
-    x_train: np.ndarray
+    x_train: Rows
     y_train: np.ndarray
-    x_val: np.ndarray
+    x_val: Rows
     y_val: np.ndarray
     modality: str
     num_classes: int
@@ -49,7 +58,8 @@ class FitResult:
     """A trained model and how it got there.
 
     Attributes:
-        model: The end-to-end model, best weights restored.
+        model: The end-to-end model, best weights restored, computing in
+            float32 (`core.training.models.float32_twin`).
         history: One row per epoch: epoch, phase, accuracy, loss, val_accuracy,
             val_loss, learning_rate, epoch_seconds.
         best_epoch: The 1-based epoch whose weights were kept.
@@ -57,8 +67,9 @@ class FitResult:
         cache_seconds: Time spent computing cached backbone features.
         train_features: The training inputs' pooled backbone features (no
             augmentation) when the final model's backbone is the one they were
-            cached with (no fine-tuning): its embedding of the training split,
-            so the out-of-distribution reference needs no second pass.
+            cached with (no fine-tuning, float32): its embedding of the training
+            split, so the out-of-distribution reference needs no second pass.
+        devices: What trained it (`core.training.devices.Devices.to_dict`).
     """
 
     model: keras.Model
@@ -67,6 +78,7 @@ class FitResult:
     train_seconds: float
     cache_seconds: float = 0.0
     train_features: np.ndarray | None = None
+    devices: dict | None = None
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -162,8 +174,8 @@ def _verbosity() -> int:
 
 def _fit(
     model: keras.Model,
-    train,
-    val: tuple[np.ndarray, np.ndarray],
+    train: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
+    val: tf.data.Dataset | tuple[np.ndarray, np.ndarray],
     *,
     config: TrainConfig,
     epochs: int,
@@ -180,8 +192,9 @@ def _fit(
         metrics=["accuracy"],
     )
     callbacks, recorder = _callbacks(config, phase, first_epoch, on_epoch)
-    fit_args = {} if isinstance(train, keras.utils.PyDataset) else {"batch_size": config.batch_size}
-    x, y = (train, None) if isinstance(train, keras.utils.PyDataset) else train
+    streamed = isinstance(train, tf.data.Dataset)  # shuffled by `augment.batches` itself
+    fit_args = {"shuffle": False} if streamed else {"batch_size": config.batch_size}
+    x, y = (train, None) if streamed else train
     model.fit(
         x,
         y,
@@ -196,46 +209,67 @@ def _fit(
     return pd.DataFrame(recorder.rows), first_epoch + stopper.best_epoch
 
 
-def channel_stats(x: np.ndarray, *, max_items: int = 2048) -> tuple[np.ndarray, np.ndarray]:
-    """Per-channel mean and variance of model inputs, from at most `max_items` items."""
-    sample = as_model_input(x[:: max(1, len(x) // max_items)]).astype(np.float64)
-    axes = tuple(range(sample.ndim - 1))
-    return sample.mean(axis=axes), np.maximum(sample.var(axis=axes), 1e-6)
+def _chunks(x: Rows, batch_size: int, rows: np.ndarray | None = None) -> Iterator[np.ndarray]:
+    """Model inputs of `rows` of `x` (all of them by default), `batch_size` at a time, in order."""
+    if rows is None:
+        for start in range(0, len(x), batch_size):
+            yield as_model_input(x[start : start + batch_size])
+        return
+    for start in range(0, len(rows), batch_size):
+        yield as_model_input(x[rows[start : start + batch_size]])
+
+
+def channel_stats(x: Rows, *, max_items: int = 2048, batch_size: int = 256) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and variance of model inputs, from at most `max_items` evenly spaced items.
+
+    Summed chunk by chunk in float64, so a sample of large images never
+    exists as one float array.
+    """
+    rows = np.arange(0, len(x), max(1, len(x) // max_items))
+    total = squares = 0.0
+    count = 0
+    for chunk in _chunks(x, batch_size, rows):
+        axes = tuple(range(chunk.ndim - 1))
+        total = total + chunk.sum(axis=axes, dtype=np.float64)
+        squares = squares + np.square(chunk, dtype=np.float64).sum(axis=axes)
+        count += int(np.prod(chunk.shape[:-1]))
+    mean = total / count
+    return mean, np.maximum(squares / count - mean**2, 1e-6)
 
 
 def extract_features(
     backbone: keras.Model,
-    x: np.ndarray,
+    x: Rows,
     *,
     batch_size: int,
     augmenter: keras.Model | None = None,
 ) -> np.ndarray:
-    """Pooled backbone features for every item, optionally of an augmented view."""
-    chunks = []
-    for start in range(0, len(x), batch_size):
-        batch = as_model_input(x[start : start + batch_size])
+    """Pooled backbone features for every item, optionally of an augmented view, read chunk by chunk."""
+    features = []
+    for batch in _chunks(x, batch_size):
         if augmenter is not None:
             batch = augmenter(batch, training=True)
-        chunks.append(ops.convert_to_numpy(backbone(batch, training=False)))
-    return np.concatenate(chunks)
+        features.append(ops.convert_to_numpy(backbone(batch, training=False)).astype(np.float32))
+    return np.concatenate(features)
 
 
 def cache_features(
     backbone: keras.Model,
-    x: np.ndarray,
+    x: Rows,
     y: np.ndarray,
     *,
     views: int,
-    augmenter: keras.Model,
+    augmenter: keras.Model | None,
     batch_size: int,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Features of `views` versions of every item: the original, then augmented ones.
+    """Features of `views` versions of every item: the original, then augmented ones (none without an augmenter).
 
     A frozen backbone gives the same output for the same input, so these are
-    computed once and the head trains on them for every epoch.
+    computed once and the head trains on them for every epoch. Only the
+    features (a few KB per view of an item) are held, never the inputs.
     """
     features = [extract_features(backbone, x, batch_size=batch_size)]
-    for _ in range(max(0, views - 1)):
+    for _ in range(max(0, views - 1) if augmenter is not None else 0):
         features.append(extract_features(backbone, x, batch_size=batch_size, augmenter=augmenter))
     return np.concatenate(features), np.tile(y, len(features))
 
@@ -256,14 +290,19 @@ def fit_model(
         config: Training options.
         weights: Backbone weights as `core.training.models.resolve_weights` returns them.
         on_epoch: Receives each epoch's history row as soon as it exists.
+
+    Raises:
+        InvalidInput: `config.precision` is "mixed" and no GPU is visible.
     """
+    devices = training_devices(config.precision)
+    log.info("%s: training on %s", name, devices.describe())
     keras.utils.set_random_seed(config.seed)
     started = time.perf_counter()
     plan = _Plan(
         data=data,
         config=config,
-        augmenter=build_augmenter(data.modality, seed=config.seed, flip=config.flip),
-        val=(as_model_input(data.x_val), data.y_val),
+        # Built before the devices' scope, so it computes in float32 whatever the models do.
+        augmenter=build_augmenter(data.modality, seed=config.seed, flip=config.flip, strength=config.augment),
         common=dict(
             config=config,
             num_classes=data.num_classes,
@@ -271,11 +310,17 @@ def fit_model(
             weights=class_weights(data.y_train, data.num_classes),
         ),
     )
-    if name == "custom_cnn":
-        model, history, best, cache_seconds, features = _fit_custom_cnn(plan)
-    else:
-        model, history, best, cache_seconds, features = _fit_transfer(name, plan, weights)
-    return FitResult(model, history, best, time.perf_counter() - started, cache_seconds, features)
+    with devices.scope():
+        if name == "custom_cnn":
+            model, history, best, cache_seconds, features = _fit_custom_cnn(plan)
+        else:
+            model, history, best, cache_seconds, features = _fit_transfer(name, plan, weights)
+    # A plain float32 model to save and export: no 16-bit layers, no variables mirrored across GPUs.
+    twin = float32_twin(model, copy=devices.strategy == "mirrored")
+    if devices.precision != "float32":
+        features = None  # 16-bit features; the float32 twin's embedding is computed again where needed
+    seconds = time.perf_counter() - started
+    return FitResult(twin, history, best, seconds, cache_seconds, features, devices.to_dict())
 
 
 @dataclass
@@ -284,23 +329,26 @@ class _Plan:
 
     data: SplitData
     config: TrainConfig
-    augmenter: keras.Model
-    val: tuple[np.ndarray, np.ndarray]
+    augmenter: keras.Model | None
     common: dict
 
-    def batches(self) -> Batches:
-        """Shuffled, augmented end-to-end training batches."""
+    def batches(self) -> tf.data.Dataset:
+        """Shuffled, augmented end-to-end training batches, read from the training inputs batch by batch."""
         data, config = self.data, self.config
-        return Batches(
+        return batches(
             data.x_train, data.y_train, batch_size=config.batch_size, seed=config.seed, augmenter=self.augmenter
         )
+
+    @property
+    def val(self) -> tf.data.Dataset:
+        """Validation batches, in order, read batch by batch like the training ones."""
+        return batches(self.data.x_val, self.data.y_val, batch_size=self.config.batch_size)
 
 
 def _fit_custom_cnn(plan: _Plan) -> tuple[keras.Model, pd.DataFrame, int, float, None]:
     data, config = plan.data, plan.config
-    model = build_custom_cnn(
-        data.x_train.shape[1:], data.num_classes, dropout=config.dropout, input_stats=channel_stats(data.x_train)
-    )
+    stats = channel_stats(data.x_train, batch_size=config.batch_size)
+    model = build_custom_cnn(data.x_train.shape[1:], data.num_classes, dropout=config.dropout, input_stats=stats)
     history, best = _fit(
         model,
         plan.batches(),
@@ -365,15 +413,13 @@ def _fit_transfer(
     return model, history, best, cache_seconds, train_features[0][: len(data.x_train)]
 
 
-def predict_outputs(model: keras.Model, x: np.ndarray, *, batch_size: int = 64) -> dict[str, np.ndarray]:
-    """Every output of a dict-output model (`core.training.models.with_embedding`), batch by batch.
+def predict_outputs(model: keras.Model, x: Rows, *, batch_size: int = 64) -> dict[str, np.ndarray]:
+    """Every output of a dict-output model (`core.training.models.with_embedding`), read and predicted chunk by chunk.
 
     Inputs are uint8 images or float spectrograms, as training holds them.
     """
-    chunks = [
-        model(as_model_input(x[start : start + batch_size]), training=False) for start in range(0, len(x), batch_size)
-    ]
-    return {
-        name: np.concatenate([ops.convert_to_numpy(chunk[name]) for chunk in chunks]).astype(np.float32)
-        for name in chunks[0]
-    }
+    outputs: dict[str, list[np.ndarray]] = {}
+    for batch in _chunks(x, batch_size):
+        for name, value in model(batch, training=False).items():
+            outputs.setdefault(name, []).append(ops.convert_to_numpy(value).astype(np.float32))
+    return {name: np.concatenate(chunks) for name, chunks in outputs.items()}

@@ -3,6 +3,11 @@
 Every model takes the [0, 1] float input made by `core.inputs.preprocess` and ends in
 a softmax over the classes. Builders neither compile nor load data.
 
+Models built under a mixed-precision policy (`core.training.devices`) compute
+in 16 bits but keep their probability layer in float32, where a softmax
+needs the range; `float32_twin` gives the all-float32 model a run saves,
+evaluates and exports.
+
 A transfer model is `BackboneInput -> frozen backbone -> global average
 pooling -> head`. The backbone and the head are separate `keras.Model`s so the
 trainer can cache the pooled backbone features and fit the head alone.
@@ -10,6 +15,7 @@ trainer can cache the pooled backbone features and fit the head alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -130,7 +136,7 @@ def build_custom_cnn(
             x = layers.Dropout(dropout / 3, name=f"block{block}_dropout")(x)
     x = layers.GlobalAveragePooling2D(name=EMBEDDING_LAYER)(x)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=CUSTOM_CNN)
 
 
@@ -191,7 +197,7 @@ def build_head(feature_dim: int, num_classes: int, *, dropout: float = 0.3, name
     inputs = keras.Input(shape=(feature_dim,), name="features")
     x = layers.BatchNormalization(momentum=BN_MOMENTUM, name="head_bn")(inputs)
     x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, activation="softmax", name="predictions")(x)
+    outputs = layers.Dense(num_classes, activation="softmax", dtype="float32", name="predictions")(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -199,6 +205,34 @@ def assemble(backbone: keras.Model, head: keras.Model, *, name: str) -> keras.Mo
     """The end-to-end model: backbone then head, sharing their layers and weights."""
     inputs = keras.Input(shape=backbone.input_shape[1:], name="input")
     return keras.Model(inputs, head(backbone(inputs)), name=name)
+
+
+def _all_layers(model: keras.Model) -> Iterator[layers.Layer]:
+    for layer in model.layers:
+        yield layer
+        if isinstance(layer, keras.Model):
+            yield from _all_layers(layer)
+
+
+def _as_float32(layer: layers.Layer) -> layers.Layer:
+    return type(layer).from_config({**layer.get_config(), "dtype": "float32"})
+
+
+def float32_twin(model: keras.Model, *, copy: bool = False) -> keras.Model:
+    """The same model, computing in float32 with the same weights; `model` itself when it already does, unless `copy`.
+
+    Mixed precision only speeds training up. LiteRT serves float32, and the
+    export's parity check compares the served file with the model the run
+    evaluated, so a run saves, evaluates and exports this twin. Its
+    probabilities differ from the mixed-precision model's by 16-bit
+    rounding, not by what was learnt. `copy` also gives a model trained
+    under `MirroredStrategy` plain variables, made outside the strategy.
+    """
+    if not copy and all(layer.dtype_policy.name == "float32" for layer in _all_layers(model)):
+        return model
+    twin = keras.models.clone_model(model, clone_function=_as_float32, recursive=True)
+    twin.set_weights(model.get_weights())
+    return twin
 
 
 def with_embedding(model: keras.Model) -> keras.Model:

@@ -6,20 +6,24 @@
 
 `train_run` returns the run id and a DataFrame with one row of headline
 figures per model. The steps live elsewhere: `encode` (threaded
-preprocessing), `fit` (Keras), `baseline` (features and gradient boosting),
+preprocessing into the input cache), `steps` (one model's fit, predictions
+and references, shared with `cv`), `fit` (Keras), `baseline` (features and gradient boosting),
 `core.evaluation.levels` (prediction frames and reports), `export` (LiteRT,
 or the baseline's estimator) and `core.store.run_writer` (the files).
 
 Every run trains the baseline first (`TrainConfig.run_models`): each other
 model's report says whether it significantly beats it (`versus_baseline`).
+
+With `--cv K` (`DataOptions.cv`) the split table holds folds instead, and
+`core.training.cv` fits each model once per fold with these same steps.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict
 from pathlib import Path
 
 import numpy as np
@@ -28,26 +32,28 @@ import pandas as pd
 from core.config import BASELINE, DataOptions, TrainConfig
 from core.data.audit import audit_dataset
 from core.data.dataset import load_dataset
-from core.data.splits import assign_splits, linked_units, split_table
-from core.errors import CoreError, InvalidInput
-from core.evaluation import ood
+from core.data.splits import assign_folds, assign_splits, fold_split, linked_units, split_table
+from core.errors import InvalidInput
 from core.evaluation.comparisons import compare_models, versus
 from core.evaluation.guardrails import no_evidence_of_skill
-from core.evaluation.levels import Frames, model_report, prediction_frame, prediction_levels
-from core.evaluation.metrics import roc_auc
+from core.evaluation.levels import model_report, prediction_levels
 from core.evaluation.report import Predictions
-from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPreprocessing, aggregate_windows
-from core.inputs.previews import previews
-from core.inputs.quality import image_reference
-from core.store import artifacts
-from core.store.layout import ModelLayout
+from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPreprocessing
 from core.store.run_writer import RunWriter, write
 from core.store.stamps import new_run_id
-from core.training.baseline import fit_baseline, tree_nodes
-from core.training.encode import Encoded, encode, thread_map
-from core.training.export import PARITY_ITEMS, export_baseline_checked, export_checked
-from core.training.fit import SplitData, fit_model, predict_outputs
-from core.training.models import BACKBONES, EMBEDDING, PROBABILITIES, build_backbone, resolve_weights, with_embedding
+from core.training import cv
+from core.training.devices import training_devices
+from core.training.encode import encode
+from core.training.export import PARITY_ITEMS
+from core.training.models import BACKBONES, build_backbone, resolve_weights
+from core.training.steps import (
+    Prepared,
+    fit_one,
+    ood_reference_of,
+    predict_part,
+    summary_of,
+    write_references,
+)
 
 log = logging.getLogger(__name__)
 
@@ -89,45 +95,6 @@ def check_models(config: TrainConfig, input_shape: tuple[int, int, int]) -> dict
     return resolved
 
 
-@dataclass
-class _Prepared:
-    """Everything a run knows after auditing, splitting and preprocessing.
-
-    Attributes:
-        table: The split table (`core.data.splits.split_table`), one row per
-            usable item: the items trained and evaluated on, in encoding order.
-        labels: Class index of each usable item.
-        encoded: The items' model inputs.
-    """
-
-    table: pd.DataFrame
-    labels: np.ndarray
-    class_names: list[str]
-    positive: int | None
-    params: Preprocessing
-    encoded: Encoded
-
-    @property
-    def split(self) -> np.ndarray:
-        return self.table["split"].to_numpy()
-
-    def rows(self, part: str) -> np.ndarray:
-        """Input rows (images or windows) of one split."""
-        return np.flatnonzero(self.split[self.encoded.owner] == part)
-
-    def split_data(self) -> SplitData:
-        """Training and validation inputs with their labels (per window, for sounds)."""
-        train_rows, val_rows = self.rows("train"), self.rows("val")
-        return SplitData(
-            x_train=self.encoded.x[train_rows],
-            y_train=self.labels[self.encoded.owner[train_rows]],
-            x_val=self.encoded.x[val_rows],
-            y_val=self.labels[self.encoded.owner[val_rows]],
-            modality=self.params.modality,
-            num_classes=len(self.class_names),
-        )
-
-
 def train_run(
     data: DataOptions,
     config: TrainConfig,
@@ -135,8 +102,9 @@ def train_run(
     artifacts_dir: Path,
     image: ImagePreprocessing = ImagePreprocessing(),
     sound: SoundPreprocessing = SoundPreprocessing(),
+    input_cache: Path | None = None,
 ) -> tuple[str, pd.DataFrame]:
-    """Train every model in `config.models` on one dataset and write the run.
+    """Train every model in `config.models` on one dataset and write the run; inputs are cached in `input_cache`.
 
     Returns:
         The run id, and one row per model with its headline test figures.
@@ -158,11 +126,14 @@ def train_run(
     positive = choose_positive(class_names, data.positive_class)
     labels = np.array([class_names.index(item.label) for item in usable])
     units = linked_units([(item.group, hashes[item.path]) for item in usable])
-    table = split_table(usable, hashes, units, assign_splits(labels, units, fractions=data.split, seed=config.seed))
+    table = _split_table(usable, hashes, units, labels, data, config.seed)
 
     writer = RunWriter(artifacts_dir, new_run_id(data.dataset_name))
     log.info("run %s: %d usable %s files, classes %s", writer.run_id, len(usable), dataset.modality, class_names)
-    writer.set_status(dataset=data.dataset_name, modality=dataset.modality, models=list(config.run_models))
+    devices = training_devices(config.precision).to_dict()  # what the Keras models train on
+    writer.set_status(
+        dataset=data.dataset_name, modality=dataset.modality, models=list(config.run_models), devices=devices
+    )
     try:
         writer.write_inputs(
             config={"data": asdict(data), "training": asdict(config)},
@@ -171,8 +142,12 @@ def train_run(
             classes={"class_names": class_names, "positive_class": None if positive is None else class_names[positive]},
             preprocessing=params.to_dict(),
         )
-        run = _Prepared(table, labels, class_names, positive, params, encode(usable, params))
-        _write_references(writer, run)
+        encoded = encode(usable, params, cache_dir=input_cache, hashes=hashes)
+        run = Prepared(table, labels, class_names, positive, params, encoded)
+        if data.cv is None:
+            write_references(writer, run)
+        else:
+            cv.write_cv_references(writer, run)
         rows = _train_models(writer, run, config, weights)
     except BaseException as exc:
         writer.fail(exc)
@@ -181,28 +156,27 @@ def train_run(
     return writer.run_id, pd.DataFrame(rows)
 
 
-def _write_references(writer: RunWriter, run: _Prepared) -> None:
-    """What later readers compare against: previews of the test items and (images) the training images' quality."""
-    _write_previews(writer, run)
-    if run.params.modality == "image":
-        write(writer.run.quality_reference, image_reference(run.encoded.x[run.rows("train")]))
+def _split_table(
+    usable: list, hashes: dict, units: np.ndarray, labels: np.ndarray, data: DataOptions, seed: int
+) -> pd.DataFrame:
+    """The run's split table: train/val/test for each item.
+
+    With `--cv`, every item is "test" (each is predicted out of fold), with the
+    `fold` it is held out in and, per fold, its part in that fold's model
+    (`split_fold_<k>`: train, val for early stopping, or test).
+    """
+    if data.cv is None:
+        return split_table(usable, hashes, units, assign_splits(labels, units, fractions=data.split, seed=seed))
+    folds = assign_folds(labels, units, k=data.cv, seed=seed)
+    val_share = data.split[1] / (data.split[0] + data.split[1])
+    roles = {
+        f"split_fold_{fold}": fold_split(folds, fold, labels, units, val_fraction=val_share, seed=seed)
+        for fold in range(data.cv)
+    }
+    return split_table(usable, hashes, units, np.full(len(usable), "test")).assign(fold=folds, **roles)
 
 
-def _write_previews(writer: RunWriter, run: _Prepared) -> None:
-    """A picture (and for sounds the recording) of every test item, so the dashboard never needs the dataset."""
-    test = run.table[run.table["split"] == "test"].drop_duplicates("sha256")
-
-    def store(row: tuple[str, str]) -> None:
-        path, digest = row
-        try:
-            writer.write_previews(digest, previews(path, run.params))
-        except (CoreError, OSError) as exc:
-            log.warning("no preview of %s: %s", path, exc)
-
-    thread_map(store, list(zip(test["path"], test["sha256"], strict=True)))
-
-
-def _train_models(writer: RunWriter, run: _Prepared, config: TrainConfig, weights: dict) -> list[dict]:
+def _train_models(writer: RunWriter, run: Prepared, config: TrainConfig, weights: dict) -> list[dict]:
     """Train, evaluate and export each model in turn, refreshing the paired comparisons as each completes.
 
     The baseline comes first, so each later model's report can say whether it beats it.
@@ -210,8 +184,9 @@ def _train_models(writer: RunWriter, run: _Prepared, config: TrainConfig, weight
     tests: dict[str, Predictions] = {}
     reports: dict[str, dict] = {}
     rows = []
+    train_one = _train_one if "fold" not in run.table else cv.train_one_cv
     for name in config.run_models:
-        report, summary, test = _train_one(writer, name, weights.get(name), config, run)
+        report, summary, test = train_one(writer, name, weights.get(name), config, run)
         tests[name], reports[name] = test, report["levels"][report["level"]]
         comparisons = compare_models(
             tests, reports, positive=run.positive, n_resamples=config.bootstrap_resamples, seed=config.seed
@@ -223,73 +198,17 @@ def _train_models(writer: RunWriter, run: _Prepared, config: TrainConfig, weight
     return rows
 
 
-@dataclass
-class _Trained:
-    """What evaluating and exporting need of a fitted model, whichever kind it is (Keras or the baseline).
-
-    Attributes:
-        outputs: `probabilities` and `embedding` of inputs as training holds them.
-        export: Writes the served file; given test inputs and the trained
-            model's probabilities for them, returns the report's export figures.
-        saved: The file whose size the summary reports (written by `export` at the latest).
-        params: Weights (Keras) or tree nodes (baseline).
-    """
-
-    history: pd.DataFrame
-    best_epoch: int
-    train_seconds: float
-    cache_seconds: float
-    train_features: np.ndarray | None
-    outputs: Callable[[np.ndarray], dict[str, np.ndarray]]
-    export: Callable[[np.ndarray, np.ndarray], dict]
-    saved: Path
-    params: int
-
-
-def _fit(writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: _Prepared) -> _Trained:
-    """Fit one model; a Keras model is saved at once, the baseline's estimator when it is exported."""
-    data, files = run.split_data(), writer.run.model(name)
-    log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
-    if name == BASELINE:
-        fit = fit_baseline(data, run.params, seed=config.seed, on_epoch=writer.epoch_writer(name))
-        return _Trained(
-            fit.history,
-            fit.best_epoch,
-            fit.train_seconds,
-            0.0,  # no backbone features to cache
-            fit.train_features,
-            outputs=fit.model.predict_outputs,
-            export=lambda x, probs: export_baseline_checked(fit.model, files.estimator, x, probs),
-            saved=files.estimator,
-            params=tree_nodes(fit.model),
-        )
-    result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
-    artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
-    model = with_embedding(result.model)
-    return _Trained(
-        result.history,
-        result.best_epoch,
-        result.train_seconds,
-        result.cache_seconds,
-        result.train_features,
-        outputs=lambda x: predict_outputs(model, x),
-        export=lambda x, probs: export_checked(result.model, files.tflite, x, probs),
-        saved=files.keras,
-        params=int(result.model.count_params()),
-    )
-
-
 def _train_one(
-    writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: _Prepared
+    writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: Prepared
 ) -> tuple[dict, dict, Predictions]:
     """Fit one model and write its files but the report; returns its report, summary and headline test predictions.
 
     The caller adds the comparison with the baseline to the report and writes it.
     """
-    trained = _fit(writer, name, weights, config, run)
+    trained = fit_one(writer, name, weights, config, run)
     files = writer.run.model(name)
     write(files.history, trained.history)
-    predicted = {part: _predict_part(trained.outputs, run, part) for part in ("val", "test")}
+    predicted = {part: predict_part(trained.outputs, run, part) for part in ("val", "test")}
     frames = {part: frame for part, (frame, _) in predicted.items()}
     embeddings = {part: embedding for part, (_, embedding) in predicted.items()}
     for part, (items, windows) in frames.items():
@@ -312,25 +231,11 @@ def _train_one(
     trained_test = test_items if test_windows is None else test_windows
     trained_probs = trained_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
     report.update(trained.export(run.encoded.x[sample], trained_probs))
-    report["ood"] = _write_ood_reference(files, trained, run, embeddings)
+    report["ood"] = ood_reference_of(files, trained, run, embeddings)
     val, test = levels[report["level"]]
-    summary = _summary(name, trained, val, run.positive)
+    summary = summary_of(name, trained, val, run.positive)
     write(files.summary, summary)
     return report, summary, test
-
-
-def _summary(name: str, trained: _Trained, val: Predictions, positive: int | None) -> dict:
-    """Training facts, and the headline validation AUROC that picks the default champion."""
-    return {
-        "model": name,
-        "best_epoch": trained.best_epoch,
-        "epochs_run": int(len(trained.history)),
-        "train_seconds": round(trained.train_seconds, 2),
-        "cache_seconds": round(trained.cache_seconds, 2),
-        "params": trained.params,
-        "model_bytes": trained.saved.stat().st_size,
-        "val_auc": roc_auc(val.labels, val.probs, positive=positive if positive is not None else 1),
-    }
 
 
 def _results_row(name: str, report: dict, summary: dict) -> dict:
@@ -344,10 +249,14 @@ def _results_row(name: str, report: dict, summary: dict) -> dict:
         "test_n": headline["n"],
         "test_accuracy": headline["accuracy"],
         "test_balanced_accuracy": headline["balanced_accuracy"],
+        "test_balanced_accuracy_low": headline["balanced_accuracy_ci"][0],
+        "test_balanced_accuracy_high": headline["balanced_accuracy_ci"][1],
         "test_auc": headline["auc"],
         "test_auc_low": headline["auc_ci"][0],
         "test_auc_high": headline["auc_ci"][1],
         "test_sens_at_90_spec": headline["sensitivity_at_90_specificity"],
+        "test_sens_at_90_spec_low": headline["sensitivity_at_90_specificity_ci"][0],
+        "test_sens_at_90_spec_high": headline["sensitivity_at_90_specificity_ci"][1],
         "test_sensitivity": point.get("sensitivity"),
         "test_specificity": point.get("specificity"),
         "threshold": point["threshold"],
@@ -358,53 +267,5 @@ def _results_row(name: str, report: dict, summary: dict) -> dict:
         "best_epoch": summary["best_epoch"],
         "train_seconds": summary["train_seconds"],
         "litert_ok": report["litert_parity"]["passed"],
+        "cv_folds": report["cv"]["k"] if "cv" in report else None,
     }
-
-
-def _predict_part(
-    predict: Callable[[np.ndarray], dict[str, np.ndarray]], run: _Prepared, part: str
-) -> tuple[Frames, np.ndarray]:
-    """Raw (uncalibrated) prediction frames of one split (per item, and per window for sounds), and its embeddings.
-
-    `predict` answers both outputs; embeddings are per input row (window, for sounds).
-    """
-    rows = run.rows(part)
-    owners = run.encoded.owner[rows]
-    outputs = predict(run.encoded.x[rows])
-    window_probs = outputs[PROBABILITIES]
-    items = np.flatnonzero(run.split == part)
-    if run.params.modality == "image":
-        frame = prediction_frame(run.table.iloc[items], run.labels[items], window_probs, run.class_names)
-        return (frame, None), outputs[EMBEDDING]
-    probs = np.stack([aggregate_windows(window_probs[owners == item], run.params.aggregation) for item in items])
-    frame = prediction_frame(run.table.iloc[items], run.labels[items], probs, run.class_names)
-    windows = prediction_frame(run.table.iloc[owners], run.labels[owners], window_probs, run.class_names)
-    windows.insert(windows.columns.get_loc("group") + 1, "start_seconds", run.encoded.start_seconds[rows])
-    return (frame, windows), outputs[EMBEDDING]
-
-
-def _write_ood_reference(
-    files: ModelLayout, trained: _Trained, run: _Prepared, embeddings: dict[str, np.ndarray]
-) -> dict:
-    """Fit the out-of-distribution reference on training embeddings, calibrate it on validation, and write it.
-
-    Returns the report's `ood` entry: the calibration and the share of the
-    model's own validation and test inputs (recordings, for sounds) it flags;
-    or `error` when it could not be fitted (the model is then served unchecked, saying so).
-    """
-    train = trained.train_features
-    if train is None:
-        train = trained.outputs(run.encoded.x[run.rows("train")])[EMBEDDING]
-    try:
-        reference = ood.fit_reference(train, embeddings["val"])
-    except ValueError as exc:
-        log.warning("no out-of-distribution reference for %s: %s", files.dir.name, exc)
-        return {"error": str(exc)}
-    write(files.ood_reference, reference.to_bytes())
-    sound = run.params.modality == "sound"
-    scores = {
-        part: ood.input_scores(reference, embeddings[part], run.encoded.owner[run.rows(part)] if sound else None)
-        for part in ("val", "test")
-    }
-    summary = ood.summary(reference, scores["val"], scores["test"])
-    return {**summary, "reference_bytes": files.ood_reference.stat().st_size}

@@ -3,14 +3,14 @@
 import pytest
 
 from core.store.examples import export_examples
-from tests.support.servers import browser_page, gunicorn, screenshot
+from tests.support.servers import browser_page, screenshot
 
 
 @pytest.fixture(scope="module")
-def page_server(predict_root, run_ids):
+def page_server(server, predict_root, run_ids):
+    """The session's server, with examples: the page lists them from ARTIFACTS_DIR on each visit."""
     export_examples(predict_root, run_ids["image"], per_class=1)
-    with gunicorn("app_predict.app:server", {"ARTIFACTS_DIR": str(predict_root)}) as url:
-        yield url
+    return server
 
 
 def test_upload_read_explain_override_audit_and_a_corrupt_file(page_server, predict_root, tmp_path):
@@ -35,7 +35,7 @@ def test_upload_read_explain_override_audit_and_a_corrupt_file(page_server, pred
 
         page.click("#override-label")
         page.keyboard.type("noise_notch")
-        page.keyboard.press("Enter")
+        page.get_by_role("option", name="noise_notch", exact=True).click()  # Enter may beat the filtered list
         page.fill("#feedback-comment", "notch at 4 kHz on review")
         page.click("#override-button")
         page.wait_for_selector("text=Overridden: recorded as noise_notch", timeout=15_000)

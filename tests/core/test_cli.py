@@ -190,6 +190,9 @@ def test_every_bad_train_option_is_one_line_and_exit_2_before_a_run_folder_exist
         ("heart_sounds", ["--sample-rate", "0"], "sample rate must be a positive whole number, got 0"),
         ("heart_sounds", ["--fmin", "-5"], "fmin must be at least 0 Hz and below fmax, got -5.0 Hz"),
         ("heart_sounds", ["--overlap", "1"], "window overlap must be in [0, 1), got 1.0"),
+        ("heart_sounds", ["--bandpass", "400,25"], "bandpass_hz must satisfy 0 < low < high < 2000 Hz"),
+        ("heart_sounds", ["--bandpass", "low"], "argument --bandpass: expected none or two frequencies like 25,400"),
+        ("heart_sounds", ["--normalisation", "peak"], "argument --normalisation: invalid choice: 'peak'"),
     ],
 )
 def test_bad_preprocessing_options_stop_before_a_run_folder_exists(
@@ -306,7 +309,9 @@ def test_the_training_summary_says_plainly_which_models_show_no_skill_or_do_not_
     ]
     _print_results("r1", pd.DataFrame([{**a, **b} for a, b in rows]), tmp_path)
     out = capsys.readouterr().out.splitlines()
-    assert out[1] == "test figures per recording (n=40), AUROC with its 95% interval"
+    assert out[1] == (
+        "test figures per recording (n=40); AUROC, balanced accuracy and sensitivity at 90% specificity [95% interval]"
+    )
     assert "test_balanced_accuracy" in out[2] and "test_sens_at_90_spec" in out[2]
     assert out[-4:] == [
         "custom_cnn does not significantly beat the baseline: custom_cnn is not significantly better than baseline "

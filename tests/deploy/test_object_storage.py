@@ -95,10 +95,24 @@ def bucket(s3_env) -> str:
 
 
 def _settings(url: str, tmp_path: Path, cache: str = "cache") -> Settings:
-    """Settings of one machine: its own mirror folder, the database on its disk."""
-    return Settings(
+    """Settings of one machine: its own mirror folder (attached, as each entry point does), the database on its disk."""
+    settings = Settings(
         artifacts_dir=url, artifacts_cache_dir=tmp_path / cache, database_url=f"sqlite:///{tmp_path / 'audit.db'}"
     )
+    settings.mirror()
+    return settings
+
+
+def _mirrored(mirror: Path, run_id: str) -> set[str]:
+    """The run's files held in a local mirror, as keys of the store (`runs/<run_id>/...`)."""
+    run = ArtifactsLayout(mirror).run(run_id).dir
+    return {f"runs/{run_id}/{path.relative_to(run).as_posix()}" for path in run.rglob("*") if path.is_file()}
+
+
+def _serving_files(bucket: str, run_id: str) -> set[str]:
+    """What a web worker needs of the published run: the keys `remote.serving_keys` picks, in the run's folder."""
+    files = remote.Store(bucket).manifest(run_id)["files"]
+    return {key for key in remote.serving_keys(run_id, files) if key.startswith("runs/")}
 
 
 def _sha256(path: Path) -> str:
@@ -116,11 +130,13 @@ def test_a_run_is_listed_only_once_its_manifest_is_written_last(image_run, bucke
     assert remote.publish(bucket, root, run_id) == f"{bucket}/runs/{run_id}"
     mirror = _settings(bucket, tmp_path, "second").artifacts_dir
     assert [(run["run_id"], run["state"]) for run in list_runs(mirror)] == [(run_id, "complete")]
+    serving = _serving_files(bucket, run_id)  # listing fetches what serving reads: no Keras file, no preview
+    assert _mirrored(mirror, run_id) == serving and f"runs/{run_id}/models/custom_cnn/model.keras" not in serving
+    assert load_run(mirror, run_id).usable  # the dashboard's read completes the run
     fetched = ArtifactsLayout(mirror).run(run_id)
     for path in sorted(source.dir.rglob("*")):
         if path.is_file() and not path.name.startswith("."):
             assert _sha256(fetched.dir / path.relative_to(source.dir)) == _sha256(path)
-    assert load_run(mirror, run_id).usable
     assert set(training_metrics(mirror)["run_id"]) == {run_id}
     with pytest.raises(InvalidInput, match="already published"):
         remote.publish(bucket, root, run_id)
@@ -137,6 +153,20 @@ def test_a_published_file_that_does_not_match_its_manifest_is_refused(image_run,
         servable_models(mirror, run_id)
     assert not ArtifactsLayout(mirror).run(run_id).dir.exists()
     assert "does not match" in " ".join(load_run(mirror, run_id).problems)
+
+
+def test_a_damaged_file_only_the_dashboard_reads_leaves_serving_alone(image_run, bucket, tmp_path):
+    """Files fetched later, for the dashboard, are checked as strictly; the served files stay in service."""
+    root, run_id, _ = image_run
+    remote.publish(bucket, root, run_id)
+    remote.Store(bucket).filesystem().pipe_file(f"{bucket}/runs/{run_id}/models/custom_cnn/model.keras", b"altered")
+    mirror = _settings(bucket, tmp_path).artifacts_dir
+
+    assert "custom_cnn" in servable_models(mirror, run_id)
+    problems = " ".join(load_run(mirror, run_id).problems)
+    assert "model.keras does not match the SHA-256 of its manifest" in problems
+    assert _mirrored(mirror, run_id) == _serving_files(bucket, run_id)  # nothing unchecked moved in
+    assert "custom_cnn" in servable_models(mirror, run_id)
 
 
 def _cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
@@ -177,7 +207,9 @@ def test_a_run_in_object_storage_is_promoted_and_served(image_run, bucket, tmp_p
     assert answer.status_code == 200, answer.text
     assert (answer.json()["run"], answer.json()["model"]) == (run_id, "custom_cnn")
     assert run_id in {model["run_id"] for model in listed["models"]}
-    assert ArtifactsLayout(remote.mirror_folder(tmp_path / "web", bucket)).manifest(run_id).is_file()
+    web = remote.mirror_folder(tmp_path / "web", bucket)
+    assert ArtifactsLayout(web).manifest(run_id).is_file()
+    assert _mirrored(web, run_id) == _serving_files(bucket, run_id)  # the web worker fetched only what it serves
 
 
 def test_a_trained_run_the_store_refuses_is_kept_and_published_later(image_run, bucket, tmp_path):

@@ -1,4 +1,8 @@
-"""The product as the PaaS runs it: the Procfile's web command, both apps, a real browser, a killed worker."""
+"""The product as the PaaS runs it: the Procfile's web command, both apps, a real browser, a killed worker.
+
+One instance serves the module (each start and stop costs seconds): the browser goes first, then a worker is
+killed under load; whichever runs first, the other's invariants hold.
+"""
 
 import os
 import re
@@ -25,14 +29,32 @@ def deploy_root(tmp_path_factory, image_run, sound_run, run_ids):
     return root
 
 
+@pytest.fixture(scope="module")
+def web(deploy_root):
+    """(URL, master) of the Procfile's web command: two workers of two threads each."""
+    env = {"ARTIFACTS_DIR": str(deploy_root), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
+    with procfile_web(env) as served:
+        yield served
+
+
 def _choose_model(page, text):
     page.click("#model-select")
     page.get_by_role("option", name=re.compile(re.escape(text))).click()
 
 
-def test_both_apps_in_a_real_browser_through_the_procfile(deploy_root):
-    with procfile_web({"ARTIFACTS_DIR": str(deploy_root), "WEB_CONCURRENCY": "2"}) as (url, _), browser_page() as page:
-        page.goto(url + "/")
+def test_both_apps_in_a_real_browser_through_the_procfile_under_their_security_policy(web):
+    """Pages render and callbacks run in both apps, and Chromium reports nothing blocked by the CSP.
+
+    Chromium logs every blocked script, style, image or `eval` ("Refused to ... Content Security
+    Policy"). Waits use arrow functions: the policy refuses `eval`, which Playwright uses for a bare expression.
+    """
+    url, _ = web
+    with browser_page() as page:
+        console = []
+        page.on("console", lambda message: console.append(message.text))
+        response = page.goto(url + "/")
+        assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+        assert response.headers["cache-control"] == "no-store"
         for model, example in (
             ("custom_cnn · synthetic-audiograms", "synthetic-audiograms: normal"),
             ("custom_cnn · synthetic-heart-sounds", "synthetic-heart-sounds: murmur"),
@@ -55,6 +77,7 @@ def test_both_apps_in_a_real_browser_through_the_procfile(deploy_root):
             "() => document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length >= 2", timeout=30_000
         )
         screenshot(page, "procfile_analytics.png")
+    assert not [text for text in console if "Content Security Policy" in text], console
 
 
 KILL_CASE = "killed-worker-test"
@@ -94,36 +117,34 @@ def _rows(root) -> dict[str, tuple]:
     return {row[0]: tuple(row) for row in rows}
 
 
-def test_a_killed_worker_is_replaced_and_leaves_no_partial_rows(deploy_root, run_ids):
+def test_a_killed_worker_is_replaced_and_leaves_no_partial_rows(web, deploy_root, run_ids):
     """Invariants that hold however the kill falls (after a commit but before its answer, or mid-request).
 
     Every answered prediction has its complete row; no row anywhere is partial;
     and the rows this test caused are at most the requests it sent (a request
     answered by no one may or may not have been recorded).
     """
-    model = f"{run_ids['image']}/custom_cnn"
-    env = {"ARTIFACTS_DIR": str(deploy_root), "WEB_CONCURRENCY": "2", "GUNICORN_THREADS": "2"}
-    with procfile_web(env) as (url, master):
-        outcomes, stop = [], threading.Event()
+    model, (url, master) = f"{run_ids['image']}/custom_cnn", web
+    outcomes, stop = [], threading.Event()
 
-        def client():
-            session = requests.Session()
-            while not stop.is_set():
-                outcomes.append(_post_prediction(session, url, model))
+    def client():
+        session = requests.Session()
+        while not stop.is_set():
+            outcomes.append(_post_prediction(session, url, model))
 
-        clients = [threading.Thread(target=client) for _ in range(4)]
-        for thread in clients:
-            thread.start()
-        time.sleep(2)
-        _kill_a_worker_and_wait_for_its_replacement(master.pid)
-        time.sleep(1)
-        stop.set()
-        for thread in clients:
-            thread.join()
-        fresh = requests.Session()
-        after = [_post_prediction(fresh, url, model) for _ in range(10)]
-        assert [status for status, _ in after] == [200] * 10
-        assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
+    clients = [threading.Thread(target=client) for _ in range(4)]
+    for thread in clients:
+        thread.start()
+    time.sleep(2)
+    _kill_a_worker_and_wait_for_its_replacement(master.pid)
+    time.sleep(1)
+    stop.set()
+    for thread in clients:
+        thread.join()
+    fresh = requests.Session()
+    after = [_post_prediction(fresh, url, model) for _ in range(10)]
+    assert [status for status, _ in after] == [200] * 10
+    assert requests.get(f"{url}/healthz", timeout=10).status_code == 200
 
     sent = outcomes + after
     assert {status for status, _ in sent} <= {200, "dropped", 500, 502}

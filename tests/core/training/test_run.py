@@ -110,7 +110,7 @@ def test_sound_run_reports_recordings_and_windows(sound_run):
 
 
 def test_a_second_run_appends_and_a_failed_run_is_marked(tmp_path, demo_folders, image_run, monkeypatch):
-    import core.training.run as run_module
+    import core.training.steps as steps_module
 
     artifacts_dir, first_run, _ = image_run
     metrics_csv = ArtifactsLayout(artifacts_dir).metrics_csv
@@ -119,7 +119,7 @@ def test_a_second_run_appends_and_a_failed_run_is_marked(tmp_path, demo_folders,
     def crash(*args, **kwargs):
         raise RuntimeError("killed mid-training")
 
-    monkeypatch.setattr(run_module, "fit_model", crash)
+    monkeypatch.setattr(steps_module, "fit_model", crash)
     with pytest.raises(RuntimeError):
         options = DataOptions(sources=(str(demo_folders["audiograms"]),))
         train_run(options, TrainConfig(epochs=1, weights="none"), artifacts_dir=artifacts_dir)
