@@ -519,7 +519,9 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
         (
             folders["audiograms"],
             image,
-            TrainConfig(models=models, epochs=args.epochs, weights=args.weights, flip="none", seed=args.seed),
+            TrainConfig(
+                models=models, epochs=args.epochs, weights=args.weights, flip="none", augment="mild", seed=args.seed
+            ),
         ),
         (
             folders["heart_sounds"],
