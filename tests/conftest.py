@@ -28,7 +28,13 @@ def _train(tmp_path_factory, source: Path, **overrides):
 
     artifacts_dir = tmp_path_factory.mktemp("artifacts")
     config = TrainConfig(
-        models=("custom_cnn", "mobilenet_v2"), epochs=2, batch_size=16, weights="none", cache_views=2, **overrides
+        models=("custom_cnn", "mobilenet_v2"),
+        epochs=2,
+        batch_size=16,
+        weights="none",
+        cache_views=2,
+        bootstrap_resamples=200,  # intervals of a few test items: 1000 resamples cost ~40 s of every test session
+        **overrides,
     )
     sound = SoundPreprocessing(sample_rate=2000, n_mels=32, n_fft=256, hop_length=128, window_seconds=4.0)
     run_id, results = train_run(
