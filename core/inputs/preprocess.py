@@ -524,8 +524,13 @@ def sound_inputs(signal: np.ndarray, params: SoundPreprocessing) -> tuple[np.nda
     The one path from samples to model inputs, for training and serving alike:
     band-pass, windows, log-mel, normalisation.
     """
-    starts = window_starts(max(len(signal), params.window_samples), params) / params.sample_rate
-    return log_mel(frame_windows(band_pass(signal, params), params), params), starts
+    return filtered_inputs(band_pass(signal, params), params)
+
+
+def filtered_inputs(filtered: np.ndarray, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:
+    """`sound_inputs` of a signal already through `band_pass`, for serving, which checks the filtered signal first."""
+    starts = window_starts(max(len(filtered), params.window_samples), params) / params.sample_rate
+    return log_mel(frame_windows(filtered, params), params), starts
 
 
 def load_sound(source: Source, params: SoundPreprocessing) -> tuple[np.ndarray, np.ndarray]:

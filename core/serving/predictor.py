@@ -32,12 +32,12 @@ from core.inputs.preprocess import (
     aggregate_windows,
     band_pass,
     decode_image,
+    filtered_inputs,
     image_to_input,
     preprocessing_from_dict,
     read_audio,
     resample,
     resize_image,
-    sound_inputs,
 )
 from core.inputs.quality import check_band, check_image, check_sound, image_warnings, sound_warnings
 from core.serving.heatmap import occlusion_map, stitch_windows
@@ -248,9 +248,10 @@ class Predictor:
         check_sound(signal, rate, window_seconds=params.window_seconds)
         warnings = sound_warnings(signal, rate, window_seconds=params.window_seconds)
         resampled = resample(signal, rate, params.sample_rate)
+        filtered = band_pass(resampled, params)
         if params.bandpass_hz is not None:
-            check_band(band_pass(resampled, params), params.sample_rate, params.bandpass_hz)
-        windows, starts = sound_inputs(resampled, params)  # filters again: one path from samples to inputs
+            check_band(filtered, params.sample_rate, params.bandpass_hz)
+        windows, starts = filtered_inputs(filtered, params)
         outputs = self.runner.predict_outputs(windows)
         window_probs = outputs[PROBABILITIES]
         probs = aggregate_windows(window_probs, params.aggregation)
