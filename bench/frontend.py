@@ -35,7 +35,6 @@ and prints a Markdown table for docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import logging
 import time
@@ -47,6 +46,7 @@ from sklearn.metrics import balanced_accuracy_score, roc_auc_score
 
 from bench.real_data import DATASETS
 from bench.results_io import RESULTS, save
+from core.data.audit import file_sha256
 from core.data.dataset import load_dataset
 from core.data.splits import assign_folds, fold_split, linked_units
 from core.errors import InputUnjudgeable
@@ -112,7 +112,7 @@ class Folds:
 
 def _folds(paths: list[Path], groups: list[str | None], labels: np.ndarray, k: int, seed: int) -> Folds:
     """The product's grouped, stratified folds: linked units of group and content hash."""
-    hashes = [hashlib.sha256(path.read_bytes()).hexdigest() for path in paths]
+    hashes = [file_sha256(path) for path in paths]
     units = linked_units(list(zip(groups, hashes, strict=True)))
     text = labels.astype(str)
     folds = assign_folds(text, units, k=k, seed=seed)

@@ -144,10 +144,10 @@ def train_run(
         )
         encoded = encode(usable, params, cache_dir=input_cache, hashes=hashes)
         run = Prepared(table, labels, class_names, positive, params, encoded)
-        if data.cv is None:
-            write_references(writer, run)
-        else:
+        if run.cross_validated:
             cv.write_cv_references(writer, run)
+        else:
+            write_references(writer, run)
         rows = _train_models(writer, run, config, weights)
     except BaseException as exc:
         writer.fail(exc)
@@ -184,7 +184,7 @@ def _train_models(writer: RunWriter, run: Prepared, config: TrainConfig, weights
     tests: dict[str, Predictions] = {}
     reports: dict[str, dict] = {}
     rows = []
-    train_one = _train_one if "fold" not in run.table else cv.train_one_cv
+    train_one = cv.train_one_cv if run.cross_validated else _train_one
     for name in config.run_models:
         report, summary, test = train_one(writer, name, weights.get(name), config, run)
         tests[name], reports[name] = test, report["levels"][report["level"]]

@@ -59,6 +59,11 @@ class Prepared:
     encoded: Encoded
 
     @property
+    def cross_validated(self) -> bool:
+        """Whether the split table holds folds (`--cv K`) rather than one train/val/test split."""
+        return "fold" in self.table
+
+    @property
     def split(self) -> np.ndarray:
         return self.table["split"].to_numpy()
 
