@@ -29,7 +29,8 @@ from core.config import TrainConfig
 from core.data.dataset import load_dataset
 from core.data.demo import generate_demo_data
 from core.inputs.preprocess import ImagePreprocessing
-from core.training.augment import batches, build_augmenter
+from core.training.augment import build_augmenter
+from core.training.batches import batches
 from core.training.encode import encode
 from core.training.fit import EpochRecorder, cache_features
 from core.training.models import assemble, build_backbone, build_head

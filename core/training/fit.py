@@ -3,7 +3,7 @@
 `fit_model` returns the trained Keras model and its per-epoch history as a
 DataFrame; writing files is the caller's job.
 
-Inputs are read a batch at a time (`core.training.augment.batches`, and the
+Inputs are read a batch at a time (`core.training.batches.batches`, and the
 chunked loops here), so they may be disk-backed array-likes (`Rows`) and
 peak memory does not grow with the dataset. Training uses the devices
 `core.training.devices` finds (a GPU when there is one, mixed precision
@@ -27,7 +27,8 @@ from sklearn.utils.class_weight import compute_class_weight
 
 from core.config import TrainConfig
 from core.inputs.preprocess import as_model_input
-from core.training.augment import Rows, batches, build_augmenter
+from core.training.augment import build_augmenter
+from core.training.batches import Rows, batches
 from core.training.devices import training_devices
 from core.training.models import (
     assemble,
@@ -192,7 +193,7 @@ def _fit(
         metrics=["accuracy"],
     )
     callbacks, recorder = _callbacks(config, phase, first_epoch, on_epoch)
-    streamed = isinstance(train, tf.data.Dataset)  # shuffled by `augment.batches` itself
+    streamed = isinstance(train, tf.data.Dataset)  # shuffled by `batches` itself
     fit_args = {"shuffle": False} if streamed else {"batch_size": config.batch_size}
     x, y = (train, None) if streamed else train
     model.fit(

@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from core.config import TrainConfig
-from core.training.augment import batches, build_augmenter
+from core.training.augment import build_augmenter
+from core.training.batches import batches
 from core.training.devices import training_devices, visible_gpus
 from core.training.fit import SplitData, channel_stats, extract_features, fit_model, predict_outputs
 from core.training.models import build_backbone, build_custom_cnn, with_embedding
