@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 BIN := $(VENV)/bin
 
-.PHONY: run test lint requirements system-packages bench
+.PHONY: run test lint requirements system-packages azurite bench
 
 $(VENV)/.installed: requirements.txt
 	$(PYTHON) -m venv $(VENV)
@@ -35,6 +35,16 @@ system-packages:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing; \
 	else echo "missing Debian packages: $$missing (sudo apt-get install $$missing); the tests that need them are skipped"; fi
 
+## azurite: Microsoft's Azure Storage emulator, pinned, for the az:// tests (npm, into the git-ignored .tools/)
+AZURITE_VERSION := 3.37.0
+AZURITE := .tools/azurite/node_modules/azurite
+azurite:
+	@if grep -qs '"version": "$(AZURITE_VERSION)"' $(AZURITE)/package.json; then :; \
+	elif command -v npm >/dev/null 2>&1; then \
+		npm install --prefix .tools/azurite --no-audit --no-fund --no-save --silent azurite@$(AZURITE_VERSION) \
+		|| echo "could not install azurite $(AZURITE_VERSION) with npm; the az:// tests are skipped"; \
+	else echo "npm is not installed (Node.js 18 or later); the az:// tests (Azurite) are skipped"; fi
+
 ## lint: ruff's lint rules and formatting, then the import contracts of pyproject.toml (import-linter)
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
@@ -42,7 +52,7 @@ lint: $(VENV)/.installed
 	$(BIN)/lint-imports
 
 ## test: lint, then the whole test suite
-test: lint system-packages
+test: lint system-packages azurite
 	$(PY) -m pytest
 
 ## requirements: re-compile requirements.txt (every package pinned) from requirements.in with pip-tools;
@@ -61,3 +71,4 @@ bench: $(VENV)/.installed
 	$(PY) -m bench.preload
 	$(PY) -m bench.real_data heart --models custom_cnn,mobilenet_v2
 	$(PY) -m bench.real_data throat --models custom_cnn,mobilenet_v2
+	$(PY) -m bench.charts --seed 42

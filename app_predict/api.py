@@ -103,7 +103,7 @@ def prediction_json(outcome: Outcome) -> dict:
 
 
 @api.post("/api/predict")
-def predict():
+def predict() -> Response:
     uploads = request.files.getlist("file")
     if not uploads:
         return _error("send the file as multipart form field 'file'", 400)
@@ -122,20 +122,20 @@ def predict():
 
 
 @api.post("/api/feedback")
-def feedback():
+def feedback() -> Response:
     return jsonify(parse(FeedbackBody, _json_object()).record(_predictions().audit_log, current_user()))
 
 
 @api.get("/api/models")
-def models():
+def models() -> Response:
     predictions_service = _predictions()
     return jsonify(models=predictions_service.models(), champion=predictions_service.champion())
 
 
 @api.get("/api/predictions")
-def predictions():
+def predictions() -> Response:
     query, audit_log = parse(PredictionsQuery, _single_values(request.args)), _predictions().audit_log
-    rows = audit_log.recent(limit=query.limit, offset=query.offset, **query.filters())
+    rows = audit_log.recent(where=query.filters(), limit=query.limit, offset=query.offset)
     if query.format == "csv":
         return Response(
             audit_log.to_csv(rows),
@@ -146,7 +146,7 @@ def predictions():
 
 
 @api.get("/api/predictions/<prediction_id>/report")
-def prediction_report(prediction_id: str):
+def prediction_report(prediction_id: str) -> Response:
     """The report as recorded now, every review included; without pictures, as the input itself is not kept."""
     predictions_service = _predictions()
     record = predictions_service.audit_log.get(prediction_id)
@@ -164,7 +164,7 @@ def prediction_report(prediction_id: str):
 
 
 @api.get("/api/reviewed-manifest.csv")
-def reviewed_manifest():
+def reviewed_manifest() -> Response:
     """Save it in ARTIFACTS_DIR: its paths are relative to that folder, as `python -m core train --data` reads them."""
     query = parse(ManifestQuery, _single_values(request.args))
     text = _predictions().reviewed_manifest(modality=query.modality, model=query.model)
@@ -198,7 +198,7 @@ def _json_object() -> dict:
 
 
 @api.get("/api/champion")
-def champion_history():
+def champion_history() -> Response:
     predictions_service = _predictions()
     return _answer(
         lambda: {"champion": predictions_service.champion(), "history": predictions_service.state.champion_history()}
@@ -206,7 +206,7 @@ def champion_history():
 
 
 @api.post("/api/champion")
-def promote():
+def promote() -> Response:
     body, predictions_service = parse(PromoteBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.promote(
@@ -222,7 +222,7 @@ def promote():
 
 
 @api.post("/api/champion/rollback")
-def rollback():
+def rollback() -> Response:
     body, predictions_service = parse(RollbackBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.rollback(
@@ -236,7 +236,7 @@ def rollback():
 
 
 @api.get("/api/operating-points")
-def operating_points():
+def operating_points() -> Response:
     run, model, predictions_service = request.args.get("run"), request.args.get("model"), _predictions()
     if not (run and model):
         return _error("give the model as ?run=RUN_ID&model=MODEL", 400)
@@ -251,7 +251,7 @@ def operating_points():
 
 
 @api.post("/api/operating-points")
-def save_operating_point():
+def save_operating_point() -> Response:
     body, predictions_service = parse(OperatingPointBody, _json_object()), _predictions()
     return _answer(lambda: _save_operating_point(predictions_service, body))
 
@@ -273,7 +273,7 @@ def _save_operating_point(predictions_service: PredictionService, body: Operatin
 
 
 @api.get("/healthz")
-def healthz():
+def healthz() -> tuple[Response, int]:
     """200 when the champion loads and the database accepts a write (rolled back); else 503 with every reason."""
     predictions_service, problems = _predictions(), []
     try:

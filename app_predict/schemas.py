@@ -27,7 +27,7 @@ from pydantic import (
 )
 
 from core.errors import InvalidInput
-from core.store.audit_log import AuditLog
+from core.store.audit_log import AuditLog, Filters
 
 MAX_LIMIT = 5000
 MAX_COMMENT_CHARS = 2000
@@ -159,9 +159,9 @@ class PredictionsQuery(Strict):
             raise ValueError("the review worklist holds cases without feedback: leave feedback out")
         return self
 
-    def filters(self) -> dict[str, Any]:
+    def filters(self) -> Filters:
         """The filters, as `AuditLog.recent` and `AuditLog.count` take them."""
-        return self.model_dump(exclude={"limit", "offset", "format"})
+        return Filters(**self.model_dump(exclude={"limit", "offset", "format"}))
 
 
 class ManifestQuery(Strict):

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.evaluation.decision import apply_temperature, predicted_classes
+from core.evaluation.decision import GALLERY_CARDS, apply_temperature, headline_decisions
 from core.store.runs import ModelResult, Run
 
 # Column -> whether larger is better, for highlighting the best value of each column.
@@ -147,7 +147,7 @@ def calibrated_test(run: Run, model: ModelResult) -> tuple[np.ndarray, np.ndarra
 
 
 def worst_errors(
-    run: Run, model: ModelResult, *, limit: int = 12, true: str | None = None, predicted: str | None = None
+    run: Run, model: ModelResult, *, limit: int = GALLERY_CARDS, true: str | None = None, predicted: str | None = None
 ) -> pd.DataFrame:
     """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered.
 
@@ -156,10 +156,11 @@ def worst_errors(
         for runs trained before previews were stored), `true`, `predicted`,
         `evidence` and `loss`; at most `limit` rows.
     """
-    labels, probs = calibrated_test(run, model)
-    threshold = model.headline.get("operating_point", {}).get("threshold")
+    labels = model.test["label_index"].to_numpy()
+    raw = model.test[[f"prob_{name}" for name in run.class_names]].to_numpy(dtype=float)
     positive = run.class_names.index(run.positive_class) if run.is_binary else None
-    called = predicted_classes(probs, positive=positive, threshold=threshold)
+    probs, called, loss = headline_decisions(raw, labels, model.headline, positive=positive)
+    threshold = model.headline.get("operating_point", {}).get("threshold")
     if positive is not None and threshold is not None:
         evidence = [f"P({run.positive_class}) {p:.2f}, threshold {threshold:.2f}" for p in probs[:, positive]]
     else:
@@ -171,7 +172,7 @@ def worst_errors(
             "true": [run.class_names[i] for i in labels],
             "predicted": [run.class_names[i] for i in called],
             "evidence": evidence,
-            "loss": -np.log(np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)),
+            "loss": loss,
         }
     )
     frame = frame[frame["true"] != frame["predicted"]]

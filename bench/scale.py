@@ -160,7 +160,9 @@ def child_pipeline(data: Path, work: Path, batch_size: int, steps: int | None) -
     data_split = SplitData(
         x.subset(parts["train"]), labels[parts["train"]], x.subset(parts["val"]), labels[parts["val"]], "image", 2
     )
-    config = TrainConfig(models=("custom_cnn",), epochs=1, batch_size=batch_size, weights="none", flip="none")
+    config = TrainConfig(
+        models=("custom_cnn",), epochs=1, batch_size=batch_size, weights="none", flip="none", augment="standard"
+    )
     result = fit_model("custom_cnn", data_split, config)
     model = with_embedding(result.model)
     predicted = sum(len(predict_outputs(model, x.subset(parts[part]))["embedding"]) for part in ("val", "test"))

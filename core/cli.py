@@ -99,7 +99,7 @@ def _build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(
         dest="command",
         required=True,
-        metavar="{audit,train,predict,promote,rollback,champions,publish,operating-point,demo}",
+        metavar="{audit,train,predict,promote,rollback,champions,publish,operating-point,cache,demo}",
     )
 
     audit = commands.add_parser("audit", help="check a dataset: counts, unreadable files, duplicates, imbalance")
@@ -124,6 +124,7 @@ def _build_parser() -> argparse.ArgumentParser:
     batch.add_argument("--workers", type=int, help="worker processes (default: every core)")
 
     _add_serving_commands(commands)
+    _add_cache_command(commands)
     demo = commands.add_parser("demo", help="generate synthetic audiograms and heart sounds, and train on both")
     demo.add_argument("--per-class", type=int, default=40, help="files per class (default: 40)")
     demo.add_argument("--epochs", type=int, default=15, help="most epochs per model (default: 15)")
@@ -167,6 +168,20 @@ def _add_serving_commands(commands: argparse._SubParsersAction) -> None:
     point.add_argument("--threshold", type=float, help="positive-class threshold (two classes only)")
     point.add_argument("--band", type=_band, metavar="LO,HI", help="review band (default: the version in force)")
     point.add_argument("--note", required=True, help="why this operating point (recorded)")
+
+
+def _add_cache_command(commands: argparse._SubParsersAction) -> None:
+    cache = commands.add_parser(
+        "cache", help="list the input cache's folders (INPUT_CACHE_DIR): size, parameters, last use"
+    )
+    action = cache.add_mutually_exclusive_group()
+    action.add_argument(
+        "--prune",
+        action="store_true",
+        help="remove folders until the cache fits INPUT_CACHE_MAX_GB: those made by other preprocessing code "
+        "first, then the least recently used",
+    )
+    action.add_argument("--clear", action="store_true", help="remove every folder no running training reads")
 
 
 def _band(text: str) -> tuple[float, float]:
@@ -282,15 +297,17 @@ def _add_transfer_options(transfer: argparse._ArgumentGroup, defaults: TrainConf
         "--flip",
         choices=FLIP_MODES,
         default=defaults.flip,
-        help="image flip augmentation; use none for charts (default: horizontal)",
+        help="image flips of the standard augmentation (mild, which auto picks for charts, never flips) "
+        "(default: horizontal)",
     )
     transfer.add_argument(
         "--augment",
         choices=AUGMENT_MODES,
         default=defaults.augment,
-        help="augmentation strength: standard (images: rotation, shifts, zoom, brightness, contrast; sounds: "
-        "SpecAugment), mild (images: small shifts and zoom only, for charts such as audiograms; sounds: time "
-        "shift and gain only) or none (default: standard)",
+        help="augmentation strength: auto (mild when the training images look like charts or documents, else "
+        "standard; the run records its choice), standard (images: flips, rotation, shifts, zoom, brightness, "
+        "contrast; sounds: SpecAugment), mild (images: small shifts and zoom only, for charts such as audiograms; "
+        "sounds: time shift and gain only) or none (default: auto)",
     )
     transfer.add_argument(
         "--precision",
@@ -479,16 +496,40 @@ def _train_options(args: argparse.Namespace) -> tuple[DataOptions, TrainConfig, 
 
 def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     data, config, preprocessing = _train_options(args)
+    from core.store.artifacts import read_json
+    from core.store.layout import ArtifactsLayout
+    from core.training.augment import describe_augmentation
     from core.training.devices import training_devices
     from core.training.run import train_run
 
     devices = training_devices(config.precision)  # --precision mixed without a GPU stops here, before any data is read
     with remote.training_folder(settings) as folder:
         run_id, results = train_run(
-            data, config, artifacts_dir=folder, input_cache=settings.input_cache_dir, **preprocessing
+            data,
+            config,
+            artifacts_dir=folder,
+            input_cache=settings.input_cache_dir,
+            input_cache_max_bytes=settings.input_cache_max_bytes,
+            **preprocessing,
         )
+        augmentation = read_json(ArtifactsLayout(folder).run(run_id).config)["augmentation"]
         _print_results(run_id, results, remote.published(settings, folder, run_id))
+        print(describe_augmentation(augmentation))
         print(f"trained on {devices.describe()}")
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace, settings: Settings) -> int:
+    """List the input cache, or prune or clear it and say what went and what stayed."""
+    from core.training import cache_folders
+
+    root, bound = settings.input_cache_dir, settings.input_cache_max_bytes
+    if args.clear or args.prune:
+        removed, kept = cache_folders.clear(root) if args.clear else (cache_folders.evict(root, bound), [])
+        busy = f"; {len(kept)} kept: a running training reads them, or they cannot be removed (warned)" if kept else ""
+        freed = cache_folders.size_text(cache_folders.total(removed))
+        print(f"removed {len(removed)} folder(s) of {root}, {freed}{busy}")
+    print("\n".join(cache_folders.listing(root, bound, settings.display_timezone)))
     return 0
 
 
@@ -538,6 +579,7 @@ def _cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
                 artifacts_dir=folder,
                 image=image,
                 input_cache=settings.input_cache_dir,
+                input_cache_max_bytes=settings.input_cache_max_bytes,
             )
             export_examples(folder, run_id, per_class=2)
             _print_results(run_id, results, remote.published(settings, folder, run_id))
@@ -728,6 +770,7 @@ COMMANDS = {
     "champions": _cmd_champions,
     "publish": _cmd_publish,
     "operating-point": _cmd_operating_point,
+    "cache": _cmd_cache,
     "demo": _cmd_demo,
 }
 

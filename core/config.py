@@ -20,8 +20,9 @@ TRANSFER_MODELS = ("vgg16", "resnet50", "mobilenet_v2", "efficientnet_b0")
 MODEL_NAMES = (BASELINE, CUSTOM_CNN, *TRANSFER_MODELS)
 LOSSES = ("cross_entropy", "auroc")
 FLIP_MODES = ("horizontal", "vertical", "horizontal_and_vertical", "none")
-# Image augmentation strength: "mild" is small shifts and zoom only (charts such as audiograms).
-AUGMENT_MODES = ("standard", "mild", "none")
+# Image augmentation strength: "mild" is small shifts and zoom only (charts such as audiograms); "auto" is
+# "mild" when the training images look like charts or documents (`core.inputs.charts`), else "standard".
+AUGMENT_MODES = ("auto", "standard", "mild", "none")
 # Training precision: "auto" is mixed on GPUs with tensor cores, float32 elsewhere (`core.training.devices`).
 PRECISIONS = ("auto", "float32", "mixed")
 # A 95% percentile interval reads the 2.5% tails: with fewer resamples a tail holds
@@ -97,9 +98,12 @@ class TrainConfig:
         dropout: Dropout before the final dense layer.
         flip: Image flip augmentation ("horizontal", "vertical",
             "horizontal_and_vertical" or "none").
-        augment: Image augmentation strength: "standard" (rotation, shifts,
-            zoom, brightness, contrast), "mild" (small shifts and zoom only:
-            charts, whose colours and orientation carry meaning) or "none".
+        augment: Image augmentation strength: "auto" (the default: "mild"
+            when the training images look like charts or documents, else
+            "standard"; sounds "standard"; the run records what it chose),
+            "standard" (rotation, shifts, zoom, brightness, contrast), "mild"
+            (small shifts and zoom only: charts, whose colours and
+            orientation carry meaning) or "none".
         precision: "auto" (mixed precision on GPUs with tensor cores, float32
             on CPUs), "float32", or "mixed" (needs a GPU).
         seed: Seeds weights, shuffling, augmentation, the split and the bootstrap.
@@ -123,7 +127,7 @@ class TrainConfig:
     fine_tune_learning_rate: float = 1e-5
     dropout: float = 0.3
     flip: str = "horizontal"
-    augment: str = "standard"
+    augment: str = "auto"
     precision: str = "auto"
     seed: int = 42
     target_sensitivity: float | None = None

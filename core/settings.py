@@ -58,6 +58,9 @@ class Settings(BaseSettings):
         input_cache_dir: Where training caches preprocessed inputs, reused by
             later runs (`INPUT_CACHE_DIR`, default `input_cache`;
             `core.training.shards`); safe to delete, at the cost of preprocessing again.
+        input_cache_max_gb: The input cache's bound in GB (`INPUT_CACHE_MAX_GB`,
+            default 50): after a run writes inputs, the least recently used
+            parameter folders are evicted until it fits (`core.training.cache_folders`).
         log_level: Python logging level name (`LOG_LEVEL`, default `INFO`;
             any case, stored upper-case).
         database_url: SQLAlchemy URL of the audit log (`DATABASE_URL`; default
@@ -84,6 +87,7 @@ class Settings(BaseSettings):
     artifacts_cache_dir: Path = Path("artifacts_cache")
     demo_data_dir: Path = Path("demo_data")
     input_cache_dir: Path = Path("input_cache")
+    input_cache_max_gb: PositiveNumber = 50.0
     log_level: str = "INFO"
     database_url: str | None = Field(default=None, repr=False)  # may hold a password
     users: dict[str, str] = Field(default_factory=dict, repr=False)
@@ -130,6 +134,11 @@ class Settings(BaseSettings):
             if url.startswith(prefix):
                 return "postgresql+psycopg://" + url[len(prefix) :]
         return url
+
+    @property
+    def input_cache_max_bytes(self) -> float:
+        """The input cache's bound in bytes (`INPUT_CACHE_MAX_GB`, decimal gigabytes as `du --si` shows them)."""
+        return self.input_cache_max_gb * 1e9
 
     @property
     def max_upload_bytes(self) -> int:

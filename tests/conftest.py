@@ -59,6 +59,27 @@ def sound_run(tmp_path_factory, demo_folders):
     return _train(tmp_path_factory, demo_folders["heart_sounds"])
 
 
+@pytest.fixture(scope="session")
+def cv_sound_run(tmp_path_factory, demo_folders):
+    """(artifacts_dir, run_id, stdout) of `python -m core train --cv 3 --models baseline` on the heart sounds."""
+    import contextlib
+    import io
+
+    from core.cli import main
+    from core.settings import Settings
+
+    root = tmp_path_factory.mktemp("cv_sounds")
+    argv = ["train", "--data", str(demo_folders["heart_sounds"]), "--models", "baseline", "--cv", "3"]
+    sound = ["--sample-rate", "2000", "--n-mels", "32", "--n-fft", "256", "--hop-length", "128"]
+    argv += [*sound, "--window-seconds", "4", "--bootstrap-resamples", "100"]
+    settings = Settings(artifacts_dir=root, input_cache_dir=tmp_path_factory.mktemp("cv_input_cache"))  # not ./
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        assert main(argv, settings) == 0
+    run_id = next((root / "runs").iterdir()).name
+    return root, run_id, out.getvalue()
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dash_table, dcc, html
 
 from app_predict import ids
+from core.store.audit_log import Filters
 from core.web.callbacks import Callbacks
 from core.web.server import service
 from core.web.times import local_time
@@ -130,14 +131,14 @@ def layout(**_query: str) -> html.Div:
     )
 
 
-def _chosen(model, case_ref, uncertain, verdict) -> dict:
+def _chosen(model: str | None, case_ref: str | None, uncertain: str | None, verdict: str | None) -> Filters:
     """The filters as `AuditLog.recent` takes them; empty text and `ANY` leave a filter unset."""
-    return {
-        "model": (model or "").strip() or None,
-        "case_ref": (case_ref or "").strip() or None,
-        "uncertain": None if uncertain in (None, "", ANY) else uncertain == "true",
-        "feedback": None if verdict in (None, "", ANY) else verdict,
-    }
+    return Filters(
+        model=(model or "").strip() or None,
+        case_ref=(case_ref or "").strip() or None,
+        uncertain=None if uncertain in (None, "", ANY) else uncertain == "true",
+        feedback=None if verdict in (None, "", ANY) else verdict,
+    )
 
 
 def readable(row: dict, zone: str) -> dict:
@@ -155,13 +156,13 @@ def readable(row: dict, zone: str) -> dict:
     }
 
 
-def page_of(filters: dict, page: int | None, triggered: str | None, filter_ids: tuple[str, ...]) -> tuple:
+def page_of(filters: Filters, page: int | None, triggered: str | None, filter_ids: tuple[str, ...]) -> tuple:
     """(rows, page count, page, total) of the filtered rows: back to the first page when a filter changed."""
     audit_log, zone = service("predictions").audit_log, service("predictions").settings.display_timezone
-    total = audit_log.count(**filters)
+    total = audit_log.count(where=filters)
     pages = max(1, -(-total // PAGE_SIZE))
     page = 0 if triggered in filter_ids or page is None else min(page, pages - 1)
-    rows = audit_log.recent(limit=PAGE_SIZE, offset=page * PAGE_SIZE, **filters)
+    rows = audit_log.recent(where=filters, limit=PAGE_SIZE, offset=page * PAGE_SIZE)
     return [readable(row, zone) for row in rows], pages, page, total
 
 
@@ -174,7 +175,14 @@ def page_of(filters: dict, page: int | None, triggered: str | None, filter_ids: 
     Input(ids.AUDIT_TABLE, "page_current"),
     Input(ids.AUDIT_REFRESH, "n_clicks"),
 )
-def audit_rows(model, case_ref, uncertain, verdict, page, _refresh):
+def audit_rows(
+    model: str | None,
+    case_ref: str | None,
+    uncertain: str | None,
+    verdict: str | None,
+    page: int | None,
+    _refresh: int | None,
+) -> tuple[list[dict], int, int, str]:
     filters = _chosen(model, case_ref, uncertain, verdict)
     rows, pages, page, total = page_of(filters, page, ctx.triggered_id, tuple(f[0] for f in FILTERS))
     rows = [{key: row[key] for key in ("id", *dict(COLUMNS).values())} for row in rows]
@@ -187,7 +195,9 @@ def audit_rows(model, case_ref, uncertain, verdict, page, _refresh):
     *[State(*f) for f in FILTERS],
     prevent_initial_call=True,
 )
-def audit_export(_clicks, model, case_ref, uncertain, verdict):
+def audit_export(
+    _clicks: int | None, model: str | None, case_ref: str | None, uncertain: str | None, verdict: str | None
+) -> dict:
     audit_log = service("predictions").audit_log
-    rows = audit_log.recent(limit=EXPORT_LIMIT, **_chosen(model, case_ref, uncertain, verdict))
+    rows = audit_log.recent(where=_chosen(model, case_ref, uncertain, verdict), limit=EXPORT_LIMIT)
     return {"content": audit_log.to_csv(rows), "filename": "predictions.csv", "type": "text/csv"}

@@ -226,7 +226,7 @@ def _chosen(key: str | None) -> dict | None:
 
 
 @callbacks(Output(ids.EXAMPLES, "children"), Input(ids.MODEL_SELECT, "value"))
-def examples(key):
+def examples(key: str | None) -> list:
     """The examples of the chosen model's own dataset: another dataset's files are not what it reads."""
     model = _chosen(key)
     if model is None:
@@ -253,7 +253,7 @@ def in_chosen_order(filenames: list[str], contents: list[str], chosen: list[str]
     Input({"type": ids.EXAMPLE_BUTTON, "index": ALL}, "n_clicks"),
     prevent_initial_call=True,
 )
-def pick_example(_clicks):
+def pick_example(_clicks: list[int | None]) -> str:
     """The clicked example's key, for `run_batch`.
 
     A separate step: were the buttons (redrawn by `examples` whenever the
@@ -353,7 +353,14 @@ EMPTY_BATCH = (None, None, None, [], [], None, None)
     State(ids.CASE_REF, "value"),
     prevent_initial_call=True,
 )
-def run_batch(contents, pick, model, filenames, chosen, case_ref):
+def run_batch(
+    contents: list[str] | None,
+    pick: str | None,
+    model: str | None,
+    filenames: list[str] | None,
+    chosen: list[str] | None,
+    case_ref: str | None,
+) -> tuple:
     """Analyse the uploads or the picked example; a new model clears the results, which were another model's.
 
     The upload's `contents` and the picked example are emptied once read:
@@ -396,7 +403,7 @@ def _picture(result: dict) -> go.Figure:
     Input(ids.RESULTS, "data"),
     State(ids.INPUTS, "data"),
 )
-def show_detail(selected, results, inputs):
+def show_detail(selected: list[int] | None, results: list[dict] | None, inputs: list[dict] | None) -> tuple:
     """The selected row's card; also redrawn when the results change, so a new batch never shows an old card."""
     if not selected or not results:
         return None, None
@@ -429,7 +436,9 @@ def _legend(followed: str) -> str:
     State(ids.INPUTS, "data"),
     prevent_initial_call=True,
 )
-def heatmap(show, opacity, index, results, inputs):
+def heatmap(
+    show: list[str] | None, opacity: float, index: int | None, results: list[dict], inputs: list[dict]
+) -> tuple[Patch, str, dict | None]:
     """Draw (or hide) the occlusion heatmap over the picture; keep its PNG, with the prediction's id, for the report."""
     figure = Patch()
     if not show or index is None:
@@ -456,7 +465,7 @@ def heatmap(show, opacity, index, results, inputs):
     Input(ids.HEATMAP_OPACITY, "value"),
     prevent_initial_call=True,
 )
-def opacity(value):
+def opacity(value: float) -> Patch:
     """Fade the heat alone: a patch of one trace property, not the whole figure."""
     figure = Patch()
     figure["data"][0]["opacity"] = value
@@ -473,7 +482,14 @@ def opacity(value):
     State(ids.RESULTS, "data"),
     prevent_initial_call=True,
 )
-def feedback(_confirm, _override, label, comment, index, results):
+def feedback(
+    _confirm: int | None,
+    _override: int | None,
+    label: str | None,
+    comment: str | None,
+    index: int | None,
+    results: list[dict],
+) -> dbc.Alert:
     if index is None:
         raise PreventUpdate
     verdict = "confirmed" if ctx.triggered_id == ids.CONFIRM_BUTTON else "overridden"
@@ -494,7 +510,7 @@ def feedback(_confirm, _override, label, comment, index, results):
     State(ids.HEATMAP_OVERLAY, "data"),
     prevent_initial_call=True,
 )
-def download_report(_clicks, index, results, overlay):
+def download_report(_clicks: int | None, index: int | None, results: list[dict], overlay: dict | None) -> dict:
     """The report of the selected prediction as recorded now (with every review so far), with its pictures.
 
     The heatmap is kept with the id of the prediction it explains, so

@@ -11,6 +11,8 @@ as a training manifest.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dcc, html, no_update
 from dash.exceptions import PreventUpdate
@@ -20,8 +22,12 @@ from app_predict.pages.audit import ANY, select, table
 from app_predict.pages.audit import page_of as audit_page_of
 from app_predict.schemas import FeedbackBody, parse
 from core.errors import Conflict, CoreError
+from core.inputs.preprocess import Preprocessing, preprocessing_from_dict
 from core.inputs.previews import previews
-from core.serving.service import PredictionService, model_key
+from core.serving.service import PredictionService
+from core.store import remote
+from core.store.artifacts import read_json_cached
+from core.store.audit_log import Filters
 from core.store.layout import ArtifactsLayout
 from core.web.callbacks import Callbacks
 from core.web.data_uri import bytes_data_uri
@@ -114,14 +120,14 @@ def layout(case: str | None = None, **_query: str) -> html.Div:
     )
 
 
-def _chosen(modality, model, reason) -> dict:
+def _chosen(modality: str | None, model: str | None, reason: str | None) -> Filters:
     """The worklist's filters as `AuditLog.recent` takes them."""
-    return {
-        "awaiting_review": True,
-        "modality": None if modality in (None, "", ANY) else modality,
-        "model": (model or "").strip() or None,
-        "reason": None if reason in (None, "", ANY) else reason,
-    }
+    return Filters(
+        awaiting_review=True,
+        modality=None if modality in (None, "", ANY) else modality,
+        model=(model or "").strip() or None,
+        reason=None if reason in (None, "", ANY) else reason,
+    )
 
 
 @callbacks(
@@ -135,7 +141,14 @@ def _chosen(modality, model, reason) -> dict:
     Input(ids.WORKLIST_REFRESH, "n_clicks"),
     Input(ids.CASE_SIGNED, "data"),
 )
-def worklist_rows(modality, model, reason, page, _refresh, _signed):
+def worklist_rows(
+    modality: str | None,
+    model: str | None,
+    reason: str | None,
+    page: int | None,
+    _refresh: int | None,
+    _signed: str | None,
+) -> tuple[list[dict], int, int, str, None]:
     """A page of waiting cases; the highlighted cell is cleared, as the row under it may now be another case."""
     filters = _chosen(modality, model, reason)
     rows, pages, page, total = audit_page_of(filters, page, ctx.triggered_id, tuple(f[0] for f in FILTERS))
@@ -156,7 +169,7 @@ def worklist_rows(modality, model, reason, page, _refresh, _signed):
     State(ids.WORKLIST_TABLE, "data"),
     prevent_initial_call=True,
 )
-def choose_case(active_cell, rows):
+def choose_case(active_cell: dict | None, rows: list[dict] | None) -> str:
     """The case of the clicked row (its id, not its position: the list changes as others sign off)."""
     if not active_cell or not rows or active_cell.get("row", -1) >= len(rows):
         raise PreventUpdate
@@ -175,18 +188,25 @@ def _why(row: dict) -> str:
     return f"Uncertain: the probability fell{inside}; the model leaned to {row['predicted']} ({scores})."
 
 
+def _params(artifacts_dir: Path, row: dict) -> Preprocessing:
+    """The preprocessing of the case's run, read from its `preprocessing.json` (`cached_read`: bounded, and fresh
+    while the file is unchanged), not from a loaded model: a reviewer opening cases of many models must not load an
+    interpreter per model into every worker just to draw a picture.
+    """
+    remote.fetch(artifacts_dir, row["run_id"], full=False)  # what serving reads of the run, when it lives in a store
+    return preprocessing_from_dict(read_json_cached(ArtifactsLayout(artifacts_dir).run(row["run_id"]).preprocessing))
+
+
 def _media(row: dict) -> list:
     """The kept input: the image, or the recording's player and spectrogram; else why it cannot be shown."""
     if not row["input_path"]:
         return [
             dbc.Alert("The input was not kept (STORE_INPUTS is off): review it from the original file.", color="light")
         ]
-    predictions = _predictions()
-    path = ArtifactsLayout(predictions.settings.artifacts_dir).root / row["input_path"]
+    artifacts_dir = _predictions().settings.artifacts_dir
     try:
-        params = predictions.predictor(model_key(row["run_id"], row["model"])).params
-        pictures = previews(path, params)
-    except (CoreError, OSError) as exc:
+        pictures = previews(ArtifactsLayout(artifacts_dir).root / row["input_path"], _params(artifacts_dir, row))
+    except (CoreError, OSError, ValueError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) else str(exc)
         return [dbc.Alert(f"The kept input cannot be shown ({reason}).", color="warning")]
     picture = html.Img(src=bytes_data_uri(pictures[".png"], "image/png"), alt="the input", style={"maxWidth": "100%"})
@@ -214,7 +234,7 @@ def _sign_off_form(row: dict) -> html.Div:
 
 
 @callbacks(Output(ids.CASE_VIEW, "children"), Input(ids.CASE_ID, "data"))
-def open_case(case_id):
+def open_case(case_id: str | None) -> dbc.Card | dbc.Alert | None:
     if not case_id:
         return None
     row = _predictions().audit_log.get(case_id)
@@ -251,7 +271,9 @@ def open_case(case_id):
     State(ids.CASE_SEEN, "data"),
     prevent_initial_call=True,
 )
-def sign_off(_clicks, case_id, label, comment, seen):
+def sign_off(
+    _clicks: int | None, case_id: str | None, label: str | None, comment: str | None, seen: int | None
+) -> tuple:
     """Record the specialist's label: a confirmation when it is the class the model called, else an override.
 
     A review added by someone else since the case was opened is shown first, not overwritten unread.
@@ -276,7 +298,7 @@ def sign_off(_clicks, case_id, label, comment, seen):
 
 
 @callbacks(Output(ids.CASE_HISTORY, "children"), Input(ids.CASE_ID, "data"), Input(ids.CASE_SIGNED, "data"))
-def case_history(case_id, _signed):
+def case_history(case_id: str | None, _signed: str | None) -> html.Div | None:
     """Every review of the case, oldest first: reviews are only ever added."""
     row = _predictions().audit_log.get(case_id) if case_id else None
     if row is None:
@@ -302,7 +324,7 @@ def case_history(case_id, _signed):
     State(ids.WORKLIST_MODEL, "value"),
     prevent_initial_call=True,
 )
-def export_manifest(_clicks, modality, model):
+def export_manifest(_clicks: int | None, modality: str | None, model: str | None) -> tuple[dict | None, str]:
     if modality in (None, "", ANY):
         return None, "Choose images or sounds first: a training set is all one or the other."
     try:

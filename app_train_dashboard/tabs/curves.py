@@ -1,8 +1,9 @@
 """Learning curves: training and validation accuracy or loss per epoch of the selected models.
 
 A cross-validated model (`--cv K`) trained K fold models: it is drawn as one
-pair of curves per fold, from its own history file (the shared training
-metrics cannot tell its folds apart).
+pair of curves per fold, told apart by the `fold` each row of the training
+metrics carries (read from the model's `history.csv` for runs trained before
+the rows did).
 """
 
 from __future__ import annotations
@@ -61,8 +62,8 @@ def with_folds(
     """The curves, each cross-validated entry's rows replaced by one line per fold, each with its kept epoch."""
     frames, best = [history], dict(best)
     for entry in chosen:
-        own = entry.model.history
-        if own is None or "fold" not in own.columns:
+        own = fold_rows(history[history["label"] == entry.label], entry)
+        if own is None:
             continue
         frames[0] = frames[0][frames[0]["label"] != entry.label]
         best.pop(entry.label, None)
@@ -73,3 +74,15 @@ def with_folds(
             if kept.get(fold):
                 best[label] = int(kept[fold])
     return pd.concat(frames, ignore_index=True), best
+
+
+def fold_rows(live: pd.DataFrame, chosen: data.Entry) -> pd.DataFrame | None:
+    """A cross-validated entry's rows with their `fold`; None for a model trained on one split.
+
+    The live training metrics carry each row's fold as it is written; runs
+    trained before they did have it only in the model's `history.csv`.
+    """
+    if "fold" in live.columns and live["fold"].notna().any():
+        return live
+    own = chosen.model.history
+    return own if own is not None and "fold" in own.columns else None

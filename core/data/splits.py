@@ -89,15 +89,49 @@ def assign_folds(labels: Sequence[str], units: Sequence[int], *, k: int, seed: i
     tested on an item it trained on, or on that item's twin.
 
     Raises:
-        InvalidInput: fewer units, or fewer items in the largest class, than folds.
+        InvalidInput: a class with fewer groups than folds, or a fold left
+            without a class; the message names the class and the `--cv` to use.
     """
     labels_arr, units_arr = np.asarray(labels), np.asarray(units)
-    _check_splittable(labels_arr, units_arr, k, f"{k}-fold cross-validation", "lower --cv")
+    _check_groups_per_class(labels_arr, units_arr, k)  # also what scikit-learn needs: k units, k items of a class
     splitter = StratifiedGroupKFold(n_splits=k, shuffle=True, random_state=seed)
     folds = np.full(len(labels_arr), -1)
     for fold, (_, held) in enumerate(splitter.split(np.zeros(len(labels_arr)), labels_arr, units_arr)):
         folds[held] = fold
+    for label in np.unique(labels_arr):
+        missing = sorted(set(range(k)) - set(folds[labels_arr == label].tolist()))
+        if missing:  # scikit-learn balances the folds as it can, which may leave one without a class
+            raise InvalidInput(
+                f"fold {missing[0] + 1} of --cv {k} would test no item of class '{label}': its "
+                f"{_n_groups(labels_arr, units_arr, label)} groups (shared with other classes) could not be spread "
+                f"over {k} folds: {_fewer_folds(k - 1)}"
+            )
     return folds
+
+
+def _n_groups(labels: np.ndarray, units: np.ndarray, label: object) -> int:
+    return len(np.unique(units[labels == label]))
+
+
+def _check_groups_per_class(labels: np.ndarray, units: np.ndarray, k: int) -> None:
+    """Refuse K folds when a class has fewer than K groups: some fold would test no item of it.
+
+    A group is a unit of `linked_units` (a patient, a source photo, or one
+    file when items have no group); its items are never split between folds.
+    """
+    counts = {label: _n_groups(labels, units, label) for label in np.unique(labels)}
+    label, fewest = min(counts.items(), key=lambda pair: pair[1])
+    if fewest >= k:
+        return
+    raise InvalidInput(
+        f"class '{label}' has {fewest} group{'s' if fewest != 1 else ''} (patients, or files when there are no "
+        f"groups); --cv {k} needs at least {k} per class, so that every fold tests it: {_fewer_folds(fewest)}"
+    )
+
+
+def _fewer_folds(most: int) -> str:
+    """What to do instead, when at most `most` folds would hold every class."""
+    return f"use --cv {most} or fewer" if most >= 2 else "add data of that class, or train without --cv"
 
 
 def fold_split(

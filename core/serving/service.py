@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from core.errors import (
@@ -39,6 +40,7 @@ from core.store.registry import PROMOTE_HINT, champion, list_runs, servable_mode
 from core.store.serving_state import OperatingPoint, ServingState
 
 log = logging.getLogger(__name__)
+LOADED_MODELS = 8  # predictors a worker keeps, least recently used dropped: not one per model ever asked for
 STORE_INPUTS_OFF = (
     "uploads are not kept (STORE_INPUTS is off), so reviewed cases have no files to train on; "
     "set STORE_INPUTS=true to keep new uploads for review and export"
@@ -114,14 +116,16 @@ class Outcome:
 class PredictionService:
     """Models, limits, serving state and the audit log of one serving process.
 
-    Predictors are loaded once per (run, model) and shared by the process's threads.
+    Predictors are loaded once per (run, model) and shared by the process's threads; the
+    `LOADED_MODELS` most recently used stay loaded, so a worker's memory does not grow with
+    every model a request names.
     """
 
     def __init__(self, settings: Settings, audit_log: AuditLog | None = None):
         self.settings = settings
         self.audit_log = audit_log or AuditLog(settings.audit_database_url)
         self.state = ServingState(self.audit_log.engine)
-        self._predictors: dict[tuple[str, str], Predictor] = {}
+        self._predictors: OrderedDict[tuple[str, str], Predictor] = OrderedDict()
         self._lock = threading.Lock()
 
     def champion(self) -> dict | None:
@@ -167,6 +171,9 @@ class PredictionService:
         with self._lock:
             if (run_id, model) not in self._predictors:
                 self._predictors[(run_id, model)] = load_predictor(self.settings, run_id, model)
+                while len(self._predictors) > LOADED_MODELS:
+                    self._predictors.popitem(last=False)  # a request still using it keeps its own reference
+            self._predictors.move_to_end((run_id, model))
             return self._predictors[(run_id, model)]
 
     def _champion_key(self) -> tuple[str, str]:

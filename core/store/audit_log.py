@@ -174,6 +174,34 @@ def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: st
         raise InvalidInput("this result was uncertain: choose the class you confirm, then confirm")
 
 
+@dataclass(frozen=True)
+class Filters:
+    """Which predictions a query selects; None leaves a filter unset. Each becomes SQL (`_filtered`).
+
+    Attributes:
+        model: Model names containing this text, in any case, literally (`%` and `_` are not wildcards).
+        case_ref: Case references containing this text, literally.
+        uncertain: The recorded `uncertain` flag.
+        feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
+        modality: 'image' or 'sound'.
+        awaiting_review: True: the review worklist, rows with no review yet that are uncertain, out of
+            distribution, or refused with their input kept (a refused input that was not kept cannot
+            be reviewed); False: every other row.
+        reason: Why a row needs review, one of `REVIEW_REASONS` (see `_needs_review`).
+    """
+
+    model: str | None = None
+    case_ref: str | None = None
+    uncertain: bool | None = None
+    feedback: str | None = None
+    modality: str | None = None
+    awaiting_review: bool | None = None
+    reason: str | None = None
+
+
+EVERY_ROW = Filters()
+
+
 class AuditLog:
     """Records predictions and feedback; one instance per process, safe across threads.
 
@@ -332,22 +360,21 @@ class AuditLog:
             record = session.get(PredictionRecord, prediction_id, options=[selectinload(PredictionRecord.feedback)])
             return None if record is None else {**_row(record), "reviews": [_review(f) for f in record.feedback]}
 
-    def recent(self, *, limit: int = 200, offset: int = 0, **filters: Any) -> list[dict]:
-        """The predictions `Filters(**filters)` selects, `limit` rows from `offset`; filters and paging run in SQL.
+    def recent(self, *, where: Filters = EVERY_ROW, limit: int = 200, offset: int = 0) -> list[dict]:
+        """The predictions `where` selects, `limit` rows from `offset`; filters and paging run in SQL.
 
         Newest first, except the review worklist (`awaiting_review=True`):
         oldest first, so the case waiting longest is seen first.
         """
-        chosen = Filters(**filters)
         newest_first = (PredictionRecord.created_at.desc(), PredictionRecord.id)
-        order = (PredictionRecord.created_at, PredictionRecord.id) if chosen.awaiting_review else newest_first
-        query = _filtered(select(PredictionRecord), chosen).options(selectinload(PredictionRecord.feedback))
+        order = (PredictionRecord.created_at, PredictionRecord.id) if where.awaiting_review else newest_first
+        query = _filtered(select(PredictionRecord), where).options(selectinload(PredictionRecord.feedback))
         with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             return [_row(r) for r in session.scalars(query.order_by(*order).limit(limit).offset(offset))]
 
-    def count(self, **filters: Any) -> int:
-        """How many predictions `Filters(**filters)` selects (all of them without filters), counted in SQL."""
-        query = _filtered(select(func.count()).select_from(PredictionRecord), Filters(**filters))
+    def count(self, *, where: Filters = EVERY_ROW) -> int:
+        """How many predictions `where` selects (all of them by default), counted in SQL."""
+        query = _filtered(select(func.count()).select_from(PredictionRecord), where)
         with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             return int(session.scalar(query))
 
@@ -392,31 +419,6 @@ class AuditLog:
             cells = {**row, "probabilities": compact, "warnings": warnings, "review_band": band}
             writer.writerow({name: _spreadsheet_safe(value) for name, value in cells.items()})
         return buffer.getvalue()
-
-
-@dataclass(frozen=True)
-class Filters:
-    """Which predictions a query selects; None leaves a filter unset. Each becomes SQL (`_filtered`).
-
-    Attributes:
-        model: Model names containing this text, in any case, literally (`%` and `_` are not wildcards).
-        case_ref: Case references containing this text, literally.
-        uncertain: The recorded `uncertain` flag.
-        feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
-        modality: 'image' or 'sound'.
-        awaiting_review: True: the review worklist, rows with no review yet that are uncertain, out of
-            distribution, or refused with their input kept (a refused input that was not kept cannot
-            be reviewed); False: every other row.
-        reason: Why a row needs review, one of `REVIEW_REASONS` (see `_needs_review`).
-    """
-
-    model: str | None = None
-    case_ref: str | None = None
-    uncertain: bool | None = None
-    feedback: str | None = None
-    modality: str | None = None
-    awaiting_review: bool | None = None
-    reason: str | None = None
 
 
 def _needs_review(reason: str) -> ColumnElement[bool]:

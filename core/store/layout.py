@@ -14,8 +14,9 @@
       runs/<run_id>/
         status.json  config.json  audit.json  split.csv  classes.json
         preprocessing.json  versions.json  comparisons.json  quality_reference.json
-        previews/<sha256>.png       a picture of each test item (image thumbnail or spectrogram)
-        previews/<sha256>.wav       each test recording, playable in a browser
+        previews/<sha256>.png       a picture (image thumbnail or spectrogram) of each test item the dashboard
+                                    can show, with or without --cv (`core.training.steps.shown_items`)
+        previews/<sha256>.wav       each such test recording, playable in a browser
         models/<model>/
           model.keras  model.tflite  history.csv  report.json  summary.json
           model.joblib              the baseline's estimator (it has no .keras or .tflite)

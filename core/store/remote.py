@@ -1,4 +1,4 @@
-"""ARTIFACTS_DIR in object storage (`s3://bucket/prefix`, any fsspec URL): publishing runs, mirroring them locally.
+"""ARTIFACTS_DIR in object storage (`s3://`, `gs://`, `az://bucket/prefix`): publishing runs, mirroring them locally.
 
 Object storage has no rename, so a run cannot appear at once the way a local
 folder does. A run is *published* instead: every file is uploaded first and
@@ -28,6 +28,12 @@ manifest says `"mirrored": "serving"`); a later full fetch (the dashboard's
 calls `fetch` before reading a run and `refresh` before listing runs; both do
 nothing for a folder ARTIFACTS_DIR. Failures of the store become one line
 naming what to set (`Unavailable`), never a back-end's traceback.
+
+Only the schemes of `SCHEMES` are accepted, each tested against a real server
+on localhost (moto's S3; the Google Cloud Storage emulator; Microsoft's Azurite
+for Azure Blob Storage, where `abfs://` is adlfs's other name for `az://`). Any
+other fsspec URL is refused when the settings are read: a back-end this project
+has never run could fail in ways no test has seen.
 """
 
 from __future__ import annotations
@@ -42,6 +48,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -59,9 +66,55 @@ REFRESH_SECONDS = 10.0  # how stale a process's list of published runs may be; a
 _MISSES_LIMIT = 1024
 # Keys in the store, relative to its URL: the same names as a local ARTIFACTS_DIR, from the one layout.
 KEYS = ArtifactsLayout(Path())
-# Fail in seconds, not minutes, when the endpoint does not answer; s3fs passes these to botocore.
-_S3_OPTIONS = {"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}}
 MIRRORED, SERVING = "mirrored", "serving"  # a local manifest's mark of a run mirrored for serving only
+# gcsfs logs each failure it raises with its traceback (`logger.exception`); `Store.reaching` says it in one
+# line instead, and logs the traceback at DEBUG (`--debug`).
+logging.getLogger("gcsfs").setLevel(logging.CRITICAL)
+
+
+@dataclass(frozen=True)
+class Scheme:
+    """A supported object store: its name, the variables that give its credentials and endpoint, what it calls a
+    bucket, and the options its fsspec back-end is opened with."""
+
+    name: str
+    credentials: str
+    endpoint: str
+    bucket: str = "bucket"
+    options: dict = field(default_factory=dict)
+
+
+SCHEMES = {
+    "s3": Scheme(
+        "Amazon S3 or an S3-compatible service",
+        "set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for S3",
+        "AWS_ENDPOINT_URL_S3",
+        # Fail in seconds, not minutes, when the endpoint does not answer; s3fs passes these to botocore.
+        options={"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}},
+    ),
+    "gs": Scheme(
+        "Google Cloud Storage",
+        "set GOOGLE_APPLICATION_CREDENTIALS to a service account's key file (or run with a service account on "
+        "Google Cloud)",
+        "STORAGE_EMULATOR_HOST",
+    ),
+    "az": Scheme(
+        "Azure Blob Storage (abfs:// is the same)",
+        "set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT_NAME with AZURE_STORAGE_ACCOUNT_KEY or "
+        "AZURE_STORAGE_SAS_TOKEN (or run with a managed identity on Azure)",
+        "AZURE_STORAGE_ACCOUNT_NAME, or the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING",
+        "container",
+        # adlfs applies these to each upload and download; listings keep the Azure SDK's own retries (about 90 s).
+        {"connection_timeout": 5, "read_timeout": 60},
+    ),
+}
+ALIASES = {"abfs": "az"}  # adlfs's other name for the same filesystem
+
+
+def scheme_of(url: str) -> Scheme | None:
+    """The supported store `url` names, or None."""
+    name = url.partition("://")[0]
+    return SCHEMES.get(ALIASES.get(name, name))
 
 
 def is_url(value: str) -> bool:
@@ -74,9 +127,16 @@ def mirror_folder(cache_dir: Path, url: str) -> Path:
     """The local mirror of `url` under ARTIFACTS_CACHE_DIR: `<cache>/<scheme>/<bucket>/<prefix>`, one per store.
 
     Raises:
-        ValueError: the URL climbs out of its bucket (`..`), which would put the mirror outside the cache.
+        ValueError: the scheme is not one of `SCHEMES` (or `ALIASES`), or the URL climbs out of its bucket
+            (`..`), which would put the mirror outside the cache.
     """
     scheme, _, rest = url.partition("://")
+    if scheme_of(url) is None:
+        supported = "; ".join(f"{key}://{value.bucket}/prefix: {value.name}" for key, value in SCHEMES.items())
+        raise ValueError(
+            f"ARTIFACTS_DIR must be a folder or an object-storage URL of a supported kind ({supported}); "
+            f"{scheme}:// is not supported"
+        )
     parts = PurePosixPath(rest).parts
     if ".." in parts:
         raise ValueError(f"ARTIFACTS_DIR must name a bucket and prefix without '..', got {url!r}")
@@ -102,7 +162,7 @@ class Store:
         """The store's fsspec filesystem, without a listing cache: new runs must appear."""
         import fsspec
 
-        options = _S3_OPTIONS if self.url.startswith("s3://") else {}
+        options = scheme_of(self.url).options
         with self.reaching("cannot open"):
             return fsspec.core.url_to_fs(self.url, use_listings_cache=False, **options)[0]
 
@@ -122,7 +182,7 @@ class Store:
             raise
         except Exception as exc:  # each back-end (s3fs, gcsfs, adlfs) raises its own SDK's types
             log.debug("object storage failed", exc_info=True)
-            raise Unavailable(f"{action} ARTIFACTS_DIR {self.url}: {_reason(exc)}") from None
+            raise Unavailable(f"{action} ARTIFACTS_DIR {self.url}: {_reason(exc, self.url)}") from None
 
     def published(self) -> list[str]:
         """The ids of the published runs: those whose manifest is in the store.
@@ -152,19 +212,21 @@ class Store:
         fs.ls(self.root.split("/")[0])
 
 
-def _reason(exc: BaseException) -> str:
+def _reason(exc: BaseException, url: str) -> str:
     """Why the store failed, as the setting to look at; the exception's own first line otherwise."""
-    name = type(exc).__name__
-    if "Credential" in name:
-        return "no credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (or AWS_PROFILE) for S3"
+    name, scheme = type(exc).__name__, scheme_of(url)
+    # adlfs says a configuration without an account or connection string in a ValueError; Azure's refusals are
+    # ClientAuthenticationError, or an HttpResponseError with the status 403; no connection, ServiceRequestError.
+    if "Credential" in name or "Authentication" in name or isinstance(exc, ValueError) and "credentials" in str(exc):
+        return f"no credentials: {scheme.credentials}"
     if isinstance(exc, ImportError):
-        return f"its scheme needs a package that is not installed ({exc}); pip install s3fs, gcsfs or adlfs"
+        return f"its scheme needs a package that is not installed ({exc}); pip install -r requirements.txt"
     if isinstance(exc, FileNotFoundError):
-        return "the bucket does not exist; create it, or correct ARTIFACTS_DIR (and AWS_ENDPOINT_URL_S3)"
-    if isinstance(exc, PermissionError):
-        return "access denied; the credentials (AWS_ACCESS_KEY_ID) must be allowed to list, read and write it"
-    if "Connect" in name or isinstance(exc, (ConnectionError, TimeoutError)):
-        return "the endpoint does not answer; check AWS_ENDPOINT_URL_S3 (unset for AWS itself) and the network"
+        return f"the {scheme.bucket} does not exist; create it, or correct ARTIFACTS_DIR (and {scheme.endpoint})"
+    if isinstance(exc, PermissionError) or getattr(exc, "status_code", None) == 403:
+        return f"access denied; the credentials must be allowed to list, read and write it ({scheme.credentials})"
+    if "Connect" in name or name == "ServiceRequestError" or isinstance(exc, (ConnectionError, TimeoutError)):
+        return f"the endpoint does not answer; check {scheme.endpoint} (unset for the provider itself) and the network"
     return f"{name}: {str(exc).splitlines()[0] if str(exc) else 'no detail'}"
 
 

@@ -29,6 +29,7 @@ METRICS_COLUMNS = (
     "learning_rate",
     "epoch_seconds",
     "phase",
+    "fold",  # empty except with --cv; last, so files written before it existed widen in place (`widen_header`)
 )
 LIBRARIES = (
     "tensorflow-cpu",
@@ -115,11 +116,35 @@ class RunWriter:
         write(self.run.comparisons, comparisons)
         self.set_status(models_completed=[*self.status["models_completed"], name])
 
-    def epoch_writer(self, model_name: str) -> Callable[[dict], None]:
-        """A callback that appends each finished epoch's row to the training metrics."""
+    def epoch_writer(self, model_name: str, *, fold: int | None = None) -> Callable[[dict], None]:
+        """A callback that appends each finished epoch's row to the training metrics, with the fold it trains.
+
+        A cross-validated model (`--cv K`) fits K fold models in turn: each
+        row names its `fold` as it is written, so a reader of the live file
+        tells the folds apart before the model's `history.csv` exists.
+        """
+        widen_header(self.artifacts.metrics_csv, METRICS_COLUMNS)
 
         def on_epoch(row: dict) -> None:
-            row = {"run_id": self.run_id, "model": model_name, **row}
+            row = {"run_id": self.run_id, "model": model_name, **row, "fold": fold}
             artifacts.append_rows(self.artifacts.metrics_csv, [row], METRICS_COLUMNS)
 
         return on_epoch
+
+
+def widen_header(path: Path, columns: tuple[str, ...]) -> None:
+    """Give a CSV written before its last columns existed the whole header, its rows left as they are.
+
+    Appended rows are written in `columns` order under the existing header,
+    so a file whose header lacks `fold` must gain it before the first new
+    row. Older rows are one field short, which CSV readers (pandas among
+    them) read as empty.
+    """
+    with artifacts.locked(path):
+        if not path.is_file():
+            return
+        existing = path.read_bytes()
+        first, newline, rest = existing.partition(b"\n")
+        header = first.decode("utf-8").rstrip("\r").split(",")
+        if header != list(columns) and list(columns[: len(header)]) == header:
+            artifacts.write_bytes(path, ",".join(columns).encode("utf-8") + newline + rest)

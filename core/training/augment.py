@@ -4,6 +4,11 @@ Augmentation is a Keras model applied to training batches only, outside the
 classifier, so saved and exported models contain no random layers. It is
 plain Keras (no TensorFlow import), so it runs on any Keras backend;
 `core.training.batches` feeds it.
+
+`--augment auto` (the default) is made concrete once per run, from the
+training images, by `choose_augmentation`: "mild" for charts and documents,
+which a flip or a colour change would make say something else
+(`core.inputs.charts`), "standard" for other images and for sounds.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import keras
 from keras import layers, ops
 
 from core.config import AUGMENT_MODES, FLIP_MODES
+from core.inputs.charts import CHART_CUTOFF, chart_score, looks_like_charts, sample_rows
 
 
 @keras.saving.register_keras_serializable(package="core")
@@ -118,11 +124,68 @@ def build_augmenter(
     """
     if flip not in FLIP_MODES:
         raise ValueError(f"flip must be one of {FLIP_MODES}, got {flip!r}")
-    if strength not in AUGMENT_MODES:
-        raise ValueError(f"strength must be one of {AUGMENT_MODES}, got {strength!r}")
+    if strength not in AUGMENT_MODES or strength == "auto":
+        concrete = tuple(mode for mode in AUGMENT_MODES if mode != "auto")
+        raise ValueError(
+            f"strength must be one of {concrete} (resolve auto with choose_augmentation), got {strength!r}"
+        )
     if strength == "none":
         return None
     if modality == "sound":
         gentle = {"noise_std": 0.0, "freq_mask": 0.0, "time_mask": 0.0} if strength == "mild" else {}
         return keras.Sequential([SpecAugment(seed=seed, name="spec_augment", **gentle)], name="augment_sound")
     return keras.Sequential(_image_steps(seed, flip, strength), name="augment_image")
+
+
+def choose_augmentation(asked: str, modality: str, train_images=None) -> dict:
+    """What `--augment` means for one run: the mode asked for or, for "auto", the one the training images call for.
+
+    "auto" is "mild" for images that look like charts or documents
+    (`core.inputs.charts`: a flip or a colour change alters what a chart
+    says) and "standard" for other images and for sounds (today's behaviour).
+    Only training images are measured, never validation or test ones.
+
+    Args:
+        asked: A mode of `AUGMENT_MODES`.
+        modality: "image" or "sound".
+        train_images: (n, height, width, 3) uint8 training images (an array
+            or the input cache's `InputRows`); read only for "auto" on images.
+
+    Returns:
+        The run's record: `asked`, the `mode` trained with, and for "auto" on
+        images the `chart_score`, the `chart_cutoff` it was held against and
+        the number of `images_measured`.
+    """
+    if asked not in AUGMENT_MODES:
+        raise ValueError(f"augment must be one of {AUGMENT_MODES}, got {asked!r}")
+    if asked != "auto" or modality != "image":
+        return {"asked": asked, "mode": "standard" if asked == "auto" else asked}
+    if train_images is None or not len(train_images):
+        raise ValueError("--augment auto on images needs the training images")
+    score = round(chart_score(train_images), 4)  # decided on the score recorded, so the record never contradicts it
+    return {
+        "asked": asked,
+        "mode": "mild" if looks_like_charts(score) else "standard",
+        "chart_score": score,
+        "chart_cutoff": CHART_CUTOFF,
+        "images_measured": len(sample_rows(len(train_images))),
+    }
+
+
+def describe_augmentation(record: dict) -> str:
+    """One line for the command line: the mode trained with and, when "auto" chose it, why.
+
+    >>> describe_augmentation({"asked": "auto", "mode": "standard", "chart_score": 0.01, "chart_cutoff": 0.5})
+    'augmentation: standard, chosen by --augment auto: chart score 0.01 < 0.50, the training images look like photos'
+    """
+    mode = record.get("mode", "?")
+    if record.get("asked") != "auto":
+        return f"augmentation: {mode}, as asked"
+    if record.get("chart_score") is None:
+        return f"augmentation: {mode}, chosen by --augment auto (sounds)"
+    score, cutoff = record["chart_score"], record["chart_cutoff"]
+    if mode == "mild":
+        why = f"{score:.2f} >= {cutoff:.2f}, the training images look like charts (no flips or colour changes)"
+    else:
+        why = f"{score:.2f} < {cutoff:.2f}, the training images look like photos"
+    return f"augmentation: {mode}, chosen by --augment auto: chart score {why}"

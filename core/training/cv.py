@@ -58,6 +58,7 @@ from core.training.steps import (
     Trained,
     fit_one,
     predict_part,
+    shown_items,
     summary_of,
     write_ood_reference,
     write_previews,
@@ -70,13 +71,13 @@ CALIBRATION_FOLD = 0  # whose items calibrate the ensemble's out-of-distribution
 
 
 def write_cv_references(writer: RunWriter, run: Prepared) -> None:
-    """Previews of every item (each is a test item once), and the quality reference of all of them.
+    """The quality reference, of every item: the served ensemble learnt from them all.
 
-    The served ensemble learnt from every item, so every image is part of
-    what "like the training images" means.
+    Every item is a test item once, but previews are written as each model
+    completes, of the items the dashboard can show of it (`shown_items`), not
+    of every item: a few hundred recordings' previews weigh hundreds of MB.
     """
     write_references(writer, replace(run, table=run.table.assign(split="train")))  # no test items: no previews
-    write_previews(writer, run)
 
 
 def _fold_run(run: Prepared, fold: int) -> Prepared:
@@ -101,8 +102,8 @@ def train_one_cv(
     for fold in range(_folds(run)):
         log.info("%s: fold %d of %d", name, fold + 1, _folds(run))
         fold_run = _fold_run(run, fold)
-        trained = fit_one(writer, name, weights, config, fold_run)
-        fits.append(replace(trained, history=trained.history.assign(fold=fold)))
+        trained = fit_one(writer, name, weights, config, fold_run, fold=fold)
+        fits.append(trained)
         oof.append(predict_part(trained.outputs, fold_run, "test")[0])
     files = writer.run.model(name)
     frames = _pooled(oof, run)
@@ -116,7 +117,9 @@ def train_one_cv(
         n_resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
-    report["no_evidence_of_skill"] = no_evidence_of_skill(report["levels"][report["level"]])
+    headline_figures = report["levels"][report["level"]]
+    report["no_evidence_of_skill"] = no_evidence_of_skill(headline_figures)
+    write_previews(writer, run, shown_items(frames[0], headline_figures, run.class_names, run.positive))
     report["cv"] = _cv_entry(fits, frames[0], run)
     ensemble = _ensemble(name, fits, run, files)
     report.update(_export_and_reference(files, ensemble, run))

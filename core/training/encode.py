@@ -22,6 +22,7 @@ from tqdm import tqdm
 from core.data.audit import file_sha256
 from core.data.dataset import Item
 from core.inputs.preprocess import ImagePreprocessing, Preprocessing, load_image, load_sound
+from core.training import cache_folders
 from core.training.shards import InputCache, InputRows
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,7 @@ def encode(
     *,
     cache_dir: Path | None,
     hashes: Mapping[Path, str] | None = None,
+    cache_max_bytes: float | None = None,
 ) -> Encoded:
     """Every item's model inputs (one row per image, or one per window of each recording), as lazy cached rows.
 
@@ -90,6 +92,9 @@ def encode(
         cache_dir: The input cache folder (`INPUT_CACHE_DIR`); None caches in
             a temporary folder that lives as long as the returned rows.
         hashes: Each item's file SHA-256 when already known (the audit computes them).
+        cache_max_bytes: The cache's bound (`INPUT_CACHE_MAX_GB`): once new
+            inputs are written, other folders are evicted until it fits
+            (`core.training.cache_folders.evict`); None never evicts.
     """
     started = time.perf_counter()
     paths = [item.path for item in items]
@@ -104,6 +109,8 @@ def encode(
         cache.folder,
     )
     _fill(cache, missing)
+    if missing and cache_dir is not None and cache_max_bytes is not None:
+        cache_folders.evict(cache_dir, cache_max_bytes, keep=cache.folder)
     rows, owner, starts = cache.rows(digests)
     log.info("inputs ready: %d rows in %.1f s", len(rows), time.perf_counter() - started)
     return Encoded(rows, owner, starts)

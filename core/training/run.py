@@ -23,7 +23,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPrepr
 from core.store.run_writer import RunWriter, write
 from core.store.stamps import new_run_id
 from core.training import cv
+from core.training.augment import choose_augmentation
 from core.training.devices import training_devices
 from core.training.encode import encode
 from core.training.export import PARITY_ITEMS
@@ -51,7 +52,9 @@ from core.training.steps import (
     fit_one,
     ood_reference_of,
     predict_part,
+    shown_items,
     summary_of,
+    write_previews,
     write_references,
 )
 
@@ -103,8 +106,12 @@ def train_run(
     image: ImagePreprocessing = ImagePreprocessing(),
     sound: SoundPreprocessing = SoundPreprocessing(),
     input_cache: Path | None = None,
+    input_cache_max_bytes: float | None = None,
 ) -> tuple[str, pd.DataFrame]:
     """Train every model in `config.models` on one dataset and write the run; inputs are cached in `input_cache`.
+
+    Once new inputs are written, the cache's least recently used folders are
+    evicted until it fits `input_cache_max_bytes` (`INPUT_CACHE_MAX_GB`; None never evicts).
 
     Returns:
         The run id, and one row per model with its headline test figures.
@@ -120,11 +127,7 @@ def train_run(
     report, usable, hashes = audit_dataset(dataset)
     for line in report.summary_lines():
         log.info("audit: %s", line)
-    class_names = sorted({item.label for item in usable})
-    if len(class_names) < 2:
-        raise InvalidInput(f"training needs at least two classes with readable files, found {class_names}")
-    positive = choose_positive(class_names, data.positive_class)
-    labels = np.array([class_names.index(item.label) for item in usable])
+    class_names, positive, labels = _classes(usable, data.positive_class)
     units = linked_units([(item.group, hashes[item.path]) for item in usable])
     table = _split_table(usable, hashes, units, labels, data, config.seed)
 
@@ -142,18 +145,50 @@ def train_run(
             classes={"class_names": class_names, "positive_class": None if positive is None else class_names[positive]},
             preprocessing=params.to_dict(),
         )
-        encoded = encode(usable, params, cache_dir=input_cache, hashes=hashes)
+        encoded = encode(usable, params, cache_dir=input_cache, hashes=hashes, cache_max_bytes=input_cache_max_bytes)
         run = Prepared(table, labels, class_names, positive, params, encoded)
+        trained_with = _record_augmentation(writer, data, config, run)
         if run.cross_validated:
             cv.write_cv_references(writer, run)
         else:
             write_references(writer, run)
-        rows = _train_models(writer, run, config, weights)
+        rows = _train_models(writer, run, trained_with, weights)
     except BaseException as exc:
         writer.fail(exc)
         raise
     writer.complete()
     return writer.run_id, pd.DataFrame(rows)
+
+
+def _classes(usable: list, positive_class: str | None) -> tuple[list[str], int | None, np.ndarray]:
+    """The run's class names (sorted), its positive class's index, and each usable item's class index."""
+    class_names = sorted({item.label for item in usable})
+    if len(class_names) < 2:
+        raise InvalidInput(f"training needs at least two classes with readable files, found {class_names}")
+    positive = choose_positive(class_names, positive_class)
+    return class_names, positive, np.array([class_names.index(item.label) for item in usable])
+
+
+def _record_augmentation(writer: RunWriter, data: DataOptions, config: TrainConfig, run: Prepared) -> TrainConfig:
+    """Add the concrete `--augment` to the run's config; returns the options its models train with.
+
+    The config is written before the inputs are encoded, so that a run that
+    fails while encoding still says what it was asked to do; "auto" can only
+    be made concrete once the training images are encoded.
+    """
+    augmentation = _augmentation(config, run)
+    write(writer.run.config, {"data": asdict(data), "training": asdict(config), "augmentation": augmentation})
+    return replace(config, augment=augmentation["mode"])
+
+
+def _augmentation(config: TrainConfig, run: Prepared) -> dict:
+    """`--augment` made concrete for every model of the run (`choose_augmentation`), from training images only.
+
+    With `--cv` every item trains the served ensemble (each is held out by one
+    fold only), so all of them are measured, as for the quality reference.
+    """
+    train = run.encoded.x if run.cross_validated else run.inputs("train")
+    return choose_augmentation(config.augment, run.params.modality, train)
 
 
 def _split_table(
@@ -167,7 +202,7 @@ def _split_table(
     """
     if data.cv is None:
         return split_table(usable, hashes, units, assign_splits(labels, units, fractions=data.split, seed=seed))
-    folds = assign_folds(labels, units, k=data.cv, seed=seed)
+    folds = assign_folds([item.label for item in usable], units, k=data.cv, seed=seed)  # its errors name the class
     val_share = data.split[1] / (data.split[0] + data.split[1])
     roles = {
         f"split_fold_{fold}": fold_split(folds, fold, labels, units, val_fraction=val_share, seed=seed)
@@ -226,6 +261,8 @@ def _train_one(
         seed=config.seed,
     )
     report["no_evidence_of_skill"] = no_evidence_of_skill(report["levels"][report["level"]])
+    headline = report["levels"][report["level"]]
+    write_previews(writer, run, shown_items(frames["test"][0], headline, run.class_names, run.positive))
     sample = run.rows("test")[:PARITY_ITEMS]
     test_items, test_windows = frames["test"]
     trained_test = test_items if test_windows is None else test_windows

@@ -17,37 +17,169 @@ over, so a killed writer never leaves anything a later run trusts. Several runs
 may fill one cache at once: shard names are random, and a file encoded twice is
 merely stored twice.
 
-Old parameter sets are never deleted automatically; remove the folder to reclaim
-the space. Bump `CACHE_VERSION` when preprocessing code changes what a parameter
-set produces, so no run reads inputs made by older code.
+The key also holds a fingerprint of the code that makes the inputs
+(`code_fingerprint`), so an edit to the preprocessing can never silently reuse
+inputs that older code made: they land in a new folder, and the old one ages
+out. `CACHE_VERSION` is left for what the fingerprint does not see, the format
+of the shard files that this module writes.
+
+Each folder has a `lease` file: a process holds a shared lock (`flock`) on it
+for as long as any of its `InputRows` may read from the folder, and touches it
+when it opens the folder, so its modification time is the folder's last use.
+`core.training.cache_folders` evicts only folders it can lock exclusively, and
+renames a folder out of its key before deleting it, so no reader ever finds a
+half-deleted folder under a key (see `Lease`).
 """
 
 from __future__ import annotations
 
+import ast
+import contextlib
+import errno
+import fcntl
+import functools
 import hashlib
+import importlib
+import inspect
 import json
 import logging
 import os
 import tempfile
 import uuid
+import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 
 import numpy as np
 
+from core.errors import CoreError
 from core.inputs.preprocess import ImagePreprocessing, Preprocessing
 from core.store import artifacts
 
 log = logging.getLogger(__name__)
 
+# The format of the shard files (manifest fields, stored dtypes, row layout): bump it when this module changes
+# how it writes them. What the rows hold is covered by `code_fingerprint` instead.
 CACHE_VERSION = 1
+# The code that turns a file into cached rows: `core.training.encode` calls `load_image` and `load_sound`, and
+# everything they run is in this module (it imports nothing else from `core.inputs`). Augmentation
+# (`core.training.augment`, `core.inputs.charts`) is applied to rows as they are read, so it is not here.
+PREPROCESSING_MODULES = ("core.inputs.preprocess",)
+# The libraries those functions call, whose releases can change a decoded image or a spectrogram (soxr is
+# librosa's resampler, `res_type="soxr_hq"` in `resample`).
+PREPROCESSING_LIBRARIES = ("numpy", "pillow", "soundfile", "librosa", "scipy", "soxr")
+LEASE, DESCRIPTION = "lease", "params.json"  # in every folder: the lock and last-use mark; what made the folder
+
+
+def _without_docstrings(tree: ast.AST) -> ast.AST:
+    """`tree` with every module, class and function docstring removed (comments are never in a tree)."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def code_digest(source: str) -> str:
+    """SHA-256 of Python source as the interpreter sees it: edits to comments, docstrings or layout do not count."""
+    return hashlib.sha256(ast.dump(_without_docstrings(ast.parse(source))).encode()).hexdigest()
+
+
+@functools.cache
+def _fingerprint(modules: tuple[str, ...], libraries: tuple[str, ...]) -> str:
+    parts = [f"{name}:{code_digest(inspect.getsource(importlib.import_module(name)))}" for name in modules]
+    parts += [f"{name}=={_version(name)}" for name in libraries]
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:16]
+
+
+def _version(distribution: str) -> str:
+    try:
+        return metadata.version(distribution)
+    except metadata.PackageNotFoundError:
+        return "absent"
+
+
+def code_fingerprint() -> str:
+    """A digest of the code that makes cached inputs (`PREPROCESSING_MODULES`) and of its libraries' releases.
+
+    Part of every folder's key, so inputs made by other code, or by another
+    release of Pillow or librosa, are never read as if this code had made them.
+    """
+    return _fingerprint(PREPROCESSING_MODULES, PREPROCESSING_LIBRARIES)
+
+
+def description(params: Preprocessing) -> dict:
+    """What decides a folder's content, as written in its `params.json`; its key is a digest of this."""
+    return {"cache_version": CACHE_VERSION, "code": code_fingerprint(), "parameters": params.to_dict()}
 
 
 def params_key(params: Preprocessing) -> str:
-    """The folder name of one preprocessing parameter set (and cache version)."""
-    text = json.dumps({"cache_version": CACHE_VERSION, **params.to_dict()}, sort_keys=True)
+    """The folder name of one preprocessing parameter set, made by this code (see `description`)."""
+    text = json.dumps(description(params), sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:24]
+
+
+def holds(descriptor: int, folder: Path) -> bool:
+    """Whether the open file `descriptor` is still the lease at `folder`'s path (not moved away, nor made anew)."""
+    try:
+        return os.path.samestat(os.stat(folder / LEASE), os.fstat(descriptor))
+    except FileNotFoundError:
+        return False
+
+
+READ_ONLY = (errno.EACCES, errno.EPERM, errno.EROFS)  # a lease that cannot be written is still read
+
+
+class Lease:
+    """A shared lock on a cache folder, held until this object is garbage-collected (see the module docstring).
+
+    Opening takes the lock, then checks that the locked file is still the one
+    at the folder's path: an evictor that held the folder meanwhile has
+    renamed it away, and the folder is made again. The lease file is touched,
+    so its modification time says when the folder was last used.
+    """
+
+    def __init__(self, folder: Path):
+        while True:
+            folder.mkdir(parents=True, exist_ok=True)
+            try:
+                descriptor = _open_lease(folder)
+            except FileNotFoundError:  # an evictor moved the folder away between the two lines: again
+                continue
+            fcntl.flock(descriptor, fcntl.LOCK_SH)
+            if holds(descriptor, folder):
+                break
+            os.close(descriptor)
+        with contextlib.suppress(OSError):  # a cache shared read-only: read, but not marked
+            os.utime(descriptor)
+        self._closed = weakref.finalize(self, os.close, descriptor)
+
+
+def _open_lease(folder: Path) -> int:
+    """The folder's lease, made if missing; opened read-only where it cannot be written (permissions, a read-only
+    mount), so a cache filled by someone else is still read.
+
+    Raises:
+        FileNotFoundError: the folder is gone (an evictor moved it away); the caller makes it again.
+        CoreError: the folder has no lease and none can be made, so no eviction could tell it is read.
+    """
+    try:
+        return os.open(folder / LEASE, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        if exc.errno not in READ_ONLY:
+            raise
+    try:
+        return os.open(folder / LEASE, os.O_RDONLY)
+    except FileNotFoundError:
+        if not folder.is_dir():
+            raise
+        raise CoreError(
+            f"the input cache folder {folder} is read-only and has no lease file: make INPUT_CACHE_DIR writable "
+            "once, or point it elsewhere"
+        ) from None
 
 
 def _dtypes(params: Preprocessing) -> tuple[np.dtype, np.dtype]:
@@ -72,7 +204,7 @@ class InputRows:
         position: Row number of each row inside its shard.
         row_shape: Shape of one row.
         stored: dtype on disk; `dtype`: dtype returned.
-        keep: An object kept alive as long as any view (a temporary cache folder).
+        keep: An object kept alive as long as any view (the folder's lease, a temporary folder).
     """
 
     def __init__(
@@ -168,7 +300,8 @@ class InputCache:
 
     `root=None` caches in a temporary folder removed when the last `InputRows`
     that reads from it is garbage-collected: a run without a cache folder still
-    trains with flat memory, it just does not reuse anything.
+    trains with flat memory, it just does not reuse anything. Every `InputRows`
+    it gives holds the folder's `Lease`, so no eviction removes it while read.
     """
 
     def __init__(self, root: Path | None, params: Preprocessing):
@@ -176,6 +309,9 @@ class InputCache:
         base = Path(self._temporary.name) if self._temporary is not None else Path(root)
         self.folder = base / params_key(params)
         self.params = params
+        self._lease = Lease(self.folder)
+        if not (self.folder / DESCRIPTION).exists():
+            artifacts.write_text(self.folder / DESCRIPTION, json.dumps(description(params), indent=2))
         self.row_shape = tuple(params.input_shape)
         self.stored, self.dtype = _dtypes(params)
         self.row_bytes = int(np.prod(self.row_shape)) * self.stored.itemsize
@@ -186,7 +322,9 @@ class InputCache:
     def load(self) -> None:
         """Read every trusted shard manifest (see `_trusted`) into `entries`; first copy of a file wins."""
         self.files, self.entries = [], {}
-        for manifest in sorted(self.folder.glob("*.json")) if self.folder.is_dir() else []:
+        for manifest in sorted(self.folder.glob("*.json")):
+            if manifest.name == DESCRIPTION:
+                continue
             items = self._trusted(manifest)
             if items is None:
                 continue
@@ -254,5 +392,6 @@ class InputCache:
         starts = None
         if not isinstance(self.params, ImagePreprocessing):
             starts = np.array([s for entry in entries for s in entry.starts or ()], dtype=np.float64)
-        view = InputRows(self.files, shard, position, self.row_shape, self.stored, self.dtype, keep=self._temporary)
+        keep = (self._lease, self._temporary)
+        view = InputRows(self.files, shard, position, self.row_shape, self.stored, self.dtype, keep=keep)
         return view, owner, starts

@@ -17,6 +17,7 @@ import pandas as pd
 from core.config import BASELINE, TrainConfig
 from core.errors import CoreError
 from core.evaluation import ood
+from core.evaluation.decision import GALLERY_CARDS, headline_decisions
 from core.evaluation.levels import Frames, prediction_frame
 from core.evaluation.metrics import roc_auc
 from core.evaluation.report import Predictions
@@ -38,6 +39,7 @@ log = logging.getLogger(__name__)
 
 
 QUALITY_REFERENCE_IMAGES = 5000
+CLASS_SAMPLE = 4  # previews kept per class beside a model's errors (`shown_items`)
 
 
 @dataclass
@@ -89,7 +91,7 @@ class Prepared:
 
 
 def write_references(writer: RunWriter, run: Prepared) -> None:
-    """What later readers compare against: previews of the test items and (images) the training images' quality.
+    """What later readers compare against: (images) the training images' quality; previews come with each model.
 
     The quality reference (1st/99th brightness percentiles, 1st sharpness
     percentile) is estimated from at most about `QUALITY_REFERENCE_IMAGES`
@@ -97,16 +99,20 @@ def write_references(writer: RunWriter, run: Prepared) -> None:
     time: a few thousand pin those percentiles, and the whole training set would
     cost a minute per 50,000 images.
     """
-    write_previews(writer, run)
     if run.params.modality == "image":
         train = run.inputs("train")
         sample = train.subset(slice(None, None, max(1, len(train) // QUALITY_REFERENCE_IMAGES)))
         write(writer.run.quality_reference, image_reference(sample))
 
 
-def write_previews(writer: RunWriter, run: Prepared) -> None:
-    """A picture (and for sounds the recording) of every test item, so the dashboard never needs the dataset."""
-    test = run.table[run.table["split"] == "test"].drop_duplicates("sha256")
+def write_previews(writer: RunWriter, run: Prepared, items: pd.DataFrame) -> None:
+    """A picture (and for sounds the recording) of each of `items` not yet previewed: the dashboard reads no dataset.
+
+    Args:
+        items: Rows with the item's `path` and content `sha256` (which names its previews).
+    """
+    todo = items.drop_duplicates("sha256")
+    todo = todo[~todo["sha256"].map(lambda digest: writer.run.preview(digest).exists()).astype(bool)]
 
     def store(row: tuple[str, str]) -> None:
         path, digest = row
@@ -115,7 +121,32 @@ def write_previews(writer: RunWriter, run: Prepared) -> None:
         except (CoreError, OSError) as exc:
             log.warning("no preview of %s: %s", path, exc)
 
-    thread_map(store, list(zip(test["path"], test["sha256"], strict=True)))
+    thread_map(store, list(zip(todo["path"], todo["sha256"], strict=True)))
+
+
+def shown_items(items: pd.DataFrame, headline: dict, class_names: list[str], positive: int | None) -> pd.DataFrame:
+    """The test items the dashboard's errors gallery can show of one model, and a sample of each class.
+
+    The gallery (`app_train_dashboard.tables.worst_errors`) shows the
+    `GALLERY_CARDS` misclassified items of highest loss, -log p(true class),
+    under any true-class and predicted-class filter, with the model's headline
+    temperature and operating point. Any filter's worst are among the worst of
+    their own (true, predicted) cell, so the `GALLERY_CARDS` worst of every
+    cell (with those tied with the last) cover every view. The first
+    `CLASS_SAMPLE` items of each class are kept besides, so that a reader sees
+    what each class looks like when the model is right.
+
+    Args:
+        items: The model's test prediction frame (`predictions_test.csv`).
+        headline: The headline level of the model's report (`temperature`, `operating_point`).
+    """
+    raw = items[[f"prob_{c}" for c in class_names]].to_numpy(float)
+    _, called, loss = headline_decisions(raw, items["label_index"].to_numpy(), headline, positive=positive)
+    frame = items.assign(called=called, loss=loss)
+    wrong = frame[frame["label_index"] != frame["called"]]
+    rank = wrong.groupby(["label_index", "called"])["loss"].rank(method="min", ascending=False)
+    kept = wrong.index[rank <= GALLERY_CARDS].union(frame.groupby("label_index").head(CLASS_SAMPLE).index)
+    return items.loc[kept]
 
 
 @dataclass
@@ -144,14 +175,28 @@ class Trained:
     model: keras.Model | BaselineModel
 
 
-def fit_one(writer: RunWriter, name: str, weights: str | Path | None, config: TrainConfig, run: Prepared) -> Trained:
-    """Fit one model; a Keras model is saved at once, the baseline's estimator when it is exported."""
+def fit_one(
+    writer: RunWriter,
+    name: str,
+    weights: str | Path | None,
+    config: TrainConfig,
+    run: Prepared,
+    *,
+    fold: int | None = None,
+) -> Trained:
+    """Fit one model; a Keras model is saved at once, the baseline's estimator when it is exported.
+
+    Args:
+        fold: The cross-validation fold this fit holds out (`core.training.cv`):
+            its history rows, live and kept, carry it. None for a single split.
+    """
     data, files = run.split_data(), writer.run.model(name)
     log.info("training %s on %d inputs (%d validation)", name, len(data.x_train), len(data.x_val))
+    on_epoch = writer.epoch_writer(name, fold=fold)
     if name == BASELINE:
-        fit = fit_baseline(data, run.params, seed=config.seed, on_epoch=writer.epoch_writer(name))
+        fit = fit_baseline(data, run.params, seed=config.seed, on_epoch=on_epoch)
         return Trained(
-            fit.history,
+            _with_fold(fit.history, fold),
             fit.best_epoch,
             fit.train_seconds,
             0.0,  # no backbone features to cache
@@ -162,11 +207,11 @@ def fit_one(writer: RunWriter, name: str, weights: str | Path | None, config: Tr
             params=tree_nodes(fit.model),
             model=fit.model,
         )
-    result = fit_model(name, data, config, weights=weights, on_epoch=writer.epoch_writer(name))
+    result = fit_model(name, data, config, weights=weights, on_epoch=on_epoch)
     artifacts.atomic_write(files.keras, lambda tmp: result.model.save(str(tmp)))
     model = with_embedding(result.model)
     return Trained(
-        result.history,
+        _with_fold(result.history, fold),
         result.best_epoch,
         result.train_seconds,
         result.cache_seconds,
@@ -177,6 +222,10 @@ def fit_one(writer: RunWriter, name: str, weights: str | Path | None, config: Tr
         params=int(result.model.count_params()),
         model=result.model,
     )
+
+
+def _with_fold(history: pd.DataFrame, fold: int | None) -> pd.DataFrame:
+    return history if fold is None else history.assign(fold=fold)
 
 
 def summary_of(name: str, trained: Trained, val: Predictions, positive: int | None) -> dict:

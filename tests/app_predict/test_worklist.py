@@ -8,6 +8,7 @@ so every image result it predicts is uncertain: deterministic, not hoped for.
 import base64
 import io
 import json
+import shutil
 import wave
 
 import pytest
@@ -18,6 +19,7 @@ from app_predict.pages import worklist
 from core.data.dataset import load_dataset
 from core.inputs.previews import BROWSER_MIN_RATE
 from core.settings import Settings
+from core.store.layout import ArtifactsLayout
 from tests.conftest import combine_runs, promote_newest_best
 from tests.support.bad_inputs import bad_images, bad_sounds, good_png
 from tests.support.callbacks import call, callback_functions
@@ -182,3 +184,16 @@ def test_a_kept_recording_is_heard_at_a_rate_the_browser_plays_and_seen_as_a_spe
     with wave.open(io.BytesIO(base64.b64decode(wav.partition(",")[2]))) as played:
         assert played.getframerate() >= BROWSER_MIN_RATE  # Chromium refuses WAV below 3 kHz
     assert any(source.startswith("data:image/png;base64,") for source in sources)  # the spectrogram
+
+
+def test_a_kept_input_is_drawn_from_its_runs_preprocessing_without_loading_the_model(root, model_keys, tmp_path):
+    copied = shutil.copytree(root, tmp_path / "artifacts")
+    client = create_app(Settings(artifacts_dir=copied, store_inputs=True)).server.test_client()
+    assert _post(client, BLANK, model_keys["image"], "P-1", "blank.png").status_code == 422
+    [row] = _worklist(client, case_ref="P-1")
+    run_id, _, model = model_keys["image"].partition("/")
+    ArtifactsLayout(copied).run(run_id).model(model).tflite.unlink()  # no model a worker could load any more
+    app = create_app(Settings(artifacts_dir=copied, store_inputs=True))
+    with app.server.test_request_context("/worklist"):
+        sources = _sources(worklist.open_case(row["id"]))
+    assert any(source.startswith("data:image/png;base64,") for source in sources)

@@ -87,6 +87,7 @@ def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
     assert "custom_cnn" in out and "written to" in out and "test figures per item" in out
     assert "test_balanced_accuracy" in out and "test_sens_at_90_spec" in out
     assert "custom_cnn is " in out and " than baseline (AUROC difference " in out  # the baseline is always trained
+    assert "augmentation: mild, chosen by --augment auto: chart score " in out  # charts: no flips by default
     run = next((tmp_path / "runs").iterdir())
     assert "merged" in run.name
     assert (run / "classes.json").read_text().count("hearing_loss") == 2  # class list and positive class

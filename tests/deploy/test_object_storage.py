@@ -10,13 +10,10 @@ ARTIFACTS_DIR=s3://...; a broken store gives one line naming what to set.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,37 +29,13 @@ from core.store.layout import ArtifactsLayout
 from core.store.registry import list_runs, servable_models
 from core.store.runs import load_run, training_metrics
 from tests.conftest import combine_runs
-from tests.support.servers import ROOT, free_port, gunicorn
-
-START_WITHIN = 30  # seconds for moto's server to answer
-
-
-@contextlib.contextmanager
-def _moto_server() -> Iterator[str]:
-    """moto's S3 server on a free local port, as its own process; yields its endpoint URL."""
-    port = free_port()
-    endpoint = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)]
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + START_WITHIN
-        while True:
-            try:
-                urllib.request.urlopen(endpoint + "/moto-api/", timeout=2)
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"moto's server did not start on {endpoint}") from None
-                time.sleep(0.2)
-        yield endpoint
-    finally:
-        process.terminate()
-        process.wait(timeout=20)
+from tests.support.servers import ROOT, free_port, gunicorn, local_service
 
 
 @pytest.fixture(scope="module")
 def endpoint() -> Iterator[str]:
-    with _moto_server() as url:
+    """moto's S3 server on a free local port, as its own process; its endpoint URL."""
+    with local_service("moto.server", "-H", "127.0.0.1", "-p", "{port}", probe="/moto-api/") as url:
         yield url
 
 

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +42,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: float) -> None:
-    """Poll `url` until it answers 200; fail with the server's log if it exits or does not answer within `timeout` s."""
+def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: float, any_status: bool) -> None:
+    """Poll `url` until it answers 200 (any HTTP status with `any_status`: a server that refuses anonymous
+    requests); fail with the server's log if it exits or does not answer within `timeout` s."""
     deadline = time.monotonic() + timeout
     while True:
         if process.poll() is not None:
@@ -50,7 +52,9 @@ def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: 
         try:
             urllib.request.urlopen(url, timeout=2)
             return
-        except OSError:
+        except OSError as exc:
+            if any_status and isinstance(exc, urllib.error.HTTPError):
+                return
             if time.monotonic() > deadline:
                 raise TimeoutError(
                     f"{process.args[-1]} did not answer on {url} within {timeout} s: {_tail(log)}"
@@ -60,16 +64,18 @@ def _wait_until_answering(process: subprocess.Popen, url: str, log, *, timeout: 
 
 @contextlib.contextmanager
 def _serving(
-    command: list[str], env: dict[str, str], *, probe: str, timeout: float
+    command: list[str], env: dict[str, str], *, probe: str, timeout: float, any_status: bool = False
 ) -> Iterator[tuple[str, subprocess.Popen]]:
-    """Start `command` with PORT set to a free port, wait until `probe` answers 200; yield (URL, process)."""
+    """Start `command` on a free port (in PORT, and for `{port}` in its arguments); once `probe` answers 200
+    (or any status, with `any_status`), yield (URL, process)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         environment = {**os.environ, **env, "PORT": str(port)}
-        process = subprocess.Popen(command, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
+        arguments = [part.replace("{port}", str(port)) for part in command]
+        process = subprocess.Popen(arguments, cwd=ROOT, env=environment, stdout=log, stderr=subprocess.STDOUT)
         try:
-            _wait_until_answering(process, url + probe, log, timeout=timeout)
+            _wait_until_answering(process, url + probe, log, timeout=timeout, any_status=any_status)
             yield url, process
         finally:
             _stop(process)
@@ -83,6 +89,25 @@ def _stop(process: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+@contextlib.contextmanager
+def local_service(module: str, *arguments: str, probe: str, timeout: float = 30.0) -> Iterator[str]:
+    """Run `python -m module arguments` (`{port}` in them: its free port) as a local stand-in for a cloud service,
+    such as moto's S3 server or the Cloud Storage emulator; yield its URL once `probe` answers. As with `gunicorn`,
+    a server that exits or does not answer within `timeout` s fails the test with its log."""
+    with local_program([sys.executable, "-m", module], *arguments, probe=probe, timeout=timeout) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def local_program(
+    command: list[str], *arguments: str, probe: str, timeout: float = 30.0, any_status: bool = False
+) -> Iterator[str]:
+    """Run `command arguments` as `local_service` runs a Python module (a program such as Azurite, installed by
+    `make test`); with `any_status`, any HTTP answer to `probe` says it is up."""
+    with _serving([*command, *arguments], {}, probe=probe, timeout=timeout, any_status=any_status) as (url, _):
+        yield url
 
 
 @contextlib.contextmanager

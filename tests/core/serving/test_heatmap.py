@@ -18,7 +18,7 @@ def _corner_images(rng, n):
 def test_a_model_that_looks_at_a_corner_heats_up_that_corner(rng, tmp_path):
     x, y = _corner_images(rng, 96)
     xv, yv = _corner_images(rng, 16)
-    config = TrainConfig(epochs=6, batch_size=16, learning_rate=3e-3, patience=6, flip="none")
+    config = TrainConfig(epochs=6, batch_size=16, learning_rate=3e-3, patience=6, flip="none", augment="standard")
     result = fit_model("custom_cnn", SplitData(x, y, xv, yv, "image", 2), config)
     export_litert(result.model, tmp_path / "m.tflite")
     model = LiteRTModel(tmp_path / "m.tflite")

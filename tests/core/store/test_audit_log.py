@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy.exc import StatementError
 
 from core.errors import InvalidInput, NotFound, Unavailable
-from core.store.audit_log import AuditLog
+from core.store.audit_log import AuditLog, Filters
 from tests.core.store.test_database import HEAD
 
 FIELDS = dict(
@@ -48,11 +48,11 @@ def exercise(audit: AuditLog) -> None:
         "dr-c",
     )
     assert "3,0.3,0.25-0.35,dr-c" in AuditLog.to_csv([row])
-    assert [r["id"] for r in audit.recent(uncertain=True)] == [second]
-    assert [r["id"] for r in audit.recent(model="custom_cnn")] == [decided, first]
-    assert [r["id"] for r in audit.recent(case_ref="C-")] == [second, first]
-    assert [r["id"] for r in audit.recent(feedback="none")] == [decided, second]
-    assert [r["id"] for r in audit.recent(feedback="overridden")] == [first]
+    assert [r["id"] for r in audit.recent(where=Filters(uncertain=True))] == [second]
+    assert [r["id"] for r in audit.recent(where=Filters(model="custom_cnn"))] == [decided, first]
+    assert [r["id"] for r in audit.recent(where=Filters(case_ref="C-"))] == [second, first]
+    assert [r["id"] for r in audit.recent(where=Filters(feedback="none"))] == [decided, second]
+    assert [r["id"] for r in audit.recent(where=Filters(feedback="overridden"))] == [first]
     text = AuditLog.to_csv(audit.recent())
     assert text.splitlines()[0].startswith("id,created_at,case_ref") and "sick=0.8000; well=0.2000" in text
     with pytest.raises(NotFound, match="no prediction"):

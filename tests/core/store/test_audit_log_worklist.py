@@ -12,7 +12,7 @@ from core.data.dataset import load_dataset
 from core.data.demo import draw_audiogram
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
-from core.store.audit_log import AuditLog
+from core.store.audit_log import AuditLog, Filters
 from core.store.layout import ArtifactsLayout
 from tests.core.store.test_audit_log import FIELDS
 from tests.support.postgres import postgres_cluster
@@ -53,7 +53,7 @@ def _refusal(**fields) -> dict:
 
 
 def _worklist(audit: AuditLog, **filters) -> list[str]:
-    return [row["case_ref"] for row in audit.recent(awaiting_review=True, **filters)]
+    return [row["case_ref"] for row in audit.recent(where=Filters(awaiting_review=True, **filters))]
 
 
 def test_the_worklist_holds_unreviewed_uncertain_withheld_and_kept_refusals_oldest_first(audit):
@@ -68,12 +68,13 @@ def test_the_worklist_holds_unreviewed_uncertain_withheld_and_kept_refusals_olde
     assert _worklist(audit, reason="out_of_distribution") == ["ood"]
     assert _worklist(audit, reason="refused") == ["refused-kept"]
     assert _worklist(audit, modality="sound") == ["sound"]
-    assert audit.count(awaiting_review=True) == 4 and audit.count() == 6
-    assert [r["case_ref"] for r in audit.recent(awaiting_review=False)] == ["refused-not-kept", "confident"]
+    assert audit.count(where=Filters(awaiting_review=True)) == 4 and audit.count() == 6
+    others = audit.recent(where=Filters(awaiting_review=False))
+    assert [r["case_ref"] for r in others] == ["refused-not-kept", "confident"]
     audit.add_feedback(sound, verdict="confirmed", correct_label="well")
     assert _worklist(audit) == ["uncertain", "ood", "refused-kept"]  # a reviewed case leaves the worklist
     with pytest.raises(InvalidInput, match="reason must be one of"):
-        audit.recent(reason="bored")
+        audit.recent(where=Filters(reason="bored"))
 
 
 def test_a_refusal_has_no_class_keeps_its_reason_and_is_labelled_by_override(audit):
@@ -97,10 +98,10 @@ def test_the_model_filter_is_a_case_insensitive_partial_match_in_sql_with_litera
         audit.record(**{**FIELDS, "model": name}, case_ref=name)
     statements = []
     event.listen(audit.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
-    assert sorted(r["case_ref"] for r in audit.recent(model="CNN")) == ["Custom-CNN", "custom_cnn"]
-    assert [r["case_ref"] for r in audit.recent(model="m_c")] == ["custom_cnn"]  # `_` is literal
-    assert [r["case_ref"] for r in audit.recent(model="g%1")] == ["vgg%16"]  # `%` is literal
-    assert audit.count(model="_") == 2
+    assert sorted(r["case_ref"] for r in audit.recent(where=Filters(model="CNN"))) == ["Custom-CNN", "custom_cnn"]
+    assert [r["case_ref"] for r in audit.recent(where=Filters(model="m_c"))] == ["custom_cnn"]  # `_` is literal
+    assert [r["case_ref"] for r in audit.recent(where=Filters(model="g%1"))] == ["vgg%16"]  # `%` is literal
+    assert audit.count(where=Filters(model="_")) == 2
     selects = [s for s in statements if "FROM predictions" in s]
     assert len(selects) == 4 and all("LIKE" in s.upper() for s in selects)
 

@@ -43,7 +43,7 @@ def test_mixed_precision_without_a_gpu_and_unknown_options_are_refused():
         choose_precision("mixed", [])
     with pytest.raises(InvalidInput, match="--precision must be one of auto, float32, mixed, got 'half'"):
         TrainConfig(precision="half")
-    with pytest.raises(InvalidInput, match="--augment must be one of standard, mild, none, got 'strong'"):
+    with pytest.raises(InvalidInput, match="--augment must be one of auto, standard, mild, none, got 'strong'"):
         TrainConfig(augment="strong")
 
 

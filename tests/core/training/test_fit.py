@@ -60,7 +60,9 @@ def test_custom_cnn_learns_a_separable_task_and_reports_each_epoch(rng, loss):
     x, y = _separable_images(rng, 64)
     xv, yv = _separable_images(rng, 16)
     rows = []
-    config = TrainConfig(epochs=8, batch_size=16, learning_rate=3e-3, patience=8, loss=loss, flip="none")
+    config = TrainConfig(
+        epochs=8, batch_size=16, learning_rate=3e-3, patience=8, loss=loss, flip="none", augment="standard"
+    )
     result = fit_model("custom_cnn", SplitData(x, y, xv, yv, "image", 2), config, on_epoch=rows.append)
     assert [row["epoch"] for row in rows] == list(range(1, len(rows) + 1))
     assert set(rows[0]) >= {"accuracy", "loss", "val_accuracy", "val_loss", "learning_rate", "epoch_seconds"}
@@ -72,7 +74,9 @@ def test_custom_cnn_learns_a_separable_task_and_reports_each_epoch(rng, loss):
 
 def test_transfer_model_trains_its_head_on_cached_features_then_fine_tunes(rng):
     x, y = _separable_images(rng, 32)
-    config = TrainConfig(epochs=2, batch_size=16, cache_views=2, fine_tune_epochs=1, fine_tune_layers=3)
+    config = TrainConfig(
+        epochs=2, batch_size=16, cache_views=2, fine_tune_epochs=1, fine_tune_layers=3, augment="standard"
+    )
     result = fit_model("mobilenet_v2", SplitData(x, y, x[:8], y[:8], "image", 2), config, weights=None)
     assert result.history["phase"].tolist() == ["train", "train", "fine_tune"]
     assert result.history["epoch"].tolist() == [1, 2, 3]

@@ -102,7 +102,7 @@ def _task(rng, n: int) -> tuple[CountingRows, np.ndarray]:
 def test_one_seed_gives_one_result_on_cpu_from_streamed_inputs(rng):
     x, y = _task(rng, 24)
     xv, yv = _task(rng, 8)
-    config = TrainConfig(epochs=2, batch_size=8, patience=2, seed=3)
+    config = TrainConfig(epochs=2, batch_size=8, patience=2, seed=3, augment="standard")
     first = fit_model("custom_cnn", SplitData(x, y, xv, yv, "image", 2), config)
     second = fit_model("custom_cnn", SplitData(x, y, xv, yv, "image", 2), config)
     columns = ["loss", "accuracy", "val_loss", "val_accuracy"]
