@@ -42,7 +42,6 @@ import pandas as pd
 from keras import layers
 
 from core.config import TrainConfig
-from core.evaluation.guardrails import no_evidence_of_skill
 from core.evaluation.levels import Frames, cv_model_report, prediction_set
 from core.evaluation.metrics import roc_auc
 from core.evaluation.report import Predictions
@@ -57,11 +56,10 @@ from core.training.steps import (
     Prepared,
     Trained,
     fit_one,
+    judge_report,
     predict_part,
-    shown_items,
     summary_of,
     write_ood_reference,
-    write_previews,
     write_references,
 )
 
@@ -117,9 +115,7 @@ def train_one_cv(
         n_resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
-    headline_figures = report["levels"][report["level"]]
-    report["no_evidence_of_skill"] = no_evidence_of_skill(headline_figures)
-    write_previews(writer, run, shown_items(frames[0], headline_figures, run.class_names, run.positive))
+    judge_report(writer, run, report, frames[0])
     report["cv"] = _cv_entry(fits, frames[0], run)
     ensemble = _ensemble(name, fits, run, files)
     report.update(_export_and_reference(files, ensemble, run))

@@ -35,7 +35,6 @@ from core.data.dataset import load_dataset
 from core.data.splits import assign_folds, assign_splits, fold_split, linked_units, split_table
 from core.errors import InvalidInput
 from core.evaluation.comparisons import compare_models, versus
-from core.evaluation.guardrails import no_evidence_of_skill
 from core.evaluation.levels import model_report, prediction_levels
 from core.evaluation.report import Predictions
 from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPreprocessing
@@ -50,11 +49,10 @@ from core.training.models import BACKBONES, build_backbone, resolve_weights
 from core.training.steps import (
     Prepared,
     fit_one,
+    judge_report,
     ood_reference_of,
     predict_part,
-    shown_items,
     summary_of,
-    write_previews,
     write_references,
 )
 
@@ -260,9 +258,7 @@ def _train_one(
         n_resamples=config.bootstrap_resamples,
         seed=config.seed,
     )
-    report["no_evidence_of_skill"] = no_evidence_of_skill(report["levels"][report["level"]])
-    headline = report["levels"][report["level"]]
-    write_previews(writer, run, shown_items(frames["test"][0], headline, run.class_names, run.positive))
+    judge_report(writer, run, report, frames["test"][0])
     sample = run.rows("test")[:PARITY_ITEMS]
     test_items, test_windows = frames["test"]
     trained_test = test_items if test_windows is None else test_windows

@@ -18,6 +18,7 @@ from core.config import BASELINE, TrainConfig
 from core.errors import CoreError
 from core.evaluation import ood
 from core.evaluation.decision import GALLERY_CARDS, headline_decisions
+from core.evaluation.guardrails import no_evidence_of_skill
 from core.evaluation.levels import Frames, prediction_frame
 from core.evaluation.metrics import roc_auc
 from core.evaluation.report import Predictions
@@ -147,6 +148,21 @@ def shown_items(items: pd.DataFrame, headline: dict, class_names: list[str], pos
     rank = wrong.groupby(["label_index", "called"])["loss"].rank(method="min", ascending=False)
     kept = wrong.index[rank <= GALLERY_CARDS].union(frame.groupby("label_index").head(CLASS_SAMPLE).index)
     return items.loc[kept]
+
+
+def judge_report(writer: RunWriter, run: Prepared, report: dict, test_items: pd.DataFrame) -> None:
+    """Mark a model's report with its skill verdict and keep the previews its errors gallery can show.
+
+    A single-split model and a cross-validated one both do this once their
+    report is made: both read the report's headline level, so the verdict and
+    the previews can never be judged on different figures.
+
+    Args:
+        test_items: The model's item-level test predictions (out of fold for `--cv`).
+    """
+    headline = report["levels"][report["level"]]
+    report["no_evidence_of_skill"] = no_evidence_of_skill(headline)
+    write_previews(writer, run, shown_items(test_items, headline, run.class_names, run.positive))
 
 
 @dataclass
