@@ -14,8 +14,10 @@
     POST /api/operating-points      JSON run, model, optional threshold, band [lo, hi], note: a new version
     GET  /healthz                   champion loadable and database writable (a write rolled back); 503 with the reasons
 
-Changes of serving state record the logged-in user. Requests are checked by
-the pydantic models of `app_predict.schemas`. Errors are JSON `{"error": "..."}`
+Changes of serving state (promote, roll back, save an operating point) record
+the logged-in user, and answer 403 to a user ANALYST_USERS does not name
+(`core.web.login.require_analyst`). Requests are checked by the pydantic
+models of `app_predict.schemas`. Errors are JSON `{"error": "..."}`
 with a 4xx/5xx status, passed through `core.web.redact` (never a traceback,
 object repr or server path): an unknown `/api/` route 404, a wrong method 405,
 a write that is not `Content-Type: application/json` (all but the multipart
@@ -32,6 +34,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
+from dash.exceptions import DependencyException
 from flask import Blueprint, Flask, Request, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import BadRequest, HTTPException
@@ -52,7 +55,7 @@ from core.errors import CoreError, InvalidInput, NotFound
 from core.serving.service import Outcome, PredictionService, model_key
 from core.store import registry
 from core.store.database import unavailable_on_error
-from core.web.login import current_user
+from core.web.login import current_user, require_analyst
 from core.web.redact import redact
 from core.web.security import WRITE_METHODS
 from core.web.server import service
@@ -207,6 +210,7 @@ def champion_history() -> Response:
 
 @api.post("/api/champion")
 def promote() -> Response:
+    require_analyst()
     body, predictions_service = parse(PromoteBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.promote(
@@ -223,6 +227,7 @@ def promote() -> Response:
 
 @api.post("/api/champion/rollback")
 def rollback() -> Response:
+    require_analyst()
     body, predictions_service = parse(RollbackBody, _json_object()), _predictions()
     return _answer(
         lambda: registry.rollback(
@@ -252,6 +257,7 @@ def operating_points() -> Response:
 
 @api.post("/api/operating-points")
 def save_operating_point() -> Response:
+    require_analyst()
     body, predictions_service = parse(OperatingPointBody, _json_object()), _predictions()
     return _answer(lambda: _save_operating_point(predictions_service, body))
 
@@ -336,6 +342,11 @@ def _api_routes_only(routes: Map) -> Callable[[], None]:
     return only_api_routes
 
 
+def _no_such_asset(_exc: DependencyException) -> Response:
+    """A script path Dash does not serve (a typo, a probe for `../`): 404, not a 500 and a traceback in the log."""
+    return Response("Not found.", 404, mimetype="text/plain")
+
+
 def _unexpected(exc: Exception):
     """A bug: logged with its traceback, answered with one line that points to the log."""
     log.exception("unexpected error on %s", request.path)
@@ -354,4 +365,5 @@ def install(server: Flask) -> None:
     rules = [rule for rule in server.url_map.iter_rules() if rule.endpoint.startswith(f"{api.name}.")]
     server.before_request(_api_routes_only(Map([Rule(r.rule, methods=r.methods, endpoint=r.endpoint) for r in rules])))
     server.register_error_handler(HTTPException, _http_error)
+    server.register_error_handler(DependencyException, _no_such_asset)
     server.register_error_handler(Exception, _unexpected)

@@ -37,6 +37,8 @@ def create_app(
     Returns:
         The Dash app; its Flask server (`app.server`) also serves the API.
     """
+    if settings.users and not settings.analysts:
+        log.warning("AUTH_USERS is set but ANALYST_USERS is not: every logged-in user may change what is served")
     settings.mirror()  # with object storage, the registry's reads fetch runs through it
     server = build_server(__name__, settings, predictions=service or PredictionService(settings))
     app = Dash(

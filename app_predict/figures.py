@@ -8,6 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
+from app_predict.report import percent
 from core.web.data_uri import png_data_uri, spectrogram_png
 
 CALM_BLUE, ALERT_AMBER, MUTED = "#2c7be5", "#f0a202", "#adb5bd"
@@ -24,9 +25,10 @@ def fig_probabilities(probabilities: Mapping[str, float], *, predicted: str, unc
             y=names,
             orientation="h",
             marker_color=colours,
-            text=[f"{v:.0%}" for v in values],
+            text=[percent(v) for v in values],
             textposition="auto",
-            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+            customdata=[percent(v, 1) for v in values],
+            hovertemplate="%{y}: %{customdata}<extra></extra>",
         )
     )
     fig.update_xaxes(range=[0, 1], tickformat=".0%", title_text="calibrated probability")

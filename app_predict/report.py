@@ -30,8 +30,32 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
 )
-_templates.filters["percent"] = lambda value: f"{value:.1%}"
+
+
+def percent(value: float, digits: int = 0) -> str:
+    """A probability as a percentage that never reads 100% or 0%: no model is certain, and a
+    rounded "100%" reads as certainty to a clinician. Above the largest value `digits` can show
+    below 100%, it reads ">99%" (">99.9%" with one digit); likewise "<1%" at the other end."""
+    step = 10.0 ** -(digits + 2)
+    if value >= 1 - step / 2:
+        return f">{1 - step:.{digits}%}"
+    if value < step / 2:
+        return f"<{step:.{digits}%}"
+    return f"{value:.{digits}%}"
+
+
+_templates.filters["percent"] = lambda value: percent(value, 1)
 _templates.filters["local"] = local_time
+
+
+def called_at(result: Mapping) -> str:
+    """How an uncertain result's class was called, in words that stay true when it is the less probable class.
+
+    With two classes the call is made at the operating threshold, which may
+    lie above 0.5: a class called there can hold the lower probability, so it
+    is never "most likely". With several classes the call is the most probable class.
+    """
+    return "at the operating threshold" if result.get("threshold") is not None else "as the most probable class"
 
 
 def _png_only(uri: str | None) -> str | None:
@@ -92,6 +116,7 @@ def report_html(
         zone=zone,
         intended_use=INTENDED_USE,
         uncertain_text=UNCERTAIN_TEXT,
+        called_at=called_at(result),
         ood_text=OOD_TEXT,
         refused_text=REFUSED_TEXT,
     )

@@ -10,7 +10,7 @@ import plotly.graph_objects as go
 from dash import dcc, html
 
 from app_predict import figures, ids
-from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT
+from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT, called_at
 
 GRAPH_CONFIG = {"displaylogo": False, "displayModeBar": False}
 
@@ -34,7 +34,10 @@ def _verdict(result: dict) -> dbc.Alert:
         return dbc.Alert(
             [
                 html.H4(UNCERTAIN_TEXT, className="mb-1"),
-                html.Div(f"Most likely {result['predicted']}, but inside the review band: a specialist should decide."),
+                html.Div(
+                    f"Called {result['predicted']} {called_at(result)}, but inside the review band: "
+                    "a specialist should decide."
+                ),
             ],
             color="warning",
             className="verdict-uncertain",

@@ -32,8 +32,13 @@ from core.store.audit_log import AuditLog, Filters
 MAX_LIMIT = 5000
 MAX_COMMENT_CHARS = 2000
 MAX_QUOTED_CHARS = 40
+MAX_ROW_ID = 2**63 - 1  # the largest id a database row can have: a larger number is a 422, not an overflow (500)
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")  # tab, newline and carriage return are text
 _LINE_BREAK = re.compile(r"[\t\n\r]")
+# Text-direction controls: "\u202egnp.exe.wav" shows a recording as "vaw.exe.png" in the audit log, the
+# worklist and the report. Refused in one-line fields (names, references, labels), not in free-text comments,
+# where right-to-left writers use the marks.
+_DIRECTION = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -47,7 +52,20 @@ def _printable_text(value: str) -> str:
 def _one_line(value: str) -> str:
     if _LINE_BREAK.search(value):
         raise ValueError("must be one line of text")
+    if _DIRECTION.search(value):
+        raise ValueError(
+            "must not contain text-direction controls (such as U+202E), which make it read as another name"
+        )
     return _printable_text(value)
+
+
+def without_direction_controls(text: str | None) -> str | None:
+    """`text` (a browser's file name, a typed case reference) without text-direction controls.
+
+    The page's uploads do not pass through the API's checks, and a person
+    cannot see these characters to remove them, so the page drops them.
+    """
+    return None if text is None else _DIRECTION.sub("", text)
 
 
 def _whole_number(value: Any) -> Any:
@@ -116,7 +134,7 @@ class RollbackBody(Strict):
     """The body of `POST /api/champion/rollback`; `to` is a champion-history id (default: the previous champion)."""
 
     reason: Comment
-    to: StrictInt | None = None
+    to: Annotated[StrictInt, Field(ge=1, le=MAX_ROW_ID)] | None = None
 
 
 class OperatingPointBody(Strict):

@@ -78,3 +78,11 @@ MONITOR_MESSAGE = "monitor-message"
 MONITOR_GRAPH = "monitor-graph"
 MONITOR_TABLE = "monitor-table"
 MONITOR_PANEL = "monitor-panel"
+
+CURVE_NOTES = "curve-notes"
+
+EXAMPLES_MODEL = "examples-model"
+EXAMPLES_GALLERY = "examples-gallery"
+
+SETTINGS_TABLE = "settings-table"
+SETTINGS_MODELS = "settings-models"

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from core.evaluation.decision import GALLERY_CARDS, apply_temperature, headline_decisions
+from core.evaluation.decision import CLASS_SAMPLE, GALLERY_CARDS, apply_temperature, headline_decisions
 from core.store.runs import ModelResult, Run
 
 # Column -> whether larger is better, for highlighting the best value of each column.
@@ -146,15 +146,14 @@ def calibrated_test(run: Run, model: ModelResult) -> tuple[np.ndarray, np.ndarra
     return model.test["label_index"].to_numpy(), apply_temperature(probs, model.headline.get("temperature", 1.0))
 
 
-def worst_errors(
-    run: Run, model: ModelResult, *, limit: int = GALLERY_CARDS, true: str | None = None, predicted: str | None = None
-) -> pd.DataFrame:
-    """Misclassified test items, highest loss (-log p(true class)) first, optionally filtered.
+def decisions(run: Run, model: ModelResult) -> pd.DataFrame:
+    """Every test item of one model as its report decides it (`headline_decisions`): what a gallery card shows.
 
     Returns:
         Columns `path`, `sha256` (the key of the item's stored previews; None
         for runs trained before previews were stored), `true`, `predicted`,
-        `evidence` and `loss`; at most `limit` rows.
+        `evidence` (the calibrated probability behind the call) and `loss`
+        (-log p(true class)), in the order of the model's test predictions.
     """
     labels = model.test["label_index"].to_numpy()
     raw = model.test[[f"prob_{name}" for name in run.class_names]].to_numpy(dtype=float)
@@ -165,7 +164,7 @@ def worst_errors(
         evidence = [f"P({run.positive_class}) {p:.2f}, threshold {threshold:.2f}" for p in probs[:, positive]]
     else:
         evidence = [f"P({run.class_names[c]}) {probs[i, c]:.2f}" for i, c in enumerate(called)]
-    frame = pd.DataFrame(
+    return pd.DataFrame(
         {
             "path": model.test["path"],
             "sha256": model.test.get("sha256"),
@@ -175,12 +174,34 @@ def worst_errors(
             "loss": loss,
         }
     )
+
+
+def worst_errors(
+    run: Run, model: ModelResult, *, limit: int = GALLERY_CARDS, true: str | None = None, predicted: str | None = None
+) -> pd.DataFrame:
+    """Misclassified test items (`decisions`), highest loss (-log p(true class)) first, optionally filtered.
+
+    Returns:
+        The columns of `decisions`; at most `limit` rows.
+    """
+    frame = decisions(run, model)
     frame = frame[frame["true"] != frame["predicted"]]
     if true:
         frame = frame[frame["true"] == true]
     if predicted:
         frame = frame[frame["predicted"] == predicted]
     return frame.sort_values("loss", ascending=False).head(limit).reset_index(drop=True)
+
+
+def class_examples(run: Run, model: ModelResult, *, per_class: int = CLASS_SAMPLE) -> dict[str, pd.DataFrame]:
+    """What each class looks like: per class (in the run's order), its first `per_class` test items (`decisions`).
+
+    These are the items whose previews training keeps beside a model's errors
+    (`core.training.steps.shown_items`: the first of each class in the test
+    predictions), right or wrong: each row's `predicted` says which.
+    """
+    frame = decisions(run, model)
+    return {name: frame[frame["true"] == name].head(per_class).reset_index(drop=True) for name in run.class_names}
 
 
 def audit_findings(audit: dict) -> pd.DataFrame:

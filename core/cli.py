@@ -28,6 +28,7 @@ from core.config import (
     TrainConfig,
 )
 from core.errors import CoreError, InvalidInput
+from core.inputs.charts import describe_augmentation
 from core.inputs.preprocess import NORMALISATIONS
 from core.settings import Settings
 from core.store import remote
@@ -264,6 +265,13 @@ def _add_model_options(models: argparse._ArgumentGroup, defaults: TrainConfig) -
         default=defaults.bootstrap_resamples,
         help=f"resamples for confidence intervals and paired tests (default: {defaults.bootstrap_resamples})",
     )
+    models.add_argument(
+        "--no-blend",
+        dest="blend",
+        action="store_false",
+        help=f"do not make <model>_blend, each model's probabilities averaged with the {BASELINE}'s, evaluated and "
+        "servable like any model (default: made for every model but the baseline, from predictions, no training)",
+    )
 
 
 def _add_transfer_options(transfer: argparse._ArgumentGroup, defaults: TrainConfig) -> None:
@@ -402,7 +410,7 @@ def _print_results(run_id: str, results, location: str) -> None:
             )
     shown = results.assign(**{c: _with_interval(results, c) for c in INTERVAL_FIGURES if c in results.columns})
     print(shown[columns].to_string(index=False, float_format=lambda v: f"{v:.3f}"))
-    for line in _verdicts(results):
+    for line in _blends(results) + _verdicts(results):
         print(line)
 
 
@@ -417,6 +425,16 @@ def _with_interval(results, column: str) -> list[str]:
             text += f" [{row[low]:.3f}, {row[high]:.3f}]"
         cells.append(text)
     return cells
+
+
+def _blends(results) -> list[str]:
+    """What each blend in the table is, in one line: the reader sees no model called that in --models."""
+    rows = results.to_dict(orient="records") if "blend_of" in results.columns else []
+    return [
+        f"{row['model']}: {' and '.join(row['blend_of'])}, probabilities averaged"
+        for row in rows
+        if isinstance(row["blend_of"], list)
+    ]
 
 
 def _verdicts(results) -> list[str]:
@@ -477,6 +495,7 @@ def _train_options(args: argparse.Namespace) -> tuple[DataOptions, TrainConfig, 
         seed=args.seed,
         target_sensitivity=args.target_sensitivity,
         bootstrap_resamples=args.bootstrap_resamples,
+        blend=args.blend,
     )
     sound = SoundPreprocessing(
         sample_rate=args.sample_rate,
@@ -498,7 +517,6 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
     data, config, preprocessing = _train_options(args)
     from core.store.artifacts import read_json
     from core.store.layout import ArtifactsLayout
-    from core.training.augment import describe_augmentation
     from core.training.devices import training_devices
     from core.training.run import train_run
 
@@ -514,7 +532,7 @@ def _cmd_train(args: argparse.Namespace, settings: Settings) -> int:
         )
         augmentation = read_json(ArtifactsLayout(folder).run(run_id).config)["augmentation"]
         _print_results(run_id, results, remote.published(settings, folder, run_id))
-        print(describe_augmentation(augmentation))
+        print(f"augmentation: {describe_augmentation(augmentation)}")
         print(f"trained on {devices.describe()}")
     return 0
 

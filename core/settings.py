@@ -67,6 +67,10 @@ class Settings(BaseSettings):
             SQLite at `ARTIFACTS_DIR/audit.db`; `postgres://` is accepted).
         users: Login names and Werkzeug password hashes (`AUTH_USERS`,
             `user:hash,user2:hash`); empty means the apps run open.
+        analysts: The users of `users` who may change what is served
+            (`ANALYST_USERS`, `alice,bob`): promote, roll back, save an
+            operating point. Empty: every logged-in user may, as before this
+            setting (the apps log a warning when users log in but none is named).
         max_upload_mb: Largest accepted upload per file (`MAX_UPLOAD_MB`, default 20).
         max_audio_seconds: Longest accepted recording (`MAX_AUDIO_SECONDS`, default 900).
         max_image_megapixels: Largest accepted image (`MAX_IMAGE_MEGAPIXELS`, default 40).
@@ -91,6 +95,7 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     database_url: str | None = Field(default=None, repr=False)  # may hold a password
     users: dict[str, str] = Field(default_factory=dict, repr=False)
+    analysts: frozenset[str] = frozenset()
     max_upload_mb: PositiveNumber = 20.0
     max_audio_seconds: PositiveNumber = 900.0
     max_image_megapixels: PositiveNumber = 40.0
@@ -220,6 +225,19 @@ class Settings(BaseSettings):
             )
         return url
 
+    @field_validator("analysts", mode="before")
+    @classmethod
+    def _analyst_names(cls, value: object) -> object:
+        return frozenset(filter(None, (name.strip() for name in value.split(",")))) if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _analysts_log_in(self) -> Settings:
+        """An analyst must be a user: a name AUTH_USERS lacks (a typo) would leave the named analyst locked out."""
+        unknown = sorted(self.analysts - set(self.users))
+        if unknown:
+            raise ValueError(f"ANALYST_USERS must name users of AUTH_USERS, got {', '.join(map(repr, unknown))}")
+        return self
+
     @field_validator("users", mode="before")
     @classmethod
     def _users_list(cls, value: object) -> object:
@@ -268,8 +286,9 @@ def _message(error: Mapping[str, Any]) -> str:
     return f"{name} must be {requirement}, got {shown}"
 
 
-# The environment variable behind each field: its name upper-cased, but for the login list and the
+# The environment variable behind each field: its name upper-cased, but for the login lists and the
 # store, which ARTIFACTS_DIR names.
 ENV_NAMES = {field: field.upper() for field in Settings.model_fields if field != "artifacts_store"} | {
-    "users": "AUTH_USERS"
+    "users": "AUTH_USERS",
+    "analysts": "ANALYST_USERS",
 }

@@ -80,6 +80,20 @@ def cv_sound_run(tmp_path_factory, demo_folders):
     return root, run_id, out.getvalue()
 
 
+@pytest.fixture(scope="session")
+def cv_image_run(tmp_path_factory, demo_folders):
+    """(artifacts_dir, run_id, results) of custom_cnn (with its blend) under `--cv 2` on the audiograms, 32 px."""
+    from core.config import DataOptions, TrainConfig
+    from core.inputs.preprocess import ImagePreprocessing
+    from core.training.run import train_run
+
+    artifacts_dir = tmp_path_factory.mktemp("cv_images")
+    config = TrainConfig(models=("custom_cnn",), epochs=1, batch_size=16, weights="none", bootstrap_resamples=50)
+    data = DataOptions(sources=(str(demo_folders["audiograms"]),), cv=2)
+    run_id, results = train_run(data, config, artifacts_dir=artifacts_dir, image=ImagePreprocessing(image_size=32))
+    return artifacts_dir, run_id, results
+
+
 @pytest.fixture
 def rng() -> np.random.Generator:
     return np.random.default_rng(0)

@@ -11,6 +11,7 @@ import dash_bootstrap_components as dbc
 from dash import Input, Output, State, ctx, dash_table, dcc, html
 
 from app_predict import ids
+from app_predict.report import percent
 from core.store.audit_log import Filters
 from core.web.callbacks import Callbacks
 from core.web.server import service
@@ -142,15 +143,20 @@ def _chosen(model: str | None, case_ref: str | None, uncertain: str | None, verd
 
 
 def readable(row: dict, zone: str) -> dict:
-    """A row as a person reads it: local time with its zone, probabilities and warnings as text, refusals named."""
+    """A row as a person reads it: local time with its zone, probabilities and warnings as text, refusals named.
+
+    A withheld row (unlike the training data) shows no probabilities, as the result card and the
+    report do not: beside "withheld", "normal 1.00" reads as a result. The API and the CSV keep them.
+    """
     refused = row.get("refused_reason")
     if refused:
         refused += " (input kept for review)" if row["input_path"] else " (input not kept: STORE_INPUTS was off)"
+    probabilities = ", ".join(f"{k} {percent(v)}" for k, v in row["probabilities"].items())
     return {
         **row,
         "created_at": local_time(row["created_at"], zone),
         "predicted": row["predicted"] or ("refused" if refused else "withheld"),
-        "probabilities": ", ".join(f"{k} {v:.2f}" for k, v in row["probabilities"].items()),
+        "probabilities": "not a result" if row.get("out_of_distribution") else probabilities,
         "uncertain": "refused" if refused else ("yes" if row["uncertain"] else "no"),
         "warnings": "; ".join(([f"refused: {refused}"] if refused else []) + row["warnings"]),
     }

@@ -16,9 +16,9 @@ from dash import ALL, Input, Output, Patch, State, ctx, dash_table, dcc, html
 from dash.exceptions import PreventUpdate
 
 from app_predict import figures, ids
-from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT, report_html
+from app_predict.report import OOD_TEXT, UNCERTAIN_TEXT, percent, report_html
 from app_predict.result_card import result_card
-from app_predict.schemas import FeedbackBody, parse
+from app_predict.schemas import FeedbackBody, parse, without_direction_controls
 from core.errors import CoreError, InvalidInput
 from core.inputs.formats import ACCEPTED
 from core.inputs.preprocess import SoundPreprocessing, read_audio
@@ -280,9 +280,9 @@ def _analyse(item: dict, *, model: str | None, case_ref: str | None) -> dict:
     try:
         outcome = _predictions().predict(
             _decode_upload(item["contents"]),
-            filename=item["filename"],
+            filename=without_direction_controls(item["filename"]),
             model=model,
-            case_ref=case_ref,
+            case_ref=without_direction_controls(case_ref),
             user=current_user(),
         )
     except CoreError as exc:
@@ -320,7 +320,7 @@ def _row(result: dict) -> dict:
     return {
         "filename": result["filename"],
         "result": verdict,
-        "probability": f"{share:.0%}",
+        "probability": percent(share),
         "warnings": "; ".join(result["warnings"]),
         "status": "uncertain" if result["uncertain"] else "ok",
     }
@@ -329,7 +329,9 @@ def _row(result: dict) -> dict:
 def _batch_status(results: list[dict]) -> dbc.Alert:
     failed = sum(1 for r in results if r.get("error"))
     text = f"{len(results) - failed} of {len(results)} files analysed" + (
-        f"; {failed} could not be read (see the table)" if failed else "."
+        f"; {failed} refused: unreadable, the wrong kind for this model, or nothing to judge (see the table)"
+        if failed
+        else "."
     )
     return dbc.Alert(text, color="warning" if failed else "light", className="py-2")
 
@@ -455,7 +457,7 @@ def heatmap(
         return figure, f"No heatmap: {exc}", None
     trace = figures.heat_trace(explained.heatmap, seconds_per_frame=seconds_per_frame, opacity=opacity)
     figure["data"][0] = trace.to_plotly_json()
-    followed = max(explained.probabilities, key=explained.probabilities.get)
+    followed = explained.predicted  # the class called at the operating point, which the heat follows
     overlay = figures.heatmap_png(explained.heatmap, spectrogram=explained.modality == "sound")
     return figure, _legend(followed), {"id": result["id"], "png": overlay}
 

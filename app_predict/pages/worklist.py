@@ -20,6 +20,7 @@ from dash.exceptions import PreventUpdate
 from app_predict import ids
 from app_predict.pages.audit import ANY, select, table
 from app_predict.pages.audit import page_of as audit_page_of
+from app_predict.report import called_at, percent
 from app_predict.schemas import FeedbackBody, parse
 from core.errors import Conflict, CoreError
 from core.inputs.preprocess import Preprocessing, preprocessing_from_dict
@@ -182,10 +183,10 @@ def _why(row: dict) -> str:
         return f"Refused for quality: {row['refused_reason']}. The model gave no class."
     if row["out_of_distribution"]:
         return "Unlike the model's training data, so no class was given."
-    scores = ", ".join(f"{name} {p:.2f}" for name, p in row["probabilities"].items())
+    scores = ", ".join(f"{name} {percent(p)}" for name, p in row["probabilities"].items())
     band = row["review_band"]
     inside = f" inside the review band {band[0]:g}-{band[1]:g}" if band else ""
-    return f"Uncertain: the probability fell{inside}; the model leaned to {row['predicted']} ({scores})."
+    return f"Uncertain: the probability fell{inside}; called {row['predicted']} {called_at(row)} ({scores})."
 
 
 def _params(artifacts_dir: Path, row: dict) -> Preprocessing:
@@ -333,4 +334,5 @@ def export_manifest(_clicks: int | None, modality: str | None, model: str | None
         return None, str(exc)
     cases = text.count("\n") - 1
     download = {"content": text, "filename": f"reviewed-{modality}.csv", "type": "text/csv"}
-    return download, f"{cases} reviewed {modality} case{'s' if cases != 1 else ''} exported."
+    exported = f"{cases} reviewed {modality} case{'s' if cases != 1 else ''} exported"
+    return download, f"{exported} (uploads refused for quality are left out: no model ever judges them)."

@@ -6,11 +6,26 @@ from app_train_dashboard.tabs import (
     curves,
     dataset,
     errors,
+    examples,
     monitoring,
     operating,
     reports,
     roc,
     serving,
+    settings,
 )
 
-TABS = (curves, comparison, reports, roc, calibration, operating, errors, dataset, serving, monitoring)
+TABS = (
+    curves,
+    comparison,
+    settings,
+    reports,
+    roc,
+    calibration,
+    operating,
+    errors,
+    examples,
+    dataset,
+    serving,
+    monitoring,
+)

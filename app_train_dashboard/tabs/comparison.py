@@ -15,7 +15,7 @@ from core.evaluation.guardrails import promotion_concerns
 from core.store.registry import champion, promote, starting_weights
 from core.store.runs import load_run
 from core.web.callbacks import Callbacks
-from core.web.login import current_user
+from core.web.login import current_user, require_analyst
 
 callbacks = Callbacks()
 
@@ -171,6 +171,7 @@ def promote_model(
         return False, no_update, no_update
     force = ctx.triggered_id == ids.PROMOTE_FORCE
     try:
+        require_analyst()  # 403 in words: only ANALYST_USERS may change what is served
         promoted = promote(
             artifacts_dir(), serving_state(), run_id, model, reason=reason or "", user=current_user(), force=force
         )

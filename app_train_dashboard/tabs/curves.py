@@ -4,6 +4,9 @@ A cross-validated model (`--cv K`) trained K fold models: it is drawn as one
 pair of curves per fold, told apart by the `fold` each row of the training
 metrics carries (read from the model's `history.csv` for runs trained before
 the rows did).
+
+A blend (`ModelResult.blend_parts`) averages trained models and is not
+trained itself: it has no curve, and a line above the graph says so.
 """
 
 from __future__ import annotations
@@ -11,9 +14,9 @@ from __future__ import annotations
 import dash_bootstrap_components as dbc
 import pandas as pd
 import plotly.graph_objects as go
-from dash import Input, Output, dcc
+from dash import Input, Output, dcc, html
 
-from app_train_dashboard import data, figures, ids
+from app_train_dashboard import data, figures, ids, run_settings
 from app_train_dashboard.components import graph
 from app_train_dashboard.selection import SELECTION, artifacts_dir, entries
 from core.web.callbacks import Callbacks
@@ -36,7 +39,25 @@ def layout() -> dbc.Tab:
         ],
         className="my-2",
     )
-    return dbc.Tab([switches, dcc.Loading(graph(ids.LEARNING_CURVE_GRAPH))], label="Learning curves", tab_id="curves")
+    return dbc.Tab(
+        [switches, html.Div(id=ids.CURVE_NOTES), dcc.Loading(graph(ids.LEARNING_CURVE_GRAPH))],
+        label="Learning curves",
+        tab_id="curves",
+    )
+
+
+@callbacks(Output(ids.CURVE_NOTES, "children"), *SELECTION)
+def without_curve(run_id: str | None, models: list[str] | None, compare_id: str | None) -> list[dbc.Alert]:
+    """A line for each selected blend: what it averages, and that it has no learning curve of its own."""
+    return [
+        dbc.Alert(
+            f"{e.label} {run_settings.describe_blend(e.model)}: it has no learning curve of its own.",
+            color="light",
+            className="py-2 mb-2 border",
+        )
+        for e in entries(run_id, models, compare_id)
+        if e.model.blend_parts
+    ]
 
 
 @callbacks(
@@ -48,11 +69,14 @@ def layout() -> dbc.Tab:
 def learning_curves(
     run_id: str | None, models: list[str] | None, compare_id: str | None, metric: str, log_scale: list[str] | None
 ) -> go.Figure:
-    """One pair of curves per selected model, the kept epoch starred."""
+    """One pair of curves per selected trained model, the kept epoch starred (a blend has none: `without_curve`)."""
     chosen = entries(run_id, models, compare_id)
     if not chosen:
         return figures.empty_figure("Select a run and at least one model")
-    history, best = with_folds(*data.learning_history(artifacts_dir(), chosen), chosen)
+    trained = [e for e in chosen if not e.model.blend_parts]
+    if not trained:
+        return figures.empty_figure("The selected models are blends: none has a learning curve of its own")
+    history, best = with_folds(*data.learning_history(artifacts_dir(), trained), trained)
     return figures.fig_learning_curves(history, metric=metric, log_y="log" in (log_scale or []), best_epochs=best)
 
 

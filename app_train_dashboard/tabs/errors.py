@@ -6,22 +6,17 @@ the dataset files the predictions name: the data may have moved since.
 
 from __future__ import annotations
 
-from typing import Any
-
 import dash_bootstrap_components as dbc
-from dash import Input, Output, dcc, html
+from dash import Input, Output, dcc
 
-from app_train_dashboard import data, ids, tables
-from app_train_dashboard.components import model_picker
-from app_train_dashboard.data import Entry
-from app_train_dashboard.selection import SELECTION_STATE, entry, offer_selected_models
+from app_train_dashboard import ids, tables
+from app_train_dashboard.components import item_card, model_picker
+from app_train_dashboard.selection import SELECTION, entry, offer_selected_models
 from core.web.callbacks import Callbacks
 
 callbacks = Callbacks()
 offer_selected_models(callbacks, ids.ERRORS_MODEL)
 
-NO_PREVIEW = "no preview stored with this run"
-NO_PREVIEW_NOTE = html.Div(NO_PREVIEW, className="text-muted small mb-2")
 NO_ERRORS = dbc.Col(dbc.Alert("No misclassified test items for this filter.", color="success"))
 
 
@@ -40,29 +35,6 @@ def layout() -> dbc.Tab:
     )
 
 
-def error_card(chosen: Entry, row: Any) -> dbc.Col:
-    """One misclassified item: its stored picture (and recording), true and predicted class, evidence and loss.
-
-    Args:
-        chosen: The model whose error it is.
-        row: A row of `tables.worst_errors`, as `itertuples()` gives it.
-    """
-    picture = data.picture_uri(chosen.run, row.sha256)
-    shown = html.Img(src=picture, className="img-fluid mb-2", alt="preview") if picture else NO_PREVIEW_NOTE
-    body = [
-        shown,
-        html.Div([html.B("true: "), row.true]),
-        html.Div([html.B("predicted: "), row.predicted]),
-        html.Div(row.evidence, className="small"),
-        html.Div(f"loss {row.loss:.2f}", className="text-muted small"),
-        html.Div(str(row.path).rsplit("/", 1)[-1], className="text-muted small text-truncate"),
-    ]
-    recording = data.recording_uri(chosen.run, row.sha256) if chosen.run.modality == "sound" else None
-    if recording:
-        body.append(html.Audio(src=recording, controls=True, className="w-100 mt-1"))
-    return dbc.Col(dbc.Card(dbc.CardBody(body), className="h-100 error-card"), lg=3, md=4, sm=6)
-
-
 @callbacks(
     Output(ids.ERRORS_TRUE, "options"),
     Output(ids.ERRORS_PREDICTED, "options"),
@@ -70,7 +42,7 @@ def error_card(chosen: Entry, row: Any) -> dbc.Col:
     Input(ids.ERRORS_MODEL, "value"),
     Input(ids.ERRORS_TRUE, "value"),
     Input(ids.ERRORS_PREDICTED, "value"),
-    *SELECTION_STATE,
+    *SELECTION,
 )
 def errors_gallery(
     label: str | None,
@@ -83,5 +55,5 @@ def errors_gallery(
     """The worst errors of the chosen model, filtered by true and predicted class, as cards."""
     chosen = entry(label, run_id, models, compare_id)
     worst = tables.worst_errors(chosen.run, chosen.model, true=true, predicted=predicted)
-    cards = [error_card(chosen, row) for row in worst.itertuples()]
+    cards = [item_card(chosen, row, "error-card") for row in worst.itertuples()]
     return chosen.run.class_names, chosen.run.class_names, cards or [NO_ERRORS]

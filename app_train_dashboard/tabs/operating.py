@@ -20,7 +20,7 @@ from core.evaluation.metrics import (
 from core.store.registry import save_operating_point
 from core.store.serving_state import OperatingPoint
 from core.web.callbacks import Callbacks
-from core.web.login import current_user
+from core.web.login import current_user, require_analyst
 
 callbacks = Callbacks()
 offer_selected_models(callbacks, ids.OP_MODEL)
@@ -237,6 +237,7 @@ def save_point(
     if not chosen.run.is_binary:
         return dbc.Alert("Operating points are saved for two-class models only.", color="secondary")
     try:
+        require_analyst()  # only ANALYST_USERS may change what is served
         saved = save_operating_point(
             artifacts_dir(),
             serving_state(),

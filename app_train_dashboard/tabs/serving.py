@@ -11,7 +11,7 @@ from app_train_dashboard.selection import artifacts_dir, serving_state
 from core.errors import CoreError
 from core.store.registry import rollback
 from core.web.callbacks import Callbacks
-from core.web.login import current_user
+from core.web.login import current_user, require_analyst
 
 callbacks = Callbacks()
 
@@ -61,17 +61,27 @@ def champion_history(_ticks: int | None, _promoted: object, _rolled_back: object
 
 @callbacks(
     Output(ids.ROLLBACK_RESULT, "children"),
+    Output(ids.CHAMPION_HISTORY, "selected_rows"),
+    Output(ids.CHAMPION_HISTORY, "selected_row_ids"),
+    Output(ids.ROLLBACK_REASON, "value"),
     Input(ids.ROLLBACK_BUTTON, "n_clicks"),
     State(ids.CHAMPION_HISTORY, "selected_row_ids"),
     State(ids.ROLLBACK_REASON, "value"),
     prevent_initial_call=True,
 )
-def serve_again(_clicks: int | None, selected: list[int] | None, reason: str | None) -> dbc.Alert:
-    """Serve the selected history entry's model again, recorded with the reason and the user."""
+def serve_again(_clicks: int | None, selected: list[int] | None, reason: str | None) -> tuple:
+    """Serve the selected history entry's model again, recorded with the reason and the user.
+
+    Once served, the selection and the reason are cleared: left as they were, the selected row is
+    no longer the champion (a new row is), and a second click would serve that older model again
+    under a reason written for this one.
+    """
     if not selected:
-        return dbc.Alert("Select the row of the model to serve again first.", color="secondary")
+        return dbc.Alert("Select the row of the model to serve again first.", color="secondary"), *[no_update] * 3
     try:
+        require_analyst()  # only ANALYST_USERS may change what is served
         entry = rollback(artifacts_dir(), serving_state(), reason=reason or "", user=current_user(), to=selected[0])
     except CoreError as exc:
-        return dbc.Alert(str(exc), color="danger")
-    return dbc.Alert(f"{entry['model']} of {entry['run_id']} is the champion again.", color="success")
+        return dbc.Alert(str(exc), color="danger"), *[no_update] * 3
+    served = dbc.Alert(f"{entry['model']} of {entry['run_id']} is the champion again.", color="success")
+    return served, [], [], ""

@@ -7,6 +7,9 @@ import numpy as np
 # Cards per view of the dashboard's errors gallery (`app_train_dashboard.tables.worst_errors`). Training keeps
 # previews of exactly the items a view can show (`core.training.steps.shown_items`), so both read this one number.
 GALLERY_CARDS = 12
+# Test items of each class whose previews are kept beside a model's errors, the first of each class in the
+# test predictions (`shown_items`): the dashboard's examples per class (`app_train_dashboard.tables.class_examples`).
+CLASS_SAMPLE = 4
 
 
 def apply_temperature(probs: np.ndarray, temperature: float) -> np.ndarray:

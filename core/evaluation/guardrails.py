@@ -3,14 +3,21 @@
 A model is refused when its test AUROC's 95% interval includes 0.5 (it may
 be no better than chance) or when it never finds the positive class, or
 never clears the negative one, at its operating point (sensitivity or
-specificity 0). An analyst may still promote it, explicitly, and the
-override is recorded with the promotion.
+specificity 0); with several classes, when it never calls one of them on
+the test set (recall 0: a model that calls everything one class can still
+rank well enough for its AUROC to pass). It is also refused when its test set
+is too small for its figures to be evidence: a bootstrap over three
+recordings gives an AUROC interval of 1.000-1.000, which passes the chance
+test. An analyst may still promote it, explicitly, and the override is
+recorded with the promotion.
 """
 
 from __future__ import annotations
 
 CHANCE_AUROC = 0.5
 NO_SKILL = "no evidence of skill"
+# Fewer test items than this and the bootstrap interval collapses or jumps in steps (n=3: AUROC 1.000 [1.000, 1.000]).
+MIN_TEST_ITEMS = 20
 
 
 def no_evidence_of_skill(level: dict) -> bool:
@@ -34,7 +41,8 @@ def promotion_concerns(report: dict) -> list[str]:
 
     Args:
         report: The model's `report.json`: `levels[level]` holds `auc`,
-            `auc_ci` and `operating_point` (with `sensitivity` and
+            `auc_ci`, `n`, `class_names`, `classification_report` (recall
+            per class) and `operating_point` (with `sensitivity` and
             `specificity` for two classes).
 
     Returns:
@@ -68,4 +76,28 @@ def promotion_concerns(report: dict) -> list[str]:
     for name in ("sensitivity", "specificity"):
         if point.get(name) == 0:
             concerns.append(f"its {name} at the operating threshold is 0")
-    return concerns
+    return concerns + _never_called(headline) + _too_few(headline, report["level"])
+
+
+def _never_called(headline: dict) -> list[str]:
+    """With more than two classes, those the model never finds on the test set (recall 0); two have sensitivity."""
+    names = headline.get("class_names") or []
+    if len(names) <= 2:
+        return []
+    per_class = headline.get("classification_report") or {}
+    missed = [
+        name
+        for name in names
+        if isinstance(per_class.get(name), dict) and per_class[name].get("support") and per_class[name]["recall"] == 0
+    ]
+    return [f"it never calls {', '.join(missed)} on the test set (recall 0)"] if missed else []
+
+
+def _too_few(headline: dict, level: str) -> list[str]:
+    """A test set too small for its interval and significance figures to be evidence."""
+    n = headline.get("n")
+    if n is None or n >= MIN_TEST_ITEMS:
+        return []
+    return [
+        f"its test set holds only {n} {level}s; at least {MIN_TEST_ITEMS} are needed for its figures to be evidence"
+    ]

@@ -227,19 +227,25 @@ def log_loss_of(y_true: np.ndarray, probs: np.ndarray) -> float:
     return float(log_loss(y_true, probs, labels=np.arange(probs.shape[1])))
 
 
-def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
-    """The temperature in [0.2, 20] that minimises the log loss of `probs` (fit on validation).
+MIN_TEMPERATURE = 0.2
 
-    The lower bound stops a perfectly separated (often small) validation set
-    from driving the temperature to zero and every probability to 0 or 1.
+
+def fit_temperature(y_true: np.ndarray, probs: np.ndarray) -> float:
+    """The temperature in [0.2, 20] that minimises the log loss of `probs` (fit on validation); 1 when none does.
+
+    A perfectly separated (often small) validation set has no minimum: its
+    log loss falls all the way to the lower bound, and sharpening by 1/0.2
+    turns a 0.99 into a served "100%". Nothing in such a set shows that the
+    model is under-confident, so it is left as it is (temperature 1).
     """
     y_true, probs = _check(y_true, probs)
+    low, high = np.log(MIN_TEMPERATURE), np.log(20.0)
     result = minimize_scalar(
         lambda log_t: log_loss_of(y_true, apply_temperature(probs, float(np.exp(log_t)))),
-        bounds=(np.log(0.2), np.log(20.0)),
+        bounds=(low, high),
         method="bounded",
     )
-    return float(np.exp(result.x))
+    return 1.0 if result.x - low < 0.01 else float(np.exp(result.x))
 
 
 def _resample_indices(n: int, groups: np.ndarray | None, rng: np.random.Generator) -> np.ndarray:

@@ -1,5 +1,8 @@
 """Whether a set of images looks like charts or documents: how `--augment auto` chooses its augmentation.
 
+Also what a run's augmentation record means in words (`describe_augmentation`),
+for the command line and the dashboard alike (neither may need Keras to say it).
+
 Why it matters: on a chart the position and colour of a mark carry its
 meaning. A horizontally flipped audiogram puts a high-frequency notch at
 the low frequencies, and recoloured symbols swap the ears (red O = right,
@@ -90,3 +93,32 @@ def chart_score(images) -> float:
 def looks_like_charts(score: float) -> bool:
     """Whether a set's `chart_score` says charts or documents (mostly blank paper), not photos."""
     return score >= CHART_CUTOFF
+
+
+def describe_augmentation(record: dict | None) -> str:
+    """What a run's augmentation record (its `config.json` "augmentation") means, in one line for people.
+
+    The record is written by `core.training.augment.choose_augmentation`;
+    the command line prints this line after training and the dashboard's run
+    settings show it, so the two never explain a run differently. Runs
+    trained before the record existed say so rather than guess.
+
+    >>> describe_augmentation({"asked": "auto", "mode": "standard", "chart_score": 0.01, "chart_cutoff": 0.5})
+    'standard, chosen by --augment auto: chart score 0.01 < 0.50, the training images look like photos'
+    >>> describe_augmentation(None)
+    'not recorded (run trained before the augmentation record)'
+    """
+    if not record:
+        return "not recorded (run trained before the augmentation record)"
+    mode = record.get("mode", "?")
+    if record.get("asked") != "auto":
+        return f"{mode}, as asked"
+    if record.get("chart_score") is None:
+        return f"{mode}, chosen by --augment auto (sounds)"
+    score, cutoff = record["chart_score"], record["chart_cutoff"]
+    if mode == "mild":
+        why = f"{score:.2f} >= {cutoff:.2f}, the training images look like charts (no flips or colour changes)"
+    else:
+        why = f"{score:.2f} < {cutoff:.2f}, the training images look like photos"
+    measured = f" ({record['images_measured']} training images measured)" if record.get("images_measured") else ""
+    return f"{mode}, chosen by --augment auto: chart score {why}{measured}"

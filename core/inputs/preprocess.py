@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
-from PIL import Image
+from PIL import Image, UnidentifiedImageError
 
 from core.errors import InvalidInput
 
@@ -252,8 +252,11 @@ def decode_image(source: Source, *, max_pixels: int | None = None, size: int | N
                     image.load()
                     orientation = image.getexif().get(0x0112)
                     rgb = _reduced_rgb(image, size)
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise InvalidInput(f"image is too large to decode safely ({exc})") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        limit = Image.MAX_IMAGE_PIXELS / 1e6
+        raise InvalidInput(f"image is too large to decode safely (over {limit:.0f} megapixels)") from None
+    except UnidentifiedImageError:  # Pillow's message names the file object, which means nothing to a person
+        raise InvalidInput("not a readable image: damaged, or not an image format this app reads") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise InvalidInput(f"not a readable image ({exc})") from None
     return rgb.transpose(ORIENTATIONS[orientation]) if orientation in ORIENTATIONS else rgb

@@ -72,7 +72,8 @@ class Prediction:
             that decided, and its version (0: the run's fitted point).
         warnings: Input-quality problems, as sentences.
         heatmap: On request, heat in [0, 1] over `display` (the model-size image,
-            or the stitched spectrogram of a recording).
+            or the stitched spectrogram of a recording), for the class called
+            (`predicted`), which at a two-class threshold may not be the argmax.
         display: What the heatmap overlays: (size, size, 3) uint8 image, or
             (n_mels, frames) spectrogram in [0, 1].
         duration_seconds, n_windows: Sounds only.
@@ -196,13 +197,16 @@ class Predictor:
             CoreError: the input cannot be decoded as this model's modality.
         """
         if isinstance(self.params, ImagePreprocessing):
-            probs, extras = self._predict_image(source, heatmap)
+            probs, extras = self._predict_image(source)
         else:
-            probs, extras = self._predict_sound(source, heatmap)
+            probs, extras = self._predict_sound(source)
         ood = self._judge(extras.pop("embeddings"))
         calibrated = apply_temperature(probs[None, :], self.temperature)[0]
         point = operating_point or self.fitted
         predicted, uncertain = self._decide(calibrated, point)
+        inputs, starts = extras.pop("inputs"), extras.pop("start_frames", None)
+        if heatmap:  # what drove the class called at the operating point, not the argmax it may differ from
+            extras["heatmap"] = self._heatmap(inputs, starts, self.class_names.index(predicted))
         return Prediction(
             run_id=self.run_id,
             model=self.model_name,
@@ -230,7 +234,14 @@ class Predictor:
             return judge(None, None, modality=self.modality)
         return judge(self.ood_reference, embeddings, modality=self.modality)
 
-    def _predict_image(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
+    def _heatmap(self, inputs: np.ndarray, start_frames: np.ndarray | None, target: int) -> np.ndarray:
+        """Occlusion heat for class `target`: of the image, or of every window stitched as the display is."""
+        if start_frames is None:
+            return occlusion_map(self.runner, inputs, target)
+        maps = np.stack([occlusion_map(self.runner, window, target, fill=0.0) for window in inputs])
+        return stitch_windows(maps, start_frames)
+
+    def _predict_image(self, source: Source) -> tuple[np.ndarray, dict]:
         image = decode_image(source, max_pixels=self.max_image_pixels, size=self.params.image_size)
         pixels = resize_image(image, self.params.image_size)
         check_image(image, pixels)
@@ -238,11 +249,9 @@ class Predictor:
         outputs = self.runner.outputs(x[None])
         probs = outputs[PROBABILITIES][0]
         extras = {"warnings": image_warnings(image, pixels, reference=self.quality_reference), "display": pixels}
-        if heatmap:
-            extras["heatmap"] = occlusion_map(self.runner, x, int(probs.argmax()))
-        return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}
+        return probs, {**extras, "inputs": x, "embeddings": outputs.get(EMBEDDING)}
 
-    def _predict_sound(self, source: Source, heatmap: bool) -> tuple[np.ndarray, dict]:
+    def _predict_sound(self, source: Source) -> tuple[np.ndarray, dict]:
         params = self.params
         signal, rate = read_audio(source, max_seconds=self.max_audio_seconds)
         check_sound(signal, rate, window_seconds=params.window_seconds)
@@ -262,8 +271,4 @@ class Predictor:
             "n_windows": int(len(windows)),
             "display": stitch_windows(windows[..., 0], start_frames),
         }
-        if heatmap:
-            target = int(probs.argmax())
-            maps = np.stack([occlusion_map(self.runner, window, target, fill=0.0) for window in windows])
-            extras["heatmap"] = stitch_windows(maps, start_frames)
-        return probs, {**extras, "embeddings": outputs.get(EMBEDDING)}
+        return probs, {**extras, "inputs": windows, "start_frames": start_frames, "embeddings": outputs.get(EMBEDDING)}

@@ -3,14 +3,16 @@
 A runner takes a batch of float32 model inputs and returns named outputs,
 `probabilities` and (when the model has one) `embedding`:
 `core.serving.litert.LiteRTModel` for the Keras models' `.tflite` files,
-`core.serving.baseline.BaselineModel` for the baseline's estimator. The
-predictor, the heatmaps and the export's parity check use only this shape.
+`core.serving.baseline.BaselineModel` for the baseline's estimator,
+`core.serving.blend.BlendRunner` for a blend of both. The predictor, the
+heatmaps and the export's parity check use only this shape.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -59,17 +61,31 @@ def latency_ms(model: Callable[[np.ndarray], np.ndarray], x: np.ndarray, *, repe
     return float(np.median(times) * 1000)
 
 
-def open_runner(files: ModelLayout, *, num_threads: int | None = None) -> Runner:
-    """The runner of a trained model: its LiteRT file, else its baseline estimator file.
+def served_file(files: ModelLayout) -> Path:
+    """The file a trained model is served from: its LiteRT file, else its baseline estimator file.
 
     Raises:
-        OSError: neither file exists. ValueError: the file is not a model.
+        FileNotFoundError: neither exists (a blend has neither: `open_runner` reads its `blend.json`).
+    """
+    for path in (files.tflite, files.estimator):
+        if path.is_file():
+            return path
+    raise FileNotFoundError(f"model {files.dir.name} has no exported file")
+
+
+def open_runner(files: ModelLayout, *, num_threads: int | None = None) -> Runner:
+    """The runner of a trained model: its LiteRT file, its baseline estimator file, or its blend of both.
+
+    Raises:
+        OSError: no such file exists. ValueError: the file is not a model, or a blend's part changed.
     """
     from core.serving.baseline import BaselineModel
+    from core.serving.blend import open_blend
     from core.serving.litert import LiteRTModel
 
-    if files.tflite.is_file():
-        return LiteRTModel(files.tflite, num_threads=num_threads)
-    if files.estimator.is_file():
-        return BaselineModel.load(files.estimator)
-    raise FileNotFoundError(f"model {files.dir.name} has no exported file")
+    if files.blend.is_file():
+        return open_blend(files, num_threads=num_threads)
+    path = served_file(files)
+    if path == files.tflite:
+        return LiteRTModel(path, num_threads=num_threads)
+    return BaselineModel.load(path)

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 
 from core.errors import (
@@ -30,6 +28,7 @@ from core.errors import (
     Unavailable,
 )
 from core.inputs.formats import ACCEPTED, FORMATS, FileFormat, sniff
+from core.serving.loaded_models import LoadedModels
 from core.serving.predictor import Prediction, Predictor
 from core.settings import Settings
 from core.store.artifacts import atomic_write
@@ -118,15 +117,17 @@ class PredictionService:
 
     Predictors are loaded once per (run, model) and shared by the process's threads; the
     `LOADED_MODELS` most recently used stay loaded, so a worker's memory does not grow with
-    every model a request names.
+    every model a request names. A load holds up only the requests for the same model
+    (`LoadedModels`): the others are answered meanwhile.
     """
 
     def __init__(self, settings: Settings, audit_log: AuditLog | None = None):
         self.settings = settings
         self.audit_log = audit_log or AuditLog(settings.audit_database_url)
         self.state = ServingState(self.audit_log.engine)
-        self._predictors: OrderedDict[tuple[str, str], Predictor] = OrderedDict()
-        self._lock = threading.Lock()
+        self.loaded: LoadedModels[tuple[str, str], Predictor] = LoadedModels(
+            LOADED_MODELS, lambda key: load_predictor(settings, *key)
+        )
 
     def champion(self) -> dict | None:
         """The promoted champion (`damaged` says why it cannot be served, if so), or None before any promotion."""
@@ -168,13 +169,7 @@ class PredictionService:
                 raise ModelUnavailable(f"unknown model {key!r}; GET /api/models lists the available ones")
         else:
             run_id, model = self._champion_key()
-        with self._lock:
-            if (run_id, model) not in self._predictors:
-                self._predictors[(run_id, model)] = load_predictor(self.settings, run_id, model)
-                while len(self._predictors) > LOADED_MODELS:
-                    self._predictors.popitem(last=False)  # a request still using it keeps its own reference
-            self._predictors.move_to_end((run_id, model))
-            return self._predictors[(run_id, model)]
+        return self.loaded.get((run_id, model))
 
     def _champion_key(self) -> tuple[str, str]:
         best = self.champion()

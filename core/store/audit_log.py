@@ -387,9 +387,16 @@ class AuditLog:
         `label` is the latest review's class; `group` the case reference, else
         the content hash, so one patient's inputs stay on one side of a split.
         An input reviewed in several predictions appears once, with its latest review.
+        Inputs the quality gates refused (blank, silent, too short) are left out even when labelled:
+        no served model ever judges them, and a blank chart or a silent recording labelled "normal"
+        would teach a model that nothing is normal.
         """
         query = _filtered(select(PredictionRecord), Filters(modality=modality, model=model))
-        query = query.where(PredictionRecord.feedback.any(), PredictionRecord.input_path.is_not(None))
+        query = query.where(
+            PredictionRecord.feedback.any(),
+            PredictionRecord.input_path.is_not(None),
+            PredictionRecord.refused_reason.is_(None),
+        )
         with unavailable_on_error(READ_FAILED), Session(self.engine) as session:
             records = session.scalars(query.options(selectinload(PredictionRecord.feedback))).all()
             latest = {r.content_sha256: r for r in sorted(records, key=lambda r: r.feedback[-1].id)}

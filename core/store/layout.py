@@ -20,6 +20,8 @@
         models/<model>/
           model.keras  model.tflite  history.csv  report.json  summary.json
           model.joblib              the baseline's estimator (it has no .keras or .tflite)
+          blend.json                a blend's parts, weights and their served files' SHA-256 (it has no model
+                                    file and no history.csv: `core.training.blend`)
           ood_reference.npz         the training embeddings' reference for the out-of-distribution check
           predictions_<part>[_windows].csv
 
@@ -49,6 +51,7 @@ class ModelLayout:
     report = property(lambda self: self.dir / "report.json")
     summary = property(lambda self: self.dir / "summary.json")
     ood_reference = property(lambda self: self.dir / "ood_reference.npz")
+    blend = property(lambda self: self.dir / "blend.json")
 
     def predictions(self, part: str, *, windows: bool = False) -> Path:
         """`predictions_test.csv`, `predictions_val_windows.csv`, ...: `part` is "test" or "val"."""
@@ -57,7 +60,12 @@ class ModelLayout:
     @property
     def serving(self) -> tuple[Path, ...]:
         """What serving reads of this model: a web worker's mirror of object storage holds only these."""
-        return (self.tflite, self.estimator, self.report, self.summary, self.ood_reference)
+        return (self.tflite, self.estimator, self.blend, self.report, self.summary, self.ood_reference)
+
+    @property
+    def exported(self) -> tuple[Path, ...]:
+        """What a servable model has one of: a LiteRT file, the baseline's estimator, or a blend's recipe."""
+        return (self.tflite, self.estimator, self.blend)
 
 
 @dataclass(frozen=True)

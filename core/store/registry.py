@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from core.config import TRANSFER_MODELS
+from core.config import BLEND_SUFFIX, TRANSFER_MODELS
 from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.evaluation.guardrails import no_evidence_of_skill, promotion_concerns
 from core.store import artifacts, remote
@@ -58,18 +58,14 @@ def _status(run: RunLayout) -> dict | None:
 
 
 def servable_models(artifacts_dir: Path, run_id: str) -> list[str]:
-    """Completed models of a run that have an exported file: LiteRT, or the baseline's estimator.
+    """Completed models of a run that have an exported file: LiteRT, the baseline's estimator, or a blend's recipe.
 
     With object storage, only what serving reads of the run is fetched: a web worker needs no Keras file or preview.
     """
     remote.fetch(artifacts_dir, run_id, full=False)
     run = ArtifactsLayout(artifacts_dir).run(run_id)
     completed = (_status(run) or {}).get("models_completed", [])
-    return [
-        m
-        for m in completed
-        if isinstance(m, str) and (run.model(m).tflite.is_file() or run.model(m).estimator.is_file())
-    ]
+    return [m for m in completed if isinstance(m, str) and any(path.is_file() for path in run.model(m).exported)]
 
 
 def shows_skill(artifacts_dir: Path, run_id: str, model: str) -> bool:
@@ -92,6 +88,7 @@ def starting_weights(artifacts_dir: Path, run_id: str, model: str) -> str:
     the pages must not let that pass unsaid. "" too when the run's config
     cannot be read: nothing is claimed that was not recorded.
     """
+    model = model.removesuffix(BLEND_SUFFIX)  # a blend's backbone is its model part's (`TrainConfig.blends`)
     if model not in TRANSFER_MODELS:
         return ""
     remote.fetch(artifacts_dir, run_id, full=False)
@@ -108,22 +105,25 @@ def starting_weights(artifacts_dir: Path, run_id: str, model: str) -> str:
 
 
 def best_model(artifacts_dir: Path, run_id: str) -> str | None:
-    """The run's servable model with evidence of skill and the highest validation AUROC, or None.
+    """The run's servable model with evidence of skill, the fewest promotion concerns and then the highest
+    validation AUROC, or None.
 
     What the demo promotes: a model with no evidence of skill is never chosen
-    automatically, even when it is the run's only one.
+    automatically, even when it is the run's only one; and one the guardrails
+    object to (it never calls a class, say) loses to one they do not.
     """
     run = ArtifactsLayout(artifacts_dir).run(run_id)
 
-    def val_auc(model: str) -> float:
+    def rank(model: str) -> tuple[int, float]:
+        concerns = len(promotion_concerns(_report(artifacts_dir, run_id, model)))
         try:
             value = artifacts.read_json_cached(run.model(model).summary).get("val_auc")
         except (OSError, ValueError, AttributeError):
-            return float("-inf")
-        return float("-inf") if value is None else float(value)
+            return -concerns, float("-inf")
+        return -concerns, float("-inf") if value is None else float(value)
 
     candidates = [m for m in servable_models(artifacts_dir, run_id) if shows_skill(artifacts_dir, run_id, m)]
-    return max(candidates, key=val_auc, default=None)
+    return max(candidates, key=rank, default=None)
 
 
 def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:

@@ -27,7 +27,9 @@ manifest says `"mirrored": "serving"`); a later full fetch (the dashboard's
 `Settings.mirror()` attaches each mirror to its store; `core.store.registry`
 calls `fetch` before reading a run and `refresh` before listing runs; both do
 nothing for a folder ARTIFACTS_DIR. Failures of the store become one line
-naming what to set (`Unavailable`), never a back-end's traceback.
+naming what to set (`Unavailable`), never a back-end's traceback; an endpoint
+set in the environment that accepts no connection fails so in seconds
+(`answering`), not after the back-end's retries.
 
 Only the schemes of `SCHEMES` are accepted, each tested against a real server
 on localhost (moto's S3; the Google Cloud Storage emulator; Microsoft's Azurite
@@ -44,13 +46,16 @@ import json
 import logging
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator
+import urllib.request
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from core.errors import CoreError, InvalidInput, NotFound, Unavailable
 from core.store import artifacts
@@ -70,18 +75,46 @@ MIRRORED, SERVING = "mirrored", "serving"  # a local manifest's mark of a run mi
 # gcsfs logs each failure it raises with its traceback (`logger.exception`); `Store.reaching` says it in one
 # line instead, and logs the traceback at DEBUG (`--debug`).
 logging.getLogger("gcsfs").setLevel(logging.CRITICAL)
+# How long an endpoint set in the environment has to accept a TCP connection before each use of the store. gcsfs
+# retries a refused connection for about 35 s (its six tries are fixed when the class is defined) and the Azure SDK
+# for about 85 s per request (adlfs passes no retry option to the SDK's client: fsspec/adlfs#502); a server that is
+# merely slow still accepts connections at once, so this refuses only a dead one.
+CONNECT_SECONDS = 3.0
+
+
+def _variable(name: str) -> Callable[[Mapping[str, str]], str | None]:
+    return lambda environ: environ.get(name) or None
+
+
+def _emulator_host(environ: Mapping[str, str]) -> str | None:
+    """STORAGE_EMULATOR_HOST as gcsfs reads it: `host:port` means `http://host:port`; `default` means Google."""
+    host = environ.get("STORAGE_EMULATOR_HOST", "")
+    if host in {"", "default"}:
+        return None
+    return host if host.startswith(("http://", "https://")) else f"http://{host}"
+
+
+def _blob_endpoint(environ: Mapping[str, str]) -> str | None:
+    """The BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING (`Name=value;...`), as the Azure SDK reads it."""
+    for part in environ.get("AZURE_STORAGE_CONNECTION_STRING", "").split(";"):
+        name, _, value = part.partition("=")
+        if name.strip().lower() == "blobendpoint" and value.strip():
+            return value.strip()
+    return None
 
 
 @dataclass(frozen=True)
 class Scheme:
     """A supported object store: its name, the variables that give its credentials and endpoint, what it calls a
-    bucket, and the options its fsspec back-end is opened with."""
+    bucket, the options its fsspec back-end is opened with, and how to read an endpoint URL set in the environment
+    (None: the provider itself)."""
 
     name: str
     credentials: str
     endpoint: str
     bucket: str = "bucket"
     options: dict = field(default_factory=dict)
+    endpoint_url: Callable[[Mapping[str, str]], str | None] = lambda environ: None
 
 
 SCHEMES = {
@@ -91,12 +124,14 @@ SCHEMES = {
         "AWS_ENDPOINT_URL_S3",
         # Fail in seconds, not minutes, when the endpoint does not answer; s3fs passes these to botocore.
         options={"config_kwargs": {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}},
+        endpoint_url=_variable("AWS_ENDPOINT_URL_S3"),
     ),
     "gs": Scheme(
         "Google Cloud Storage",
         "set GOOGLE_APPLICATION_CREDENTIALS to a service account's key file (or run with a service account on "
         "Google Cloud)",
         "STORAGE_EMULATOR_HOST",
+        endpoint_url=_emulator_host,
     ),
     "az": Scheme(
         "Azure Blob Storage (abfs:// is the same)",
@@ -104,8 +139,10 @@ SCHEMES = {
         "AZURE_STORAGE_SAS_TOKEN (or run with a managed identity on Azure)",
         "AZURE_STORAGE_ACCOUNT_NAME, or the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING",
         "container",
-        # adlfs applies these to each upload and download; listings keep the Azure SDK's own retries (about 90 s).
+        # adlfs applies these to each upload and download; listings keep the Azure SDK's own retries (about 90 s
+        # against Azure itself: an endpoint set in the environment is checked first, `answering`).
         {"connection_timeout": 5, "read_timeout": 60},
+        _blob_endpoint,
     ),
 }
 ALIASES = {"abfs": "az"}  # adlfs's other name for the same filesystem
@@ -163,20 +200,26 @@ class Store:
         import fsspec
 
         options = scheme_of(self.url).options
-        with self.reaching("cannot open"):
+        with self.reaching("cannot open", probe=False):
             return fsspec.core.url_to_fs(self.url, use_listings_cache=False, **options)[0]
 
     def key(self, relative: Path | str) -> str:
         return f"{self.root}/{PurePosixPath(relative).as_posix()}"
 
     @contextlib.contextmanager
-    def reaching(self, action: str) -> Iterator[None]:
+    def reaching(self, action: str, *, probe: bool = True) -> Iterator[None]:
         """Turn a failure of the store during `action` into one line naming what to set.
+
+        Args:
+            probe: First make sure an endpoint set in the environment accepts a connection (`answering`), so a
+                dead one fails in seconds rather than after the back-end's retries.
 
         Raises:
             Unavailable: the store refused or failed the work.
         """
         try:
+            if probe:
+                answering(scheme_of(self.url).endpoint_url(os.environ))
             yield
         except CoreError:
             raise
@@ -210,6 +253,26 @@ class Store:
     def _bucket(self, fs: Any) -> None:
         """Raise FileNotFoundError when the bucket itself is missing: an absent object means no run only if not."""
         fs.ls(self.root.split("/")[0])
+
+
+def answering(url: str | None) -> None:
+    """Check that the endpoint `url` (None: the provider itself, not checked) accepts a TCP connection.
+
+    An endpoint reached through a proxy (HTTP_PROXY, HTTPS_PROXY, NO_PROXY) is left to the back-end: only the proxy
+    could say whether it answers.
+
+    Raises:
+        ConnectionError: nothing accepted a connection within CONNECT_SECONDS (or its host name is unknown).
+    """
+    parts = urlsplit(url or "")
+    host = parts.hostname
+    if not host or urllib.request.getproxies().get(parts.scheme) and not urllib.request.proxy_bypass(host):
+        return
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
+    except OSError as exc:
+        raise ConnectionError(f"nothing accepts connections at {host}:{port}: {exc}") from None
 
 
 def _reason(exc: BaseException, url: str) -> str:

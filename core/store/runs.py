@@ -42,6 +42,15 @@ class ModelResult:
         """The headline level's report ({} when the report is missing)."""
         return self.report.get("levels", {}).get(self.report.get("level"), {})
 
+    @property
+    def blend_parts(self) -> list[str]:
+        """The models a blend averages (its report's `blend`), or [] for a model that was trained.
+
+        A blend is fitted from its parts' probabilities, not trained: it has
+        no history.csv, no epochs and no learning curve of its own.
+        """
+        return list((self.report.get("blend") or {}).get("parts") or [])
+
 
 @dataclass
 class Run:
@@ -55,6 +64,7 @@ class Run:
     audit: dict = field(default_factory=dict)
     split: pd.DataFrame | None = None
     preprocessing: dict = field(default_factory=dict)
+    config: dict = field(default_factory=dict)
     comparisons: list[dict] = field(default_factory=list)
     models: dict[str, ModelResult] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
@@ -86,14 +96,16 @@ def _read(run: Run, path: Path, reader: Callable[[Path], Any], *, required: bool
 
 
 def _read_model(run: Run, name: str, files: ModelLayout) -> ModelResult:
-    return ModelResult(
+    result = ModelResult(
         name=name,
         summary=_read(run, files.summary, artifacts.read_json) or {},
         report=_read(run, files.report, artifacts.read_json) or {},
-        history=_read(run, files.history, _csv),
         test=_read(run, files.predictions("test"), _csv),
         test_windows=_read(run, files.predictions("test", windows=True), _csv, required=False),
     )
+    if not result.blend_parts:  # a blend has no history.csv: that is not damage
+        result.history = _read(run, files.history, _csv)
+    return result
 
 
 def load_run(artifacts_dir: Path, run_id: str) -> Run:
@@ -112,10 +124,11 @@ def load_run(artifacts_dir: Path, run_id: str) -> Run:
     run.audit = _read(run, layout.audit, artifacts.read_json) or {}
     run.split = _read(run, layout.split, _csv)
     run.preprocessing = _read(run, layout.preprocessing, artifacts.read_json) or {}
+    run.config = _read(run, layout.config, artifacts.read_json, required=False) or {}
     run.comparisons = _read(run, layout.comparisons, artifacts.read_json, required=False) or []
     for name in run.status.get("models_completed", []):
         result = _read_model(run, name, layout.model(name))
-        if result.report and result.history is not None and result.test is not None:
+        if result.report and (result.history is not None or result.blend_parts) and result.test is not None:
             run.models[name] = result
     return run
 

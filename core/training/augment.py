@@ -170,22 +170,3 @@ def choose_augmentation(asked: str, modality: str, train_images=None) -> dict:
         "chart_cutoff": CHART_CUTOFF,
         "images_measured": len(sample_rows(len(train_images))),
     }
-
-
-def describe_augmentation(record: dict) -> str:
-    """One line for the command line: the mode trained with and, when "auto" chose it, why.
-
-    >>> describe_augmentation({"asked": "auto", "mode": "standard", "chart_score": 0.01, "chart_cutoff": 0.5})
-    'augmentation: standard, chosen by --augment auto: chart score 0.01 < 0.50, the training images look like photos'
-    """
-    mode = record.get("mode", "?")
-    if record.get("asked") != "auto":
-        return f"augmentation: {mode}, as asked"
-    if record.get("chart_score") is None:
-        return f"augmentation: {mode}, chosen by --augment auto (sounds)"
-    score, cutoff = record["chart_score"], record["chart_cutoff"]
-    if mode == "mild":
-        why = f"{score:.2f} >= {cutoff:.2f}, the training images look like charts (no flips or colour changes)"
-    else:
-        why = f"{score:.2f} < {cutoff:.2f}, the training images look like photos"
-    return f"augmentation: {mode}, chosen by --augment auto: chart score {why}"

@@ -42,8 +42,7 @@ import pandas as pd
 from keras import layers
 
 from core.config import TrainConfig
-from core.evaluation.levels import Frames, cv_model_report, prediction_set
-from core.evaluation.metrics import roc_auc
+from core.evaluation.levels import Frames, prediction_set
 from core.evaluation.report import Predictions
 from core.serving.baseline import BaselineModel, MeanOfEstimators
 from core.store.artifacts import atomic_write
@@ -55,10 +54,12 @@ from core.training.models import EMBEDDING, PROBABILITIES, with_embedding
 from core.training.steps import (
     Prepared,
     Trained,
+    cv_report,
     fit_one,
-    judge_report,
+    headline_auc,
     predict_part,
     summary_of,
+    write_frames,
     write_ood_reference,
     write_references,
 )
@@ -105,18 +106,11 @@ def train_one_cv(
         oof.append(predict_part(trained.outputs, fold_run, "test")[0])
     files = writer.run.model(name)
     frames = _pooled(oof, run)
-    _write_frames(files, fits, frames)
-    report = cv_model_report(
-        name,
-        frames,
-        class_names=run.class_names,
-        positive=run.positive,
-        target_sensitivity=config.target_sensitivity,
-        n_resamples=config.bootstrap_resamples,
-        seed=config.seed,
-    )
-    judge_report(writer, run, report, frames[0])
-    report["cv"] = _cv_entry(fits, frames[0], run)
+    write(files.history, pd.concat([fit.history for fit in fits], ignore_index=True))
+    write_frames(files, {"test": frames})  # the OOF predictions are the model's test predictions
+    report = cv_report(writer, name, config, run, frames)
+    facts = [{"best_epoch": fit.best_epoch, "train_seconds": round(fit.train_seconds, 2)} for fit in fits]
+    report["cv"] = cv_entry(frames[0], run, facts)
     ensemble = _ensemble(name, fits, run, files)
     report.update(_export_and_reference(files, ensemble, run))
     headline = prediction_set(frames[0], run.class_names)
@@ -139,32 +133,19 @@ def _pooled(per_fold: list[Frames], run: Prepared) -> Frames:
     return items, windows.iloc[row_order].reset_index(drop=True)
 
 
-def _write_frames(files: ModelLayout, fits: list[Trained], frames: Frames) -> None:
-    """Every fold's learning history (with its `fold`), and the OOF predictions as the model's test predictions."""
-    write(files.history, pd.concat([fit.history for fit in fits], ignore_index=True))
-    items, windows = frames
-    write(files.predictions("test"), items)
-    if windows is not None:
-        write(files.predictions("test", windows=True), windows)
+def cv_entry(items: pd.DataFrame, run: Prepared, facts: list[dict]) -> dict:
+    """The report's `cv`: K, and per fold its held-out size and AUROC (raw OOF probabilities, headline level).
 
-
-def _cv_entry(fits: list[Trained], items: pd.DataFrame, run: Prepared) -> dict:
-    """The report's `cv`: K, and per fold its held-out size and AUROC (raw OOF probabilities, headline level)."""
+    Args:
+        items: The OOF item-level predictions, with `fold`.
+        facts: Per fold, what else the model knows of it (a fit's kept epoch and time; a blend's parts' time).
+    """
     folds = []
-    for fold, fit in enumerate(fits):
+    for fold, known in enumerate(facts):
         held = items[items["fold"] == fold]
-        probs = held[[f"prob_{c}" for c in run.class_names]].to_numpy()
-        auc = roc_auc(held["label_index"].to_numpy(), probs, positive=run.positive if run.positive is not None else 1)
-        folds.append(
-            {
-                "fold": fold,
-                "n_test": int(len(held)),
-                "auc": auc,
-                "best_epoch": fit.best_epoch,
-                "train_seconds": round(fit.train_seconds, 2),
-            }
-        )
-    return {"k": len(fits), "predictions": "out-of-fold", "folds": folds}
+        auc = headline_auc(prediction_set(held, run.class_names), run.positive)
+        folds.append({"fold": fold, "n_test": int(len(held)), "auc": auc, **known})
+    return {"k": len(facts), "predictions": "out-of-fold", "folds": folds}
 
 
 def _fold_figures(fits: list[Trained]) -> dict:

@@ -50,8 +50,12 @@ def check_parity(served: Runner, trained_probs: np.ndarray, x: np.ndarray) -> di
     return {"n": int(len(x)), "max_abs_diff": difference, "tolerance": PARITY_TOLERANCE, "passed": passed}
 
 
-def _served_figures(served: Runner, path: Path, x: np.ndarray, trained_probs: np.ndarray, runtime: str) -> dict:
-    """The report's export entries: parity with the trained model, the file's size, and one input's latency."""
+def served_figures(served: Runner, x: np.ndarray, trained_probs: np.ndarray, *, runtime: str, size: int) -> dict:
+    """The report's export entries: parity with the trained model, the served files' size, one input's latency.
+
+    Args:
+        served: The model as serving opens it. size: Bytes of what it is served from.
+    """
     inputs = as_model_input(x)
     parity = check_parity(served, trained_probs, inputs)
     if not parity["passed"]:
@@ -64,7 +68,7 @@ def _served_figures(served: Runner, path: Path, x: np.ndarray, trained_probs: np
     return {
         "runtime": runtime,
         "litert_parity": parity,
-        "litert_bytes": path.stat().st_size,
+        "litert_bytes": size,
         "litert_latency_ms": latency_ms(served, inputs) if len(inputs) else None,
     }
 
@@ -83,10 +87,10 @@ def export_checked(model: keras.Model, path: Path, x: np.ndarray, keras_probs: n
         The report's `runtime`, `litert_parity`, `litert_bytes` and `litert_latency_ms`.
     """
     export_litert(model, path)
-    return _served_figures(LiteRTModel(path), path, x, keras_probs, "litert")
+    return served_figures(LiteRTModel(path), x, keras_probs, runtime="litert", size=path.stat().st_size)
 
 
 def export_baseline_checked(model: BaselineModel, path: Path, x: np.ndarray, trained_probs: np.ndarray) -> dict:
     """Write the baseline's estimator, load it back as serving will, and measure it as `export_checked` does."""
     atomic_write(path, model.save)
-    return _served_figures(BaselineModel.load(path), path, x, trained_probs, "scikit-learn")
+    return served_figures(BaselineModel.load(path), x, trained_probs, runtime="scikit-learn", size=path.stat().st_size)

@@ -13,6 +13,9 @@ or the baseline's estimator) and `core.store.run_writer` (the files).
 
 Every run trains the baseline first (`TrainConfig.run_models`): each other
 model's report says whether it significantly beats it (`versus_baseline`).
+Then each other model is blended with the baseline (`TrainConfig.blends`,
+`core.training.blend`): a candidate model like the others, made from their
+predictions without training.
 
 With `--cv K` (`DataOptions.cv`) the split table holds folds instead, and
 `core.training.cv` fits each model once per fold with these same steps.
@@ -24,6 +27,7 @@ import logging
 import re
 from collections.abc import Sequence
 from dataclasses import asdict, replace
+from functools import partial
 from pathlib import Path
 
 import numpy as np
@@ -35,24 +39,25 @@ from core.data.dataset import load_dataset
 from core.data.splits import assign_folds, assign_splits, fold_split, linked_units, split_table
 from core.errors import InvalidInput
 from core.evaluation.comparisons import compare_models, versus
-from core.evaluation.levels import model_report, prediction_levels
 from core.evaluation.report import Predictions
 from core.inputs.preprocess import ImagePreprocessing, Preprocessing, SoundPreprocessing
 from core.store.run_writer import RunWriter, write
 from core.store.stamps import new_run_id
 from core.training import cv
 from core.training.augment import choose_augmentation
+from core.training.blend import train_blend
 from core.training.devices import training_devices
 from core.training.encode import encode
-from core.training.export import PARITY_ITEMS
 from core.training.models import BACKBONES, build_backbone, resolve_weights
 from core.training.steps import (
     Prepared,
     fit_one,
-    judge_report,
     ood_reference_of,
+    parity_sample,
     predict_part,
+    split_report,
     summary_of,
+    write_frames,
     write_references,
 )
 
@@ -132,9 +137,8 @@ def train_run(
     writer = RunWriter(artifacts_dir, new_run_id(data.dataset_name))
     log.info("run %s: %d usable %s files, classes %s", writer.run_id, len(usable), dataset.modality, class_names)
     devices = training_devices(config.precision).to_dict()  # what the Keras models train on
-    writer.set_status(
-        dataset=data.dataset_name, modality=dataset.modality, models=list(config.run_models), devices=devices
-    )
+    models = [*config.run_models, *config.blend_models]  # the blends are made last, from the others
+    writer.set_status(dataset=data.dataset_name, modality=dataset.modality, models=models, devices=devices)
     try:
         writer.write_inputs(
             config={"data": asdict(data), "training": asdict(config)},
@@ -212,14 +216,18 @@ def _split_table(
 def _train_models(writer: RunWriter, run: Prepared, config: TrainConfig, weights: dict) -> list[dict]:
     """Train, evaluate and export each model in turn, refreshing the paired comparisons as each completes.
 
-    The baseline comes first, so each later model's report can say whether it beats it.
+    The baseline comes first, so each later model's report can say whether it
+    beats it; the blends come last (`TrainConfig.blends`), made from the
+    predictions their parts have written (`core.training.blend`).
     """
     tests: dict[str, Predictions] = {}
     reports: dict[str, dict] = {}
     rows = []
     train_one = cv.train_one_cv if run.cross_validated else _train_one
-    for name in config.run_models:
-        report, summary, test = train_one(writer, name, weights.get(name), config, run)
+    jobs = [(name, partial(train_one, writer, name, weights.get(name), config, run)) for name in config.run_models]
+    jobs += [(name, partial(train_blend, writer, name, part, config, run)) for name, part in config.blends.items()]
+    for name, job in jobs:
+        report, summary, test = job()
         tests[name], reports[name] = test, report["levels"][report["level"]]
         comparisons = compare_models(
             tests, reports, positive=run.positive, n_resamples=config.bootstrap_resamples, seed=config.seed
@@ -244,28 +252,10 @@ def _train_one(
     predicted = {part: predict_part(trained.outputs, run, part) for part in ("val", "test")}
     frames = {part: frame for part, (frame, _) in predicted.items()}
     embeddings = {part: embedding for part, (_, embedding) in predicted.items()}
-    for part, (items, windows) in frames.items():
-        write(files.predictions(part), items)
-        if windows is not None:
-            write(files.predictions(part, windows=True), windows)
-    levels = prediction_levels(frames, run.class_names)
-    report = model_report(
-        name,
-        levels,
-        class_names=run.class_names,
-        positive=run.positive,
-        target_sensitivity=config.target_sensitivity,
-        n_resamples=config.bootstrap_resamples,
-        seed=config.seed,
-    )
-    judge_report(writer, run, report, frames["test"][0])
-    sample = run.rows("test")[:PARITY_ITEMS]
-    test_items, test_windows = frames["test"]
-    trained_test = test_items if test_windows is None else test_windows
-    trained_probs = trained_test[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
-    report.update(trained.export(run.encoded.x[sample], trained_probs))
+    write_frames(files, frames)
+    report, (val, test) = split_report(writer, name, config, run, frames)
+    report.update(trained.export(*parity_sample(run, frames["test"])))
     report["ood"] = ood_reference_of(files, trained, run, embeddings)
-    val, test = levels[report["level"]]
     summary = summary_of(name, trained, val, run.positive)
     write(files.summary, summary)
     return report, summary, test
@@ -301,4 +291,5 @@ def _results_row(name: str, report: dict, summary: dict) -> dict:
         "train_seconds": summary["train_seconds"],
         "litert_ok": report["litert_parity"]["passed"],
         "cv_folds": report["cv"]["k"] if "cv" in report else None,
+        "blend_of": report["blend"]["parts"] if "blend" in report else None,
     }

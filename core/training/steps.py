@@ -17,9 +17,9 @@ import pandas as pd
 from core.config import BASELINE, TrainConfig
 from core.errors import CoreError
 from core.evaluation import ood
-from core.evaluation.decision import GALLERY_CARDS, headline_decisions
+from core.evaluation.decision import CLASS_SAMPLE, GALLERY_CARDS, headline_decisions
 from core.evaluation.guardrails import no_evidence_of_skill
-from core.evaluation.levels import Frames, prediction_frame
+from core.evaluation.levels import Frames, cv_model_report, model_report, prediction_frame, prediction_levels
 from core.evaluation.metrics import roc_auc
 from core.evaluation.report import Predictions
 from core.inputs.preprocess import Preprocessing, aggregate_windows
@@ -31,7 +31,7 @@ from core.store.layout import ModelLayout
 from core.store.run_writer import RunWriter, write
 from core.training.baseline import fit_baseline, tree_nodes
 from core.training.encode import Encoded, thread_map
-from core.training.export import export_baseline_checked, export_checked
+from core.training.export import PARITY_ITEMS, export_baseline_checked, export_checked
 from core.training.fit import SplitData, fit_model, predict_outputs
 from core.training.models import EMBEDDING, PROBABILITIES, with_embedding
 from core.training.shards import InputRows
@@ -40,7 +40,6 @@ log = logging.getLogger(__name__)
 
 
 QUALITY_REFERENCE_IMAGES = 5000
-CLASS_SAMPLE = 4  # previews kept per class beside a model's errors (`shown_items`)
 
 
 @dataclass
@@ -165,6 +164,60 @@ def judge_report(writer: RunWriter, run: Prepared, report: dict, test_items: pd.
     write_previews(writer, run, shown_items(test_items, headline, run.class_names, run.positive))
 
 
+def split_report(
+    writer: RunWriter, name: str, config: TrainConfig, run: Prepared, frames: dict[str, Frames]
+) -> tuple[dict, tuple[Predictions, Predictions]]:
+    """A single-split model's judged report (`model_report`, `judge_report`) from its validation and test frames.
+
+    A fitted model and a blend (`core.training.blend`) are both judged here, so
+    their figures are made by the same call with the same options.
+
+    Returns:
+        The report (without `versus_baseline`) and the headline level's (validation, test) predictions.
+    """
+    levels = prediction_levels(frames, run.class_names)
+    report = model_report(name, levels, **_report_options(config, run))
+    judge_report(writer, run, report, frames["test"][0])
+    return report, levels[report["level"]]
+
+
+def cv_report(writer: RunWriter, name: str, config: TrainConfig, run: Prepared, oof: Frames) -> dict:
+    """`split_report` of a cross-validated model: its judged `cv_model_report` from out-of-fold frames."""
+    report = cv_model_report(name, oof, **_report_options(config, run))
+    judge_report(writer, run, report, oof[0])
+    return report
+
+
+def _report_options(config: TrainConfig, run: Prepared) -> dict:
+    return {
+        "class_names": run.class_names,
+        "positive": run.positive,
+        "target_sensitivity": config.target_sensitivity,
+        "n_resamples": config.bootstrap_resamples,
+        "seed": config.seed,
+    }
+
+
+def write_frames(files: ModelLayout, frames: dict[str, Frames]) -> None:
+    """A model's prediction frames by part ("val", "test"): `predictions_<part>.csv`, and windows for sounds."""
+    for part, (items, windows) in frames.items():
+        write(files.predictions(part), items)
+        if windows is not None:
+            write(files.predictions(part, windows=True), windows)
+
+
+def parity_sample(run: Prepared, test: Frames) -> tuple[np.ndarray, np.ndarray]:
+    """The first `PARITY_ITEMS` test inputs, and the trained probabilities for them from the test frames.
+
+    The export's parity check compares the served file with these: the rows
+    are windows for sounds (what a runner takes), items for images.
+    """
+    sample = run.rows("test")[:PARITY_ITEMS]
+    items, windows = test
+    trained = items if windows is None else windows
+    return run.encoded.x[sample], trained[[f"prob_{c}" for c in run.class_names]].to_numpy()[: len(sample)]
+
+
 @dataclass
 class Trained:
     """What evaluating and exporting need of a fitted model, whichever kind it is (Keras or the baseline).
@@ -254,8 +307,13 @@ def summary_of(name: str, trained: Trained, val: Predictions, positive: int | No
         "cache_seconds": round(trained.cache_seconds, 2),
         "params": trained.params,
         "model_bytes": trained.saved.stat().st_size,
-        "val_auc": roc_auc(val.labels, val.probs, positive=positive if positive is not None else 1),
+        "val_auc": headline_auc(val, positive),
     }
+
+
+def headline_auc(predictions: Predictions, positive: int | None) -> float | None:
+    """The AUROC that picks the default champion: the positive class's for two classes, one-vs-rest macro for more."""
+    return roc_auc(predictions.labels, predictions.probs, positive=positive if positive is not None else 1)
 
 
 def predict_part(

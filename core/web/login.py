@@ -14,17 +14,22 @@ alone: behind a PaaS router every client has the router's address, and such a
 limit would let anyone lock every user out. The counts are kept in each
 worker's memory, so every gunicorn worker (and every instance) counts on its
 own: the effective limit is the figure times the number of workers.
+
+Changing what is served (promoting, rolling back, saving an operating point)
+is for analysts only when ANALYST_USERS names them (`require_analyst`): a
+clinician's login must not be able to swap the model or close the review band.
 """
 
 from __future__ import annotations
 
 import secrets
 
-from flask import Flask, Response, g, has_request_context, jsonify, request
+from flask import Flask, Response, current_app, g, has_request_context, jsonify, request
 from flask_limiter import ApplicationLimit, Limiter
 from flask_limiter.util import get_remote_address
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from core.errors import CoreError
 from core.web.security import refusal
 
 OPEN_PATHS = ("/healthz",)
@@ -111,6 +116,28 @@ def install(server: Flask, users: dict[str, str]) -> None:
             return None
         g.user = _authenticated(users, dummy)
         return None if g.user else _login_required()
+
+
+class NotAnalyst(CoreError):
+    """A change of what is served asked for by a user whom ANALYST_USERS does not name."""
+
+    status = 403
+
+
+def require_analyst() -> None:
+    """Refuse a change of what is served unless the current user is an analyst of the answering app's settings.
+
+    Both apps call it (the API's routes, the dashboard's callbacks) inside a
+    request. No analysts named lets everyone: open apps have no identity to
+    check, and with AUTH_USERS but no ANALYST_USERS every logged-in user may,
+    as before the setting existed (the apps warn at start-up).
+
+    Raises:
+        NotAnalyst: ANALYST_USERS names analysts and the current user is not one of them (403).
+    """
+    analysts = current_app.extensions["settings"].analysts
+    if analysts and current_user() not in analysts:
+        raise NotAnalyst("only an analyst (ANALYST_USERS) may promote, roll back or change an operating point")
 
 
 def current_user() -> str | None:

@@ -22,6 +22,8 @@ def page(tmp_path):
         log.record(**{**FIELDS, "model": "mobilenet_v2" if index % 2 else "custom_cnn"}, case_ref=f"P-{index:02d}")
     refused = {"predicted": None, "probabilities": {}, "warnings": [], "refused_reason": "recording is silent"}
     log.record(**{**FIELDS, **refused, "model": "Custom_CNN"}, case_ref="R-1")
+    withheld = {"predicted": None, "uncertain": True, "out_of_distribution": True, "ood_score": 9.8}
+    log.record(**{**FIELDS, **withheld}, case_ref="W-1")
     return callback_functions(app), log
 
 
@@ -34,9 +36,9 @@ def test_paging_runs_in_sql_and_a_changed_filter_goes_back_to_the_first_page(pag
     statements = []
     event.listen(log.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
     rows, pages, current, count = _rows(callbacks, None, None, "any", "any")
-    assert (len(rows), pages, current) == (audit.PAGE_SIZE, 2, 0) and "31 recorded" in count
+    assert (len(rows), pages, current) == (audit.PAGE_SIZE, 2, 0) and "32 recorded" in count
     rows, _, current, count = _rows(callbacks, None, None, "any", "any", page=1)
-    assert (len(rows), current) == (31 - audit.PAGE_SIZE, 1) and "page 2 of 2" in count
+    assert (len(rows), current) == (32 - audit.PAGE_SIZE, 1) and "page 2 of 2" in count
     assert any("LIMIT" in s and "OFFSET" in s for s in statements if "FROM predictions" in s)
     _, pages, current, _ = _rows(callbacks, "mobile", None, "any", "any", page=1, triggered=ids.AUDIT_MODEL)
     assert (pages, current) == (1, 0)  # a new filter shows its first page
@@ -51,6 +53,10 @@ def test_model_names_match_in_part_and_rows_read_as_a_person_reads_them(page):
     assert refused["warnings"] == "refused: recording is silent (input not kept: STORE_INPUTS was off)"
     assert refused["run_id"] == "run-1" and refused["created_at"].endswith(("EST", "EDT"))
     assert set(rows[0]) == {"id", *dict(audit.COLUMNS).values()}
+    withheld = next(row for row in rows if row["case_ref"] == "W-1")
+    assert (withheld["predicted"], withheld["probabilities"]) == ("withheld", "not a result")
+    shown = next(row for row in rows if row["case_ref"].startswith("P-"))
+    assert shown["probabilities"] == "sick 80%, well 20%"  # as the card shows them, never "1.00"
     confident, *_ = _rows(callbacks, None, "P-0", "false", "any")
     assert confident and all(row["uncertain"] == "no" for row in confident)
 

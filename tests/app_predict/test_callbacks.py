@@ -55,7 +55,7 @@ def test_a_batch_reports_each_file_and_records_only_the_good_ones(page, model_ke
         rows[2]["status"],
     ]
     assert rows[1]["result"].startswith("Error: not a supported image or sound file")
-    assert "2 of 3 files analysed; 1 could not be read" in status.children
+    assert "2 of 3 files analysed; 1 refused" in status.children
     assert selected == [0] and service.audit_log.count() == before + 2
     detail, index = callbacks["show_detail"]([0], results, inputs)
     card = str(detail.to_plotly_json())

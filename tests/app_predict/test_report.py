@@ -49,6 +49,15 @@ def test_the_report_states_the_result_the_probabilities_and_the_intended_use():
     assert UNCERTAIN_TEXT in uncertain and "no problem found" in uncertain and "<img" not in uncertain
 
 
+def test_an_uncertain_call_at_the_threshold_is_never_called_the_most_likely_class():
+    """At a threshold above 0.5 'normal' is called with the lower probability: the words must stay true."""
+    lower = _result(predicted="normal", uncertain=True, probabilities={"normal": 0.38, "murmur": 0.62}, threshold=0.63)
+    page = report_html(lower, picture=None, heatmap=None, generated_at=WHEN)
+    assert "Called <b>normal</b> at the operating threshold" in page and "most likely" not in page.lower()
+    several = report_html(_result(uncertain=True, threshold=None), picture=None, heatmap=None, generated_at=WHEN)
+    assert "Called <b>murmur</b> as the most probable class" in several
+
+
 def test_the_report_holds_the_case_every_review_the_operating_point_and_local_times():
     page = report_html(_result(reviews=REVIEWS), picture=None, heatmap=None, generated_at=WHEN, zone="Europe/Paris")
     assert "Case reference: <b>CASE-1</b>" in page
@@ -65,7 +74,7 @@ def test_the_report_holds_the_case_every_review_the_operating_point_and_local_ti
 def test_a_withheld_result_gives_no_class_probability_or_heatmap_even_once_reviewed():
     withheld = _result(predicted=None, uncertain=True, out_of_distribution=True, ood_score=2.5, reviews=REVIEWS[1:])
     page = report_html(withheld, picture=PNG, heatmap=PNG, generated_at=WHEN)
-    assert OOD_TEXT in page and "Predicted class" not in page and "Most likely" not in page
+    assert OOD_TEXT in page and "Predicted class" not in page and "Called" not in page
     assert "%" not in page.split("</style>")[1] and page.count(f'src="{PNG}"') == 1  # no probability, no heatmap
     assert "unlike the training data (distance 2.50 times the limit): the class is withheld" in page
     assert "<td>overridden</td><td>normal</td>" in page  # the reviewer's label is a review, not the model's class

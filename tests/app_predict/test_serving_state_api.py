@@ -94,6 +94,8 @@ def test_operating_points_are_versioned_and_served_at_once(served):
         ("/api/champion/rollback", {"reason": "r", "to": True}, 422),
         ("/api/champion/rollback", {"reason": "r", "to": "3"}, 422),
         ("/api/champion/rollback", {"reason": "r", "to": 999}, 404),
+        ("/api/champion/rollback", {"reason": "r", "to": 10**30}, 422),  # beyond any row id: no overflow
+        ("/api/champion/rollback", {"reason": "r", "to": 0}, 422),
         ("/api/operating-points", {"run": "r"}, 422),
         ("/api/operating-points", {"run": "r", "model": "m", "threshold": "high"}, 422),
         ("/api/operating-points", {"run": "r", "model": "m", "threshold": True}, 422),

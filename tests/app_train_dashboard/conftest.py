@@ -108,3 +108,13 @@ def store_recordings_at(run: RunLayout, rate: int) -> None:
             out.setsampwidth(2)
             out.setframerate(rate)
             out.writeframes((np.clip(resample(signal, own_rate, rate), -1, 1) * 32767).astype("<i2").tobytes())
+
+
+BLEND = "custom_cnn_blend"  # made by training from custom_cnn and the baseline (`core.training.blend`)
+BLEND_NOTE = f"{BLEND} averages custom_cnn and baseline: it has no learning curve of its own."
+
+
+@pytest.fixture
+def blend_root(copied_root, run_ids) -> tuple[Path, RunLayout]:
+    """ARTIFACTS_DIR and sound run holding the blend of custom_cnn and the baseline that training made."""
+    return copied_root, ArtifactsLayout(copied_root).run(run_ids["sound"])

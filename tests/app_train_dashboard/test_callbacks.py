@@ -15,8 +15,8 @@ from dash.exceptions import PreventUpdate
 from sqlalchemy import text
 
 from app_train_dashboard import ids, tables
+from app_train_dashboard.components import NO_PREVIEW
 from app_train_dashboard.factory import create_app
-from app_train_dashboard.tabs.errors import NO_PREVIEW
 from core.inputs.previews import PLAYBACK_RATE
 from core.settings import Settings
 from core.store import artifacts
@@ -283,10 +283,11 @@ def test_serving_history_lists_every_change_and_serves_an_earlier_champion_again
     assert {c["id"] for c in columns} == {"id", "when (UTC)", "model", "by", "reason"}
     assert callbacks["champion_history"](None, None, None, rows) == (no_update, no_update)  # a selection survives
     serve_again = callbacks["serve_again"]
-    assert "Select the row" in str(serve_again(1, None, "why").children)
-    assert "give a reason" in str(serve_again(1, [first["id"]], "").children)
-    result = serve_again(1, [first["id"]], "trial over")
-    assert result.color == "success"
+    assert "Select the row" in str(serve_again(1, None, "why")[0].children)
+    refused = serve_again(1, [first["id"]], "")
+    assert "give a reason" in str(refused[0].children) and refused[1:] == (no_update,) * 3  # kept to correct
+    result, *cleared = serve_again(1, [first["id"]], "trial over")
+    assert result.color == "success" and cleared == [[], [], ""]  # no stale row for a second click to serve
     latest = state.champion()
     assert (latest["run_id"], latest["model"], latest["reason"]) == (first["run_id"], first["model"], "trial over")
 

@@ -24,7 +24,7 @@ from core.errors import Unavailable
 from core.store import remote
 from core.store.registry import list_runs, servable_models
 from tests.support import object_stores
-from tests.support.servers import ROOT, local_program
+from tests.support.servers import ROOT, free_port, local_program
 
 AZURITE = ROOT / ".tools" / "azurite" / "node_modules" / ".bin" / "azurite-blob"
 # Azurite's one account, with the fixed key Microsoft publishes for it: not a secret, and useless against Azure.
@@ -100,3 +100,15 @@ def test_a_wrong_azure_key_says_access_is_denied(container, tmp_path, monkeypatc
             servable_models(object_stores.mirror(container, tmp_path, "cache"), "some-run")
     finally:
         AzureBlobFileSystem.clear_instance_cache()  # the next test's filesystem must take the right key again
+
+
+def test_a_dead_endpoint_says_what_to_set_at_once(tmp_path, monkeypatch):
+    """Nothing listens at the connection string's BlobEndpoint: one line, not after the Azure SDK's minutes of retries.
+
+    Needs no Azurite: the store is refused before any request.
+    """
+    endpoint = f"http://127.0.0.1:{free_port()}/{ACCOUNT}"
+    connection = f"DefaultEndpointsProtocol=http;AccountName={ACCOUNT};AccountKey={KEY};BlobEndpoint={endpoint};"
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", connection)
+    variable = "AZURE_STORAGE_ACCOUNT_NAME, or the BlobEndpoint of AZURE_STORAGE_CONNECTION_STRING"
+    object_stores.check_dead_endpoint_says_what_to_set("az://artifacts/prefix", tmp_path, variable)

@@ -23,7 +23,7 @@ from core.settings import Settings
 from core.store import remote
 from core.store.registry import servable_models
 from tests.support import object_stores
-from tests.support.servers import local_service
+from tests.support.servers import free_port, local_service
 
 
 @pytest.fixture(scope="module")
@@ -63,6 +63,13 @@ def test_a_missing_bucket_says_what_to_set(bucket, tmp_path):
     url = f"gs://no-such-bucket-{uuid.uuid4().hex[:8]}/prefix"
     with pytest.raises(Unavailable, match=f"ARTIFACTS_DIR {url}: the bucket does not exist.*STORAGE_EMULATOR_HOST"):
         servable_models(object_stores.mirror(url, tmp_path, "cache"), "some-run")
+
+
+def test_a_dead_endpoint_says_what_to_set_at_once(tmp_path, monkeypatch):
+    """Nothing listens at STORAGE_EMULATOR_HOST: one line, not after gcsfs' half a minute of retries."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"127.0.0.1:{free_port()}")  # gcsfs adds the http:// itself
+    monkeypatch.setenv("GCSFS_EXPERIMENTAL_ZB_HNS_SUPPORT", "false")  # as `bucket` sets it, whichever runs first
+    object_stores.check_dead_endpoint_says_what_to_set("gs://artifacts/prefix", tmp_path, "STORAGE_EMULATOR_HOST")
 
 
 @pytest.mark.parametrize("url", ["memory://bucket/prefix", "adl://store/prefix", "abfss://container@account/prefix"])

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from core.errors import InvalidInput, NotFound
+from core.errors import InvalidInput, NotFound, Unavailable
 from core.settings import Settings
 from core.store import remote
 from core.store.layout import ArtifactsLayout
@@ -67,3 +67,20 @@ def check_damaged_object_refused(image_run: tuple, url: str, tmp_path: Path) -> 
 
     with pytest.raises(NotFound, match=r"model\.tflite does not match the SHA-256 of its manifest"):
         servable_models(mirror(url, tmp_path, "cache"), run_id)
+
+
+def check_dead_endpoint_says_what_to_set(url: str, tmp_path: Path, variable: str) -> None:
+    """Nothing listens at the endpoint `variable` names: reading and listing runs each give the same one line.
+
+    The store is refused before its back-end's retries (`remote.CONNECT_SECONDS`), so the line comes in seconds,
+    which is not asserted: what is asserted is the line itself.
+    """
+    mirrored = mirror(url, tmp_path, "cache")
+    named = f"the endpoint does not answer; check {variable} (unset for the provider itself) and the network"
+    with pytest.raises(Unavailable) as refused:
+        servable_models(mirrored, "some-run")
+    assert str(refused.value) == f"cannot read run some-run from ARTIFACTS_DIR {url}: {named}"
+    with pytest.raises(Unavailable) as unlisted:
+        remote.Store(url).published()
+    assert str(unlisted.value) == f"cannot list the runs of ARTIFACTS_DIR {url}: {named}"
+    assert list_runs(mirrored) == []  # the apps keep serving what is mirrored, and log the same line

@@ -72,6 +72,14 @@ def test_temperature_scaling_fixes_overconfidence_and_lowers_ece(rng):
     assert report["temperature"] == pytest.approx(temperature)
 
 
+def test_a_perfectly_separated_validation_set_is_not_sharpened_into_certainty():
+    y = np.array([0, 0, 0, 1, 1, 1])
+    probs = _binary([0.1, 0.05, 0.2, 0.9, 0.95, 0.8])  # every item right: the log loss falls towards T = 0
+    assert fit_temperature(y, probs) == 1.0
+    underconfident = _binary(np.where(np.arange(400) % 5 == 0, 0.4, 0.6))  # right 80% of the time at 60%
+    assert fit_temperature(np.ones(400, dtype=int), underconfident) < 1  # a real minimum below 1 is kept
+
+
 def test_reliability_bins_by_hand():
     y = np.array([0, 1, 1, 1])
     probs = _binary([0.05, 0.15, 0.95, 0.91])

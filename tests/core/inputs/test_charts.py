@@ -5,7 +5,14 @@ import pytest
 from PIL import Image, ImageDraw
 
 from core.data.demo import AUDIOGRAM_CLASSES, draw_audiogram
-from core.inputs.charts import CHART_CUTOFF, chart_score, looks_like_charts, paper_share, sample_rows
+from core.inputs.charts import (
+    CHART_CUTOFF,
+    chart_score,
+    describe_augmentation,
+    looks_like_charts,
+    paper_share,
+    sample_rows,
+)
 from core.inputs.preprocess import ImagePreprocessing, load_image, resize_image
 from tests.core.serving.test_ood import noise_png, photo_like
 
@@ -102,3 +109,13 @@ def test_only_rgb_bytes_are_measured():
         chart_score(np.zeros((0, 8, 8, 3), np.uint8))
     tinted_paper = np.full((4, 4, 3), (235, 225, 200), np.uint8)  # yellowed paper is still paper
     assert paper_share(tinted_paper) == 1.0
+
+
+def test_the_augmentation_record_is_told_in_words_and_older_runs_say_it_was_not_recorded():
+    charts = {"asked": "auto", "mode": "mild", "chart_score": 0.96, "chart_cutoff": CHART_CUTOFF, "images_measured": 25}
+    assert describe_augmentation(charts) == (
+        "mild, chosen by --augment auto: chart score 0.96 >= 0.50, the training images look like charts"
+        " (no flips or colour changes) (25 training images measured)"
+    )
+    assert describe_augmentation({"asked": "auto", "mode": "standard"}) == "standard, chosen by --augment auto (sounds)"
+    assert describe_augmentation({}).startswith("not recorded")

@@ -112,6 +112,18 @@ def test_review_band_makes_a_prediction_uncertain(sound_run):
     assert Predictor(run_dir, "custom_cnn").predict(path).operating_point_version == 0  # the fitted one by default
 
 
+def test_the_heatmap_explains_the_class_called_at_the_operating_point_not_the_argmax(sound_run):
+    artifacts_dir, run_id, _ = sound_run
+    predictor = Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "custom_cnn")
+    path = _test_files(artifacts_dir, run_id, 1)[0]
+    called = {
+        t: predictor.predict(path, heatmap=True, operating_point=OperatingPoint(1, t, (0.0, 0.0))) for t in (0, 1)
+    }
+    assert called[0].predicted == predictor.class_names[predictor.positive] != called[1].predicted
+    assert called[0].probabilities == called[1].probabilities  # one input, two calls: only the threshold differs
+    assert not np.allclose(called[0].heatmap, called[1].heatmap)  # each explains its own call
+
+
 def test_bad_inputs_and_missing_models_are_clear_errors(image_run, tmp_path, capsys):
     artifacts_dir, run_id, _ = image_run
     predictor = Predictor(ArtifactsLayout(artifacts_dir).run(run_id).dir, "custom_cnn")

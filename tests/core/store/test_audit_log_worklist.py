@@ -168,3 +168,11 @@ def test_a_review_given_without_reading_one_added_meanwhile_is_refused(audit):
         audit.add_feedback(case, verdict="confirmed", correct_label="sick", user="ben", reviews_seen=0)
     audit.add_feedback(case, verdict="confirmed", correct_label="sick", user="ben", reviews_seen=1)  # once read
     assert [(r["user"], r["correct_label"]) for r in audit.get(case)["reviews"]] == [("ana", "well"), ("ben", "sick")]
+
+
+def test_a_labelled_refusal_is_not_exported_for_training(audit, tmp_path):
+    data = _audiogram(11)
+    digest = hashlib.sha256(data).hexdigest()
+    case = audit.record(**_refusal(content_sha256=digest, input_path=_kept(tmp_path, data)), case_ref="blank")
+    audit.add_feedback(case, verdict="overridden", correct_label="well")
+    assert audit.reviewed_manifest(modality="image").splitlines() == ["path,label,group"]

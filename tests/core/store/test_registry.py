@@ -5,6 +5,7 @@ import shutil
 import pytest
 
 from core.errors import InvalidInput, NotFound, PromotionRefused
+from core.evaluation.guardrails import promotion_concerns
 from core.store import artifacts
 from core.store.audit_log import AuditLog
 from core.store.layout import ArtifactsLayout
@@ -34,13 +35,28 @@ def test_nothing_is_served_until_a_model_is_promoted(two_runs):
     assert champion(root, state) is None  # no "newest run's best model" by default
 
 
+def _expected_best(run, models: list[str]) -> str:
+    """The model with the fewest promotion concerns, then the highest validation AUROC."""
+
+    def rank(model: str) -> tuple[int, float]:
+        concerns = promotion_concerns(artifacts.read_json(run.model(model).report))
+        return -len(concerns), artifacts.read_json(run.model(model).summary)["val_auc"]
+
+    return max(models, key=rank)
+
+
 def test_best_model_is_the_runs_best_by_validation_auc_among_models_that_show_skill(two_runs):
     root, _, _, sound_id = two_runs
     run = ArtifactsLayout(root).run(sound_id)
-    models = ("baseline", "custom_cnn", "mobilenet_v2")
+    models = ("baseline", "custom_cnn", "mobilenet_v2", "custom_cnn_blend", "mobilenet_v2_blend")
     skilled = [m for m in models if not artifacts.read_json(run.model(m).report)["no_evidence_of_skill"]]
-    aucs = {m: artifacts.read_json(run.model(m).summary)["val_auc"] for m in skilled}
-    assert aucs[best_model(root, sound_id)] == max(aucs.values())
+    chosen = best_model(root, sound_id)
+    assert chosen == _expected_best(run, skilled)
+    files = run.model(chosen)
+    report = artifacts.read_json(files.report)
+    report["levels"][report["level"]]["operating_point"]["sensitivity"] = 0.0  # now it never calls the positive class
+    artifacts.write_json(files.report, report)
+    assert best_model(root, sound_id) == _expected_best(run, skilled)  # a model the guardrails object to loses
     for model in skilled:  # a model whose test AUROC interval includes 0.5 is never the automatic choice
         files = run.model(model)
         report = artifacts.read_json(files.report)

@@ -6,10 +6,11 @@ import pytest
 
 import core.training.fit as fit_module
 from core.config import DataOptions, TrainConfig
+from core.inputs.charts import describe_augmentation
 from core.inputs.preprocess import ImagePreprocessing
 from core.store import artifacts
 from core.store.layout import ArtifactsLayout
-from core.training.augment import build_augmenter, choose_augmentation, describe_augmentation
+from core.training.augment import build_augmenter, choose_augmentation
 from core.training.run import train_run
 from tests.core.inputs.test_charts import audiograms, photos
 
@@ -29,7 +30,7 @@ def test_auto_is_the_default_and_is_chosen_per_modality():
 @pytest.mark.parametrize("mode", ["standard", "mild", "none"])
 def test_an_explicit_mode_is_kept_whatever_the_images(mode):
     assert choose_augmentation(mode, "image", audiograms(2)) == {"asked": mode, "mode": mode}
-    assert describe_augmentation({"asked": mode, "mode": mode}) == f"augmentation: {mode}, as asked"
+    assert describe_augmentation({"asked": mode, "mode": mode}) == f"{mode}, as asked"
 
 
 def test_auto_never_reaches_the_augmenter_unresolved():

@@ -1,5 +1,6 @@
 """End to end: train custom_cnn and a transfer model (weights=None) on generated data, check the artifacts."""
 
+import itertools
 import json
 import shutil
 import wave
@@ -33,7 +34,8 @@ def test_image_run_writes_every_artifact(image_run):
     for name in RUN_FILES:
         assert getattr(layout, name).is_file(), name
     status = artifacts.read_json(layout.status)
-    assert status["state"] == "complete" and status["models_completed"] == ["baseline", "custom_cnn", "mobilenet_v2"]
+    models = ["baseline", "custom_cnn", "mobilenet_v2", "custom_cnn_blend", "mobilenet_v2_blend"]  # blends last
+    assert status["state"] == "complete" and status["models_completed"] == models
     assert status["modality"] == "image" and status["dataset"] == "synthetic-audiograms"
     assert artifacts.read_json(layout.classes)["class_names"] == ["high_frequency_loss", "noise_notch", "normal"]
     assert artifacts.read_json(layout.preprocessing) == {"image_size": 64, "modality": "image"}
@@ -67,11 +69,11 @@ def test_image_run_writes_every_artifact(image_run):
         assert np.array(item["confusion_matrix"]).sum() == len(test)
         assert report["litert_parity"]["passed"] and report["litert_parity"]["max_abs_diff"] <= 1e-4
         assert files.tflite.is_file() and report["litert_latency_ms"] > 0
-    assert list(results["model"]) == ["baseline", "custom_cnn", "mobilenet_v2"]
+    assert list(results["model"]) == models
     comparisons = artifacts.read_json(layout.comparisons)
-    pairs = [("baseline", "custom_cnn"), ("baseline", "mobilenet_v2"), ("custom_cnn", "mobilenet_v2")]
-    assert [(c["a"], c["b"]) for c in comparisons] == pairs
-    assert comparisons[2]["text"].startswith("custom_cnn vs mobilenet_v2: ")
+    assert [(c["a"], c["b"]) for c in comparisons] == list(itertools.combinations(sorted(models), 2))
+    pair = next(c for c in comparisons if (c["a"], c["b"]) == ("custom_cnn", "mobilenet_v2"))
+    assert pair["text"].startswith("custom_cnn vs mobilenet_v2: ")
 
 
 def test_training_metrics_csv_has_a_row_per_run_model_and_epoch(image_run, sound_run):
