@@ -171,14 +171,6 @@ def report(data_dir: Path) -> dict:
     return summary
 
 
-def _oof_frames(layout, model: str) -> list:
-    """A model's out-of-fold (items, windows) frames as the run wrote them."""
-    import pandas as pd
-
-    files = layout.model(model)
-    return [pd.read_csv(files.predictions("test", windows=windows)) for windows in (False, True)]
-
-
 def _headline(report: dict) -> dict:
     headline = report["levels"][report["level"]]
     keys = ("n", "auc", "auc_ci", "balanced_accuracy", "balanced_accuracy_ci", "sensitivity_at_90_specificity")
@@ -194,19 +186,18 @@ def cv(run_dir: Path, model: str = "custom_cnn") -> dict:
     from core.inputs.preprocess import preprocessing_from_dict
     from core.store.artifacts import read_json
     from core.store.layout import RunLayout
-    from core.training.blend import aggregated, mean_frame
+    from core.training.blend import blend_frames, read_frames
 
     layout = RunLayout(run_dir)
     classes = read_json(layout.classes)
     names = classes["class_names"]
     positive = names.index(classes["positive_class"])
-    aggregation = preprocessing_from_dict(read_json(layout.preprocessing)).aggregation
-    frames = {name: _oof_frames(layout, name) for name in (model, BASELINE)}
-    windows = mean_frame([frames[name][1] for name in (model, BASELINE)], names)
-    items = aggregated(mean_frame([frames[name][0] for name in (model, BASELINE)], names), windows, names, aggregation)
+    params = preprocessing_from_dict(read_json(layout.preprocessing))
+    frames = {name: read_frames(layout.model(name), "test") for name in (model, BASELINE)}
+    blended = blend_frames([frames[model], frames[BASELINE]], names, params)
     blend, reports = f"{model}_blend", {name: read_json(layout.model(name).report) for name in frames}
-    reports[blend] = cv_model_report(blend, (items, windows), class_names=names, positive=positive, seed=42)
-    frames[blend] = [items, windows]
+    reports[blend] = cv_model_report(blend, blended, class_names=names, positive=positive, seed=42)
+    frames[blend] = blended
     headlines = {name: report["levels"][report["level"]] for name, report in reports.items()}
     tests = {name: prediction_set(frames[name][0], names) for name in reports}
     comparisons = compare_models(tests, headlines, positive=positive, seed=42)

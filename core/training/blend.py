@@ -28,7 +28,7 @@ import pandas as pd
 from core.config import BASELINE, TrainConfig
 from core.evaluation.levels import Frames, prediction_set
 from core.evaluation.report import Predictions
-from core.inputs.preprocess import aggregate_windows, as_model_input
+from core.inputs.preprocess import Preprocessing, aggregate_windows, as_model_input
 from core.serving.blend import recipe
 from core.serving.runner import open_runner, served_file
 from core.store.artifacts import read_json
@@ -110,21 +110,30 @@ def _judged_cv(
 
 
 def blended(writer: RunWriter, parts: tuple[str, ...], part: str, run: Prepared) -> Frames:
-    """The blend's prediction frames of one split ("val" or "test"), from its parts' written frames.
+    """The blend's prediction frames of one split ("val" or "test"), from its parts' written frames."""
+    frames = [read_frames(writer.run.model(name), part) for name in parts]
+    return blend_frames(frames, run.class_names, run.params)
+
+
+def blend_frames(frames: list[Frames], class_names: list[str], params: Preprocessing) -> Frames:
+    """The blend of its parts' (items, windows) frames of one split.
 
     Sounds: the windows are averaged, then each recording's windows are
     aggregated as the run aggregates them (`predict_part` does the same), so
     with "max" aggregation a recording's blend is not the mean of its parts'.
+
+    Args:
+        params: The run's preprocessing; for sounds, its window `aggregation`.
     """
-    frames = [_read_frames(writer.run.model(name), part) for name in parts]
-    items = mean_frame([items for items, _ in frames], run.class_names)
+    items = mean_frame([items for items, _ in frames], class_names)
     if frames[0][1] is None:
         return items, None
-    windows = mean_frame([windows for _, windows in frames], run.class_names)
-    return aggregated(items, windows, run.class_names, run.params.aggregation), windows
+    windows = mean_frame([windows for _, windows in frames], class_names)
+    return aggregated(items, windows, class_names, params.aggregation), windows
 
 
-def _read_frames(files: ModelLayout, part: str) -> Frames:
+def read_frames(files: ModelLayout, part: str) -> Frames:
+    """A model's written (items, windows) prediction frames of one split; windows None for images."""
     windows = files.predictions(part, windows=True)
     return pd.read_csv(files.predictions(part)), pd.read_csv(windows) if windows.is_file() else None
 

@@ -10,7 +10,7 @@ regression fails the test instead of hanging it, and nothing asserts a time.
 import shutil
 import threading
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import pytest
 
@@ -76,6 +76,23 @@ def waiting(monkeypatch, count: int) -> threading.Event:
     return reached
 
 
+def asked_while_held(
+    pool: ThreadPoolExecutor,
+    service: PredictionService,
+    key: str,
+    requests: int,
+    loads: HeldLoads,
+    all_in: threading.Event,
+) -> list[Future]:
+    """`requests` calls for `key` submitted while `loads` holds its load, which is released once `all_in` is set."""
+    try:
+        asked = [pool.submit(service.predictor, key) for _ in range(requests)]
+        assert all_in.wait(WAIT) and loads.started.wait(WAIT)
+    finally:
+        loads.release.set()
+    return asked
+
+
 @pytest.fixture
 def service(image_run, tmp_path):
     """A service over a copy of the image run; the run id."""
@@ -108,11 +125,7 @@ def test_requests_for_a_model_being_loaded_share_its_one_load(service, monkeypat
     loads, requests = HeldLoads(monkeypatch, "custom_cnn"), 6
     all_in = entered(service, requests)
     with ThreadPoolExecutor(requests) as pool:
-        try:
-            asked = [pool.submit(service.predictor, cnn) for _ in range(requests)]
-            assert all_in.wait(WAIT) and loads.started.wait(WAIT)
-        finally:
-            loads.release.set()
+        asked = asked_while_held(pool, service, cnn, requests, loads, all_in)
         predictors = [future.result(timeout=WAIT) for future in asked]
     assert loads.calls == {"custom_cnn": 1}
     assert all(predictor is predictors[0] for predictor in predictors)
@@ -128,11 +141,7 @@ def test_a_failed_load_is_not_kept_and_the_next_request_loads_again(service, mon
     loads, requests = HeldLoads(monkeypatch, "custom_cnn"), 3
     all_in = waiting(monkeypatch, requests - 1)  # the others wait on the one load (released below, so it fails)
     with ThreadPoolExecutor(requests) as pool:
-        try:
-            asked = [pool.submit(service.predictor, cnn) for _ in range(requests)]
-            assert all_in.wait(WAIT) and loads.started.wait(WAIT)
-        finally:
-            loads.release.set()
+        asked = asked_while_held(pool, service, cnn, requests, loads, all_in)
         for future in asked:  # those that waited for the failed load get its error, not a hang
             with pytest.raises(Unavailable, match="custom_cnn cannot be served"):
                 future.result(timeout=WAIT)
