@@ -4,7 +4,8 @@
     POST /api/feedback              JSON prediction_id, verdict (confirmed|overridden), correct_label, comment
     GET  /api/models                the servable models, champion flagged; `champion`: the promoted one, `damaged` if so
     GET  /api/predictions           audit-log rows, newest first, filtered (JSON, or CSV with ?format=csv);
-                                    ?awaiting_review=true: the review worklist, oldest first
+                                    ?awaiting_review=true: the review worklist, oldest first;
+                                    ?refused=true: the uploads refused for quality (never on the worklist)
     GET  /api/reviewed-manifest.csv ?modality=image|sound[&model=]: reviewed cases as a training manifest
     GET  /api/predictions/<id>/report  the recorded prediction's HTML report, with every review so far
     GET  /api/champion              the champion (`damaged` if so) and its history, newest first
@@ -58,7 +59,7 @@ from core.store.database import unavailable_on_error
 from core.web.login import current_user, require_analyst
 from core.web.redact import redact
 from core.web.security import WRITE_METHODS
-from core.web.server import service
+from core.web.server import no_such_asset, service
 
 log = logging.getLogger(__name__)
 api = Blueprint("api", __name__)
@@ -285,6 +286,7 @@ def healthz() -> tuple[Response, int]:
     try:
         predictor = predictions_service.predictor()
         model = model_key(predictor.run_id, predictor.model_name)
+        predictions_service.operating_point(predictor)  # a champion with no valid operating point serves nothing
     except CoreError as exc:
         model = None
         problems.append(str(exc))
@@ -342,11 +344,6 @@ def _api_routes_only(routes: Map) -> Callable[[], None]:
     return only_api_routes
 
 
-def _no_such_asset(_exc: DependencyException) -> Response:
-    """A script path Dash does not serve (a typo, a probe for `../`): 404, not a 500 and a traceback in the log."""
-    return Response("Not found.", 404, mimetype="text/plain")
-
-
 def _unexpected(exc: Exception):
     """A bug: logged with its traceback, answered with one line that points to the log."""
     log.exception("unexpected error on %s", request.path)
@@ -365,5 +362,5 @@ def install(server: Flask) -> None:
     rules = [rule for rule in server.url_map.iter_rules() if rule.endpoint.startswith(f"{api.name}.")]
     server.before_request(_api_routes_only(Map([Rule(r.rule, methods=r.methods, endpoint=r.endpoint) for r in rules])))
     server.register_error_handler(HTTPException, _http_error)
-    server.register_error_handler(DependencyException, _no_such_asset)
+    server.register_error_handler(DependencyException, no_such_asset)
     server.register_error_handler(Exception, _unexpected)

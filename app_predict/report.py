@@ -14,6 +14,7 @@ from datetime import datetime
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
+from core.web.probabilities import percent
 from core.web.times import local_time
 
 INTENDED_USE = (
@@ -30,18 +31,6 @@ _templates = Environment(
     autoescape=select_autoescape(["html"]),
     undefined=StrictUndefined,
 )
-
-
-def percent(value: float, digits: int = 0) -> str:
-    """A probability as a percentage that never reads 100% or 0%: no model is certain, and a
-    rounded "100%" reads as certainty to a clinician. Above the largest value `digits` can show
-    below 100%, it reads ">99%" (">99.9%" with one digit); likewise "<1%" at the other end."""
-    step = 10.0 ** -(digits + 2)
-    if value >= 1 - step / 2:
-        return f">{1 - step:.{digits}%}"
-    if value < step / 2:
-        return f"<{step:.{digits}%}"
-    return f"{value:.{digits}%}"
 
 
 _templates.filters["percent"] = lambda value: percent(value, 1)

@@ -34,15 +34,22 @@ def _verdict(result: dict) -> dbc.Alert:
         return dbc.Alert(
             [
                 html.H4(UNCERTAIN_TEXT, className="mb-1"),
-                html.Div(
-                    f"Called {result['predicted']} {called_at(result)}, but inside the review band: "
-                    "a specialist should decide."
-                ),
+                html.Div(f"Called {result['predicted']} {called_at(result)}, but {why_referred(result)}."),
             ],
             color="warning",
             className="verdict-uncertain",
         )
     return dbc.Alert(html.H4(result["predicted"], className="mb-0"), color="info", className="verdict")
+
+
+def why_referred(result: dict) -> str:
+    """Why an answered result is referred, in words: inside the review band, or the input could not be checked."""
+    if result.get("out_of_distribution") is None:
+        return (
+            "this model cannot check that the input is like its training data (it was exported before the "
+            "check existed), so it gives no confident answer: a specialist should decide"
+        )
+    return "inside the review band: a specialist should decide"
 
 
 def _heat_controls(*, withheld: bool) -> html.Div:
@@ -70,7 +77,11 @@ def _heat_controls(*, withheld: bool) -> html.Div:
                 ],
                 className="g-2 align-items-center",
             ),
-            html.Div(id=ids.HEATMAP_NOTE, className="small text-muted heatmap-legend"),
+            dcc.Loading(  # the heatmap takes seconds: say so while it is computed
+                html.Div(id=ids.HEATMAP_NOTE, className="small text-muted heatmap-legend"),
+                type="dot",
+                custom_spinner=html.Div("Computing the heatmap…", className="small text-muted"),
+            ),
         ],
         className="heat-controls",
     )
@@ -102,13 +113,28 @@ def _probabilities(result: dict) -> list:
     return [html.H6("Calibrated probability per class"), dcc.Graph(figure=probabilities, config=GRAPH_CONFIG)]
 
 
+def operating_point(result: dict) -> str:
+    """The operating point that decided, in words: its version, who set it, the threshold and the review band.
+
+    What was served must be exactly what an analyst approved, so the card names it: version 0 is the
+    run's fitted point, a later version one saved by an analyst.
+    """
+    version, threshold, band = result.get("operating_point_version"), result.get("threshold"), result.get("review_band")
+    if version is None or not band:
+        return "Operating point not recorded (a prediction made before operating points were versioned)"
+    source = "fitted at training" if version == 0 else "saved by an analyst"
+    rule = "the most probable class" if threshold is None else f"threshold {threshold:.3g}"
+    return f"Operating point version {version} ({source}): {rule}, review band {band[0]:.3g}-{band[1]:.3g}"
+
+
 def _facts(result: dict) -> list:
-    """Probabilities per class, the model, the training-data check, the prediction id and the input-quality warnings."""
+    """Probabilities per class, the model and operating point, the training-data check, the id and the warnings."""
     check, weights = result.get("ood_reason"), result.get("model_weights")
     return [
         *_probabilities(result),
         *([html.Div(f"Case {result['case_ref']}", className="small fw-semibold")] if result.get("case_ref") else []),
         html.Div(f"Model {result['model']} · run {result['run_id']}", className="small text-muted"),
+        html.Div(operating_point(result), className="small text-muted operating-point"),
         *([html.Div(f"Backbone {weights}", className="small text-muted model-weights")] if weights else []),
         *([html.Div(f"Training-data check: {check}", className="small text-muted ood-check")] if check else []),
         html.Div(f"Prediction id {result['id']}", className="small text-muted"),
@@ -163,6 +189,7 @@ def result_card(
     picture: go.Figure | None = None,
     waveform: go.Figure | None = None,
     audio_src: str | None = None,
+    audio_note: str | None = None,
 ) -> dbc.Card:
     """The selected result.
 
@@ -174,6 +201,7 @@ def result_card(
         picture: The input as the model sees it (`figures.fig_image` or `fig_spectrogram`).
         waveform: The recording's envelope, for sounds.
         audio_src: The recording as a data URI, for the player.
+        audio_note: What the player leaves out of the recording, if anything.
     """
     if waveform is None:
         middle = [dbc.Row([dbc.Col(_picture(result, picture), md=6), dbc.Col(_facts(result), md=6)])]
@@ -182,6 +210,7 @@ def result_card(
             dcc.Graph(figure=waveform, config=GRAPH_CONFIG),
             *_picture(result, picture),
             html.Audio(src=audio_src, controls=True, className="w-100 mt-2 no-print"),
+            *([html.Div(audio_note, className="small text-muted no-print player-note")] if audio_note else []),
             html.Div(_facts(result), className="mt-3"),
         ]
     body = [

@@ -39,6 +39,9 @@ _LINE_BREAK = re.compile(r"[\t\n\r]")
 # worklist and the report. Refused in one-line fields (names, references, labels), not in free-text comments,
 # where right-to-left writers use the marks.
 _DIRECTION = re.compile("[\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Invisible characters: "CASE\u200b1" reads as "CASE1" everywhere, but a search for CASE1 never finds it. Joiners
+# (U+200C, U+200D) are left alone: Persian words and emoji sequences need them.
+_INVISIBLE = re.compile("[\u200b\u2060\ufeff]")
 _DIGITS = re.compile(r"[0-9]{1,9}")
 Model = TypeVar("Model", bound=BaseModel)
 
@@ -56,16 +59,21 @@ def _one_line(value: str) -> str:
         raise ValueError(
             "must not contain text-direction controls (such as U+202E), which make it read as another name"
         )
+    if _INVISIBLE.search(value):
+        raise ValueError(
+            "must not contain invisible characters (zero-width space, word joiner, byte-order mark), "
+            "which make it look like another text"
+        )
     return _printable_text(value)
 
 
 def without_direction_controls(text: str | None) -> str | None:
-    """`text` (a browser's file name, a typed case reference) without text-direction controls.
+    """`text` (a browser's file name, a typed case reference) without text-direction controls or invisible characters.
 
     The page's uploads do not pass through the API's checks, and a person
     cannot see these characters to remove them, so the page drops them.
     """
-    return None if text is None else _DIRECTION.sub("", text)
+    return None if text is None else _INVISIBLE.sub("", _DIRECTION.sub("", text))
 
 
 def _whole_number(value: Any) -> Any:
@@ -150,12 +158,20 @@ class OperatingPointBody(Strict):
 Modality = Literal["image", "sound"]
 
 
+def _not_refused(value: Any) -> Any:
+    """`reason=refused` answered with where refusals are now listed, not only with the reasons accepted."""
+    if value == "refused":
+        raise ValueError("uploads refused for quality are not on the review worklist; list them with refused=true")
+    return value
+
+
 class PredictionsQuery(Strict):
     """The query of `GET /api/predictions`; an empty value (`?model=`) means the filter is not set.
 
     `model` matches part of the name, in any case; `awaiting_review=true` is
     the review worklist (oldest first), and `reason` narrows it to one kind of
-    case, so it needs `awaiting_review=true`.
+    case, so it needs `awaiting_review=true`. Uploads refused for quality are
+    never on the worklist (no model answer to review): `refused=true` lists them.
     """
 
     limit: WholeNumber = Field(200, ge=1, le=MAX_LIMIT)
@@ -166,7 +182,8 @@ class PredictionsQuery(Strict):
     feedback: Literal["confirmed", "overridden", "none"] | None = None
     modality: Modality | None = None
     awaiting_review: bool | None = None
-    reason: Literal["uncertain", "out_of_distribution", "refused"] | None = None
+    reason: Annotated[Literal["uncertain", "out_of_distribution"] | None, BeforeValidator(_not_refused)] = None
+    refused: bool | None = None
     format: Literal["json", "csv"] = "json"
 
     @model_validator(mode="after")

@@ -16,7 +16,7 @@ import pandas as pd
 from core.errors import CoreError
 from core.inputs.preprocess import read_audio
 from core.inputs.previews import BROWSER_MIN_RATE, playable_wav
-from core.store.layout import RunLayout
+from core.store.layout import RunLayout, is_folder_name
 from core.store.runs import ModelResult, Run, load_run, training_metrics
 from core.web.data_uri import bytes_data_uri
 
@@ -33,11 +33,11 @@ class Entry:
 def selected(
     artifacts_dir: Path, run_id: str | None, models: Sequence[str] | None, compare_id: str | None = None
 ) -> list[Entry]:
-    """The chosen models of the chosen run, plus the same models of the comparison run."""
-    if not run_id:
+    """The chosen models of the chosen run, plus the same models of the comparison run (run ids only, not paths)."""
+    if not is_folder_name(run_id):
         return []
     runs = [load_run(artifacts_dir, run_id)]
-    if compare_id and compare_id != run_id:
+    if is_folder_name(compare_id) and compare_id != run_id:
         runs.append(load_run(artifacts_dir, compare_id))
     entries = []
     for run in runs:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 
 from dash import Dash
+from dash.exceptions import DependencyException
 
 from app_train_dashboard import selection
 from app_train_dashboard.layout import layout
@@ -13,7 +14,7 @@ from core.settings import Settings
 from core.store.database import open_database
 from core.store.monitoring import Monitoring
 from core.store.serving_state import ServingState
-from core.web.server import build_server, dash_options
+from core.web.server import build_server, dash_options, no_such_asset
 
 
 def create_app(settings: Settings, *, requests_pathname_prefix: str | None = None) -> Dash:
@@ -31,6 +32,7 @@ def create_app(settings: Settings, *, requests_pathname_prefix: str | None = Non
     engine = open_database(settings.audit_database_url)
     server = build_server(__name__, settings, serving_state=ServingState(engine), monitoring=Monitoring(engine))
     app = Dash(__name__, server=server, **dash_options("Model analytics", requests_pathname_prefix))
+    server.register_error_handler(DependencyException, no_such_asset)
     app.layout = functools.partial(layout, refresh_seconds=settings.dashboard_refresh_seconds)
     for module in (selection, *TABS):
         module.callbacks.attach(app)

@@ -44,6 +44,8 @@ OP_NOTE = "op-note"
 OP_SAVE_BUTTON = "op-save-button"
 OP_SAVE_RESULT = "op-save-result"
 OP_PANEL = "op-panel"
+OP_LOADED = "op-loaded"  # which model the sliders were loaded for, and its version in force then
+OP_IN_FORCE = "op-in-force"
 
 ERRORS_MODEL = "errors-model"
 ERRORS_TRUE = "errors-true"

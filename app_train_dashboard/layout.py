@@ -6,9 +6,10 @@ import dash_bootstrap_components as dbc
 from dash import dcc, html
 
 from app_train_dashboard import ids, selection
-from app_train_dashboard.tabs import TABS
+from app_train_dashboard.tabs import GROUPS
 
 INTENDED_USE = "Research and decision support only. Not a medical device."
+GROUP_START = "tab-group-start"  # styled by assets/tabs.css
 
 
 def header() -> dbc.Navbar:
@@ -28,6 +29,22 @@ def header() -> dbc.Navbar:
     )
 
 
+def tab_bar() -> dbc.Tabs:
+    """The tabs of `GROUPS` in one row, a rule before each group after the first (`assets/tabs.css`).
+
+    Twelve tabs wrapped onto two lines at 1440 px, and a second line of tabs
+    reads as a row of content; the row scrolls sideways on a narrower screen
+    instead.
+    """
+    tabs = []
+    for number, group in enumerate(GROUPS):
+        shown = [module.layout() for module in group]
+        if number:
+            shown[0].tab_class_name = GROUP_START
+        tabs += shown
+    return dbc.Tabs(tabs, id=ids.TABS, active_tab="curves")
+
+
 def layout(refresh_seconds: float = 30.0) -> html.Div:
     """The whole page; the main content stays hidden while there is no run (the empty state shows instead).
 
@@ -35,7 +52,7 @@ def layout(refresh_seconds: float = 30.0) -> html.Div:
         refresh_seconds: How often the page re-reads the runs and the serving state (`DASHBOARD_REFRESH_SECONDS`).
     """
     main = html.Div(
-        [selection.layout(), dbc.Tabs([tab.layout() for tab in TABS], id=ids.TABS, active_tab="curves")],
+        [selection.layout(), tab_bar()],
         id=ids.MAIN_CONTENT,
     )
     return html.Div(

@@ -16,8 +16,9 @@ from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import data, ids, tables
 from app_train_dashboard.data import Entry
+from core.errors import NotFound
 from core.settings import Settings
-from core.store.registry import champion
+from core.store.registry import champion, operating_point_in_force
 from core.store.runs import load_run, run_choices, training_metrics
 from core.store.serving_state import ServingState
 from core.web.callbacks import Callbacks
@@ -143,11 +144,19 @@ def _run_alerts(choices: list[dict]) -> list[dbc.Alert]:
 
 
 def _champion_badge(root: Path) -> str:
+    """The champion and the operating point it is served with, as the database holds them now."""
     best = champion(root, serving_state())
     if best is None:
         return "No champion: nothing is served until a model is promoted (Comparison tab)"
-    damaged = f" (DAMAGED: {best['damaged']})" if best["damaged"] else ""
-    return f"Champion: {best['model']} of {best['run_id']}{damaged}"
+    served = f"Champion: {best['model']} of {best['run_id']}"
+    if best["damaged"]:  # its run is damaged, or its files are not those it was promoted with
+        return f"{served} (DAMAGED: {best['damaged']}; nothing is served)"
+    try:
+        point = operating_point_in_force(root, serving_state(), best["run_id"], best["model"])
+    except NotFound as exc:  # damaged between the two reads
+        return f"{served} (DAMAGED: {exc}; nothing is served)"
+    unpinned = "" if best["files_sha256"] else " · its files are not pinned (promoted before pins): promote it again"
+    return f"{served} · operating point {tables.point_words(point)}{unpinned}"
 
 
 @callbacks(

@@ -8,7 +8,9 @@ import numpy as np
 import pandas as pd
 
 from core.evaluation.decision import CLASS_SAMPLE, GALLERY_CARDS, apply_temperature, headline_decisions
+from core.evaluation.metrics import operating_stats
 from core.store.runs import ModelResult, Run
+from core.web.probabilities import probability
 
 # Column -> whether larger is better, for highlighting the best value of each column.
 BETTER = {
@@ -152,7 +154,7 @@ def decisions(run: Run, model: ModelResult) -> pd.DataFrame:
     Returns:
         Columns `path`, `sha256` (the key of the item's stored previews; None
         for runs trained before previews were stored), `true`, `predicted`,
-        `evidence` (the calibrated probability behind the call) and `loss`
+        `evidence` (the calibrated probability behind the call, never shown as 1 or 0) and `loss`
         (-log p(true class)), in the order of the model's test predictions.
     """
     labels = model.test["label_index"].to_numpy()
@@ -161,9 +163,9 @@ def decisions(run: Run, model: ModelResult) -> pd.DataFrame:
     probs, called, loss = headline_decisions(raw, labels, model.headline, positive=positive)
     threshold = model.headline.get("operating_point", {}).get("threshold")
     if positive is not None and threshold is not None:
-        evidence = [f"P({run.positive_class}) {p:.2f}, threshold {threshold:.2f}" for p in probs[:, positive]]
+        evidence = [f"P({run.positive_class}) {probability(p)}, threshold {threshold:.2f}" for p in probs[:, positive]]
     else:
-        evidence = [f"P({run.class_names[c]}) {probs[i, c]:.2f}" for i, c in enumerate(called)]
+        evidence = [f"P({run.class_names[c]}) {probability(probs[i, c])}" for i, c in enumerate(called)]
     return pd.DataFrame(
         {
             "path": model.test["path"],
@@ -236,14 +238,18 @@ def _figure(value: float | None) -> str:
     return "n/a" if value is None else f"{value:.3f}"
 
 
-def serving_facts(run: Run, model: ModelResult) -> dict[str, str]:
-    """What an analyst weighs before serving a model: its data, test size and test figures, formatted.
+def serving_facts(run: Run, model: ModelResult, point: dict) -> dict[str, str]:
+    """What an analyst weighs before serving a model: its data, test size, and its test figures as it would be served.
 
-    Sensitivity and specificity are at the model's fitted operating point;
-    sounds are counted per recording.
+    Args:
+        point: The operating point the model is served with
+            (`registry.operating_point_in_force`: its latest saved version, else
+            the fitted one). Sensitivity and specificity are measured at its
+            threshold on the calibrated test set, so that a saved version's
+            threshold, not the fitted one, is what the analyst approves;
+            sounds are counted per recording.
     """
     level = model.headline
-    point = level.get("operating_point", {})
     auc = _figure(level.get("auc"))
     return {
         "model": f"{model.name} of {run.run_id}",
@@ -251,10 +257,28 @@ def serving_facts(run: Run, model: ModelResult) -> dict[str, str]:
         "test n": f"{level.get('n', 'n/a')} {model.report.get('level', 'item')}s"
         + (f", out of fold ({model.report['cv']['k']}-fold CV)" if model.report.get("cv") else ""),
         "AUROC (95% CI)": f"{auc} ({_ci(level.get('auc_ci'))})",
-        "sensitivity": _figure(point.get("sensitivity")),
-        "specificity": _figure(point.get("specificity")),
+        "operating point": point_words(point),
+        **_rates_at(run, model, point.get("threshold")),
         "ECE (calibrated)": _figure(level.get("calibration", {}).get("after", {}).get("ece")),
     }
+
+
+def point_words(point: dict) -> str:
+    """An operating point in words: "version 2: threshold 0.420, review band 0.300–0.550" (version 0: "(fitted)")."""
+    version = f"version {point['version']}" + (" (fitted)" if point["version"] == 0 else "")
+    threshold = "most probable class" if point.get("threshold") is None else f"threshold {point['threshold']:.3f}"
+    return f"{version}: {threshold}, review band {_band(point.get('review_band'))}"
+
+
+def _rates_at(run: Run, model: ModelResult, threshold: float | None) -> dict[str, str]:
+    """Sensitivity and specificity at `threshold` on the calibrated test set; the report's without a threshold."""
+    if not run.is_binary or threshold is None:
+        fitted = model.headline.get("operating_point", {})
+        return {"sensitivity": _figure(fitted.get("sensitivity")), "specificity": _figure(fitted.get("specificity"))}
+    labels, probs = calibrated_test(run, model)
+    positive = run.class_names.index(run.positive_class)
+    stats = operating_stats(labels, probs[:, positive], threshold=threshold, positive=positive)
+    return {"sensitivity": _figure(stats["sensitivity"]), "specificity": _figure(stats["specificity"])}
 
 
 def promotion_table(candidate: dict[str, str], champion: dict[str, str] | None) -> pd.DataFrame:

@@ -128,21 +128,25 @@ def _load(name: str, k: int, seed: int) -> tuple[list[Path], Folds]:
     return [item.path for item in items], _folds([i.path for i in items], [i.group for i in items], labels, k, seed)
 
 
+def fold_data(x: np.ndarray, owners: np.ndarray, folds: Folds, split: np.ndarray, modality: str) -> SplitData:
+    """One fold's training and validation rows of `x` (windows or their features), labelled by their items."""
+    part = split[owners]
+    return SplitData(
+        x_train=x[part == "train"],
+        y_train=folds.labels[owners[part == "train"]],
+        x_val=x[part == "val"],
+        y_val=folds.labels[owners[part == "val"]],
+        modality=modality,
+        num_classes=2,
+    )
+
+
 def _fit_folds(x: np.ndarray, owners: np.ndarray, folds: Folds, params: Preprocessing, seed: int) -> list:
     """One baseline per fold, fitted on the windows of its training items, validated on its validation items."""
-    models = []
-    for split in folds.splits:
-        part = split[owners]
-        data = SplitData(
-            x_train=x[part == "train"],
-            y_train=folds.labels[owners[part == "train"]],
-            x_val=x[part == "val"],
-            y_val=folds.labels[owners[part == "val"]],
-            modality=params.modality,
-            num_classes=2,
-        )
-        models.append(fit_baseline(data, params, seed=seed).model)
-    return models
+    return [
+        fit_baseline(fold_data(x, owners, folds, split, params.modality), params, seed=seed).model
+        for split in folds.splits
+    ]
 
 
 def _window_probs(models: list, x: np.ndarray, owners: np.ndarray, folds: Folds) -> list[np.ndarray]:

@@ -22,7 +22,7 @@ def demo_folders(tmp_path_factory) -> dict[str, Path]:
 
 
 def _train(tmp_path_factory, source: Path, **overrides):
-    from core.config import DataOptions, TrainConfig
+    from core.config import MIN_BOOTSTRAP_RESAMPLES, DataOptions, TrainConfig
     from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing
     from core.training.run import train_run
 
@@ -33,7 +33,10 @@ def _train(tmp_path_factory, source: Path, **overrides):
         batch_size=16,
         weights="none",
         cache_views=2,
-        bootstrap_resamples=200,  # intervals of a few test items: 1000 resamples cost ~40 s of every test session
+        # Intervals of a few test items, checked for consistency, never for a value: the fewest resamples the
+        # product accepts. The bootstraps (intervals, and the paired comparisons: 10 pairs with the blends)
+        # were over half of each tiny run's training time at 200 resamples.
+        bootstrap_resamples=MIN_BOOTSTRAP_RESAMPLES,
         **overrides,
     )
     sound = SoundPreprocessing(sample_rate=2000, n_mels=32, n_fft=256, hop_length=128, window_seconds=4.0)

@@ -48,6 +48,12 @@ COLUMNS = (
 # Identifiers are never wrapped (a run id or model name cut over two lines misreads); the table scrolls instead.
 UNBROKEN = ("created_at", "run_id", "model", "predicted", "feedback")
 PROSE = ("probabilities", "warnings", "feedback_comment", "why")  # wide enough to read as lines, not a column of words
+# The certainty select's choices as filters: a refused upload was never answered, so it is never "confident".
+CERTAINTY = {
+    "true": {"uncertain": True},
+    "false": {"uncertain": False, "refused": False},
+    "refused": {"refused": True},
+}
 
 
 def select(component_id: str, choices: list[tuple[str, str]], label: str) -> html.Div:
@@ -94,7 +100,12 @@ def table(component_id: str, columns: tuple[tuple[str, str], ...], **options: ob
 
 
 def _filters() -> dbc.Row:
-    certainty = [(ANY, "any certainty"), ("true", "uncertain only"), ("false", "confident only")]
+    certainty = [
+        (ANY, "any certainty"),
+        ("true", "uncertain only"),
+        ("false", "confident only"),
+        ("refused", "refused for quality"),
+    ]
     verdicts = [
         (ANY, "any feedback"),
         ("confirmed", "confirmed"),
@@ -137,8 +148,8 @@ def _chosen(model: str | None, case_ref: str | None, uncertain: str | None, verd
     return Filters(
         model=(model or "").strip() or None,
         case_ref=(case_ref or "").strip() or None,
-        uncertain=None if uncertain in (None, "", ANY) else uncertain == "true",
         feedback=None if verdict in (None, "", ANY) else verdict,
+        **CERTAINTY.get(uncertain or ANY, {}),
     )
 
 
@@ -150,7 +161,7 @@ def readable(row: dict, zone: str) -> dict:
     """
     refused = row.get("refused_reason")
     if refused:
-        refused += " (input kept for review)" if row["input_path"] else " (input not kept: STORE_INPUTS was off)"
+        refused += " (input kept)" if row["input_path"] else " (input not kept: STORE_INPUTS was off)"
     probabilities = ", ".join(f"{k} {percent(v)}" for k, v in row["probabilities"].items())
     return {
         **row,

@@ -7,6 +7,8 @@ the REST API) or `figures`, and return.
 from __future__ import annotations
 
 import base64
+import io
+import wave
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -23,9 +25,11 @@ from core.errors import CoreError, InvalidInput
 from core.inputs.formats import ACCEPTED
 from core.inputs.preprocess import SoundPreprocessing, read_audio
 from core.inputs.previews import band_frequencies, icon_png, playable_wav
+from core.serving.predictor import Prediction
 from core.serving.service import PredictionService, model_key
 from core.store.examples import find_example, list_examples
 from core.store.registry import starting_weights
+from core.store.serving_state import OperatingPoint
 from core.web.callbacks import Callbacks
 from core.web.data_uri import bytes_data_uri, file_data_uri
 from core.web.login import current_user
@@ -33,6 +37,7 @@ from core.web.server import service
 
 PATH = "/"
 NAME = "Predict"
+CHAMPION = "champion"  # the picker's value for "the champion in force"; a model's key always holds a "/"
 callbacks = Callbacks()
 
 
@@ -60,7 +65,8 @@ def _decode_upload(contents: str) -> bytes:
 
 
 def _recording(contents: str, model: str) -> tuple:
-    """The recording's waveform figure and a player source every browser plays; (None, None) if refused.
+    """The recording's waveform figure, a player source every browser plays, and a note when the player
+    plays only its beginning; (None, None, None) if refused.
 
     The page's callbacks receive the upload back from the browser, so the
     recording is checked again here (size, type, length) exactly as
@@ -74,8 +80,22 @@ def _recording(contents: str, model: str) -> tuple:
         predictions.check(data, predictions.predictor(model))
         signal, rate = read_audio(data, max_seconds=predictions.settings.max_audio_seconds)
     except CoreError:
-        return None, None
-    return figures.fig_waveform(signal, rate), bytes_data_uri(playable_wav(signal, rate), "audio/wav")
+        return None, None, None
+    wav = playable_wav(signal, rate)
+    return figures.fig_waveform(signal, rate), bytes_data_uri(wav, "audio/wav"), _played_note(wav, len(signal) / rate)
+
+
+def _played_note(wav: bytes, seconds: float) -> str | None:
+    """What the player leaves out, or None: `playable_wav` keeps a long recording's beginning only, which a
+    person listening must know (the model, the waveform and the spectrogram have the whole recording)."""
+    with wave.open(io.BytesIO(wav)) as played:
+        kept = played.getnframes() / played.getframerate()
+    if kept >= seconds - 0.5:
+        return None
+    return (
+        f"The player plays the first {_clock(kept)} of this {_clock(seconds)} recording (the page's size limit); "
+        "the model, the waveform and the spectrogram have all of it."
+    )
 
 
 def _model_label(model: dict, artifacts_dir: Path) -> str:
@@ -86,11 +106,20 @@ def _model_label(model: dict, artifacts_dir: Path) -> str:
 
 
 def _model_picker(models: list[dict], artifacts_dir: Path) -> dcc.Dropdown:
-    """Every servable model, the champion starred and chosen; with no champion, none is chosen for the user."""
+    """The champion in force first and chosen, then every servable model; with no champion, none is chosen.
+
+    The champion is chosen by name, not by its key at page load: after a promotion or a rollback (one
+    withdrawn as unsafe, say), a page left open predicts with the new champion, as every worker does.
+    """
     options = [{"label": _model_label(m, artifacts_dir), "value": m["key"]} for m in models]
-    best = next((m["key"] for m in models if m["champion"]), None)
+    best = next((m for m in models if m["champion"]), None)
+    if best is not None:
+        now = f"when this page was opened: {best['model']} of {best['dataset']}"
+        options.insert(0, {"label": f"★ The champion in force ({now})", "value": CHAMPION})
     placeholder = "No champion promoted yet: choose a model" if models else "No trained model"
-    return dcc.Dropdown(id=ids.MODEL_SELECT, options=options, value=best, clearable=False, placeholder=placeholder)
+    return dcc.Dropdown(
+        id=ids.MODEL_SELECT, options=options, value=best and CHAMPION, clearable=False, placeholder=placeholder
+    )
 
 
 def _upload_zone(max_upload_mb: float) -> dcc.Upload:
@@ -221,8 +250,9 @@ def _example_buttons(examples: list[dict]) -> list:
 
 
 def _chosen(key: str | None) -> dict | None:
-    """The servable model named `key` as `PredictionService.models` lists it, or None."""
-    return next((m for m in _predictions().models() if m["key"] == key), None) if key else None
+    """The servable model named `key` (the champion in force for `CHAMPION`) as `PredictionService.models` lists it."""
+    found = _predictions().models()
+    return next((m for m in found if (m["champion"] if key == CHAMPION else m["key"] == key)), None) if key else None
 
 
 @callbacks(Output(ids.EXAMPLES, "children"), Input(ids.MODEL_SELECT, "value"))
@@ -374,7 +404,8 @@ def run_batch(
             return EMPTY_BATCH
         raise PreventUpdate
     inputs = _batch_inputs(contents, pick, filenames, chosen)
-    results = [_analyse(item, model=model, case_ref=case_ref) for item in inputs]
+    served = None if model == CHAMPION else model  # the champion when each file is predicted, not at page load
+    results = [_analyse(item, model=served, case_ref=case_ref) for item in inputs]
     first_ok = next((i for i, r in enumerate(results) if not r.get("error")), None)
     rows = [_row(r) for r in results]
     return inputs, results, _batch_status(results), rows, [] if first_ok is None else [first_ok], None, None
@@ -415,16 +446,48 @@ def show_detail(selected: list[int] | None, results: list[dict] | None, inputs: 
         return dbc.Alert(f"{result['filename']}: {result['error']}", color="danger"), None
     if result["modality"] != "sound":
         return result_card(result, picture=_picture(result)), index
-    waveform, audio_src = _recording(contents, model_key(result["run_id"], result["model"]))
-    return result_card(result, picture=_picture(result), waveform=waveform, audio_src=audio_src), index
+    waveform, audio_src, played = _recording(contents, model_key(result["run_id"], result["model"]))
+    card = result_card(result, picture=_picture(result), waveform=waveform, audio_src=audio_src, audio_note=played)
+    return card, index
 
 
-def _legend(followed: str) -> str:
-    """What hot means, in one line (see `core.serving.heatmap.occlusion_map`)."""
-    return (
-        f"Hot (yellow) areas: hiding them lowered the probability of '{followed}' the most; "
+def _legend(explained: Prediction) -> str:
+    """What hot means, in one line (see `core.serving.heatmap.occlusion_map`), and what of a recording was explained."""
+    legend = (
+        f"Hot (yellow) areas: hiding them lowered the probability of '{explained.predicted}' the most; "
         "colours are relative to the largest drop, and cold areas are left clear."
     )
+    spans = explained.explained_windows
+    if spans is None or len(spans) == explained.n_windows:
+        return legend
+    times = ", ".join(f"{_clock(start)}-{_clock(end)}" for start, end in spans)
+    return (
+        f"{legend} Explained: the {len(spans)} of {explained.n_windows} windows that gave '{explained.predicted}' "
+        f"its highest probabilities ({times}); the rest of the recording was not explained (no heat there), "
+        "so that a long recording's heatmap comes back in seconds."
+    )
+
+
+def _clock(seconds: float) -> str:
+    """Seconds as m:ss, as the recording's player shows them."""
+    minutes, rest = divmod(int(round(seconds)), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def _recorded_point(result: dict) -> OperatingPoint:
+    """The operating point the result was decided with, as the audit log recorded it (not as the browser sent it).
+
+    The heat must follow the class on the card: an analyst may have saved a
+    new operating point since, which could call another class.
+
+    Raises:
+        InvalidInput: the result's operating point is not recorded.
+    """
+    row = _predictions().audit_log.get(str(result.get("id")))
+    if row is None or row["operating_point_version"] is None or not row["review_band"]:
+        raise InvalidInput("this result's operating point is not recorded; analyse the file again")
+    low, high = row["review_band"]
+    return OperatingPoint(row["operating_point_version"], row["threshold"], (low, high))
 
 
 @callbacks(
@@ -449,17 +512,21 @@ def heatmap(
     result = results[index]
     try:
         explained = _predictions().explain(
-            _decode_upload(inputs[index]["contents"]), model=model_key(result["run_id"], result["model"])
+            _decode_upload(inputs[index]["contents"]),
+            model=model_key(result["run_id"], result["model"]),
+            operating_point=_recorded_point(result),
         )
         seconds_per_frame = _spectrogram_axes(result)[0] if explained.modality == "sound" else None
     except CoreError as exc:
         figure["data"][0]["visible"] = False
         return figure, f"No heatmap: {exc}", None
+    if explained.shown_class != result.get("predicted"):  # withheld, or not the card's class: never explained
+        figure["data"][0]["visible"] = False
+        return figure, "No heatmap: there is no shown result for it to explain.", None
     trace = figures.heat_trace(explained.heatmap, seconds_per_frame=seconds_per_frame, opacity=opacity)
     figure["data"][0] = trace.to_plotly_json()
-    followed = explained.predicted  # the class called at the operating point, which the heat follows
     overlay = figures.heatmap_png(explained.heatmap, spectrogram=explained.modality == "sound")
-    return figure, _legend(followed), {"id": result["id"], "png": overlay}
+    return figure, _legend(explained), {"id": result["id"], "png": overlay}
 
 
 @callbacks(

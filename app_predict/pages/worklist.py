@@ -1,12 +1,15 @@
 """The review worklist: the cases a specialist must look at, oldest first, each opened, heard or seen, and signed off.
 
 A case awaits review while it has no review and the model could not answer
-it alone: an uncertain result, an input unlike the training data (class
-withheld), or an upload refused for quality whose file was kept
-(`AuditLog` `awaiting_review`). Signing off goes through the same rule as
-the prediction page and the API (`AuditLog.add_feedback`); reviews are only
-added, so a case keeps its history. Reviewed cases with kept inputs export
-as a training manifest.
+it alone: an uncertain result, or an input unlike the training data (class
+withheld) (`AuditLog` `awaiting_review`). An upload refused for quality is
+not a case: the model gave no answer to judge, the person who sent it was
+told why and to send a better one, and no label on it could become training
+data; the audit log lists refusals (its "refused for quality" filter), and
+one opened here by its id is shown with its reason and no sign-off. Signing
+off goes through the same rule as the prediction page and the API
+(`AuditLog.add_feedback`); reviews are only added, so a case keeps its
+history. Reviewed cases with kept inputs export as a training manifest.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from app_predict import ids
 from app_predict.pages.audit import ANY, select, table
 from app_predict.pages.audit import page_of as audit_page_of
 from app_predict.report import called_at, percent
+from app_predict.result_card import operating_point
 from app_predict.schemas import FeedbackBody, parse
 from core.errors import Conflict, CoreError
 from core.inputs.preprocess import Preprocessing, preprocessing_from_dict
@@ -52,12 +56,14 @@ COLUMNS = (
 REASONS = {
     "uncertain": "uncertain",
     "out_of_distribution": "class withheld: unlike the training data",
-    "refused": "refused for quality, input kept",
 }
 NOT_KEPT = (
     "Uploads are not kept on this server (STORE_INPUTS is off): the worklist lists the uncertain and withheld cases, "
-    "but their files cannot be shown here and reviewed cases cannot be exported as a training set. Uploads "
-    "refused for quality are recorded in the audit log only."
+    "but their files cannot be shown here and reviewed cases cannot be exported as a training set."
+)
+REFUSALS_ELSEWHERE = (
+    "Uploads refused for quality (blank, silent, too short, unreadable) are not listed: the model gave no answer "
+    "to review. The audit log lists them (certainty: refused for quality)."
 )
 
 
@@ -102,8 +108,8 @@ def _export(store_inputs: bool) -> html.Div:
 def layout(case: str | None = None, **_query: str) -> html.Div:
     """The filters, the waiting cases, the opened case (`?case=<id>` opens one) and the export."""
     intro = (
-        "Cases waiting for a specialist, oldest first: uncertain results, inputs unlike the training data "
-        "(no class was given) and uploads refused for quality whose file was kept. Open one to review it."
+        "Cases waiting for a specialist, oldest first: uncertain results and inputs unlike the training data "
+        f"(no class was given). Open one to review it. {REFUSALS_ELSEWHERE}"
     )
     return html.Div(
         [
@@ -178,15 +184,15 @@ def choose_case(active_cell: dict | None, rows: list[dict] | None) -> str:
 
 
 def _why(row: dict) -> str:
-    """Why the case is here, in words: never the withheld class or a refused input's probabilities."""
-    if row["refused_reason"]:
-        return f"Refused for quality: {row['refused_reason']}. The model gave no class."
+    """Why the case is here, in words: never the withheld class."""
     if row["out_of_distribution"]:
         return "Unlike the model's training data, so no class was given."
     scores = ", ".join(f"{name} {percent(p)}" for name, p in row["probabilities"].items())
     band = row["review_band"]
-    inside = f" inside the review band {band[0]:g}-{band[1]:g}" if band else ""
-    return f"Uncertain: the probability fell{inside}; called {row['predicted']} {called_at(row)} ({scores})."
+    inside = f"the probability fell inside the review band {band[0]:g}-{band[1]:g}" if band else "referred"
+    if row["out_of_distribution"] is None:  # a model without a training-data reference always refers
+        inside = f"not checked against the training data (the model has no reference), or {inside}"
+    return f"Uncertain: {inside}; called {row['predicted']} {called_at(row)} ({scores})."
 
 
 def _params(artifacts_dir: Path, row: dict) -> Preprocessing:
@@ -215,6 +221,15 @@ def _media(row: dict) -> list:
         return [picture]
     player = html.Audio(src=bytes_data_uri(pictures[".wav"], "audio/wav"), controls=True, className="d-block mb-2")
     return [player, picture]
+
+
+def _verdict_and_review(row: dict) -> list:
+    """Why the case is here and the sign-off form; for a refused upload, its reason and why it takes no review."""
+    if not row["refused_reason"]:
+        return [html.P(_why(row)), html.P(operating_point(row), className="small text-muted"), _sign_off_form(row)]
+    refused = f"Refused for quality: {row['refused_reason']}. The model gave no answer, so there is nothing to review"
+    advice = "; the person who uploaded it was asked for a better input, which gets a prediction of its own."
+    return [dbc.Alert(refused + advice, color="secondary", className="case-refused")]
 
 
 def _sign_off_form(row: dict) -> html.Div:
@@ -246,12 +261,7 @@ def open_case(case_id: str | None) -> dbc.Card | dbc.Alert | None:
         f"Case {row['case_ref'] or '(no reference)'} · {row['filename'] or 'unnamed file'} · {row['modality']} · "
         f"recorded {local_time(row['created_at'], zone)} · model {row['model']} (run {row['run_id']})"
     )
-    body = dbc.Row(
-        [
-            dbc.Col(_media(row), md=6, className="mb-3"),
-            dbc.Col([html.P(_why(row)), _sign_off_form(row)], md=6),
-        ]
-    )
+    body = dbc.Row([dbc.Col(_media(row), md=6, className="mb-3"), dbc.Col(_verdict_and_review(row), md=6)])
     report = html.A(
         "Report, with every review so far",
         href=f"api/predictions/{row['id']}/report",  # relative to this page: right under any path prefix

@@ -8,11 +8,11 @@ from dash import Input, Output, State, ctx, dcc, html, no_update
 
 from app_train_dashboard import ids, tables
 from app_train_dashboard.components import table
-from app_train_dashboard.data import Entry
+from app_train_dashboard.data import Entry, is_folder_name
 from app_train_dashboard.selection import SELECTION, artifacts_dir, entries, serving_state
-from core.errors import CoreError, PromotionRefused
+from core.errors import CoreError, NotFound, PromotionRefused
 from core.evaluation.guardrails import promotion_concerns
-from core.store.registry import champion, promote, starting_weights
+from core.store.registry import champion, operating_point_in_force, promote, starting_weights
 from core.store.runs import load_run
 from core.web.callbacks import Callbacks
 from core.web.login import current_user, require_analyst
@@ -20,16 +20,22 @@ from core.web.login import current_user, require_analyst
 callbacks = Callbacks()
 
 GOOD = {"backgroundColor": "#d3f9d8", "fontWeight": "600"}
+HIDDEN = {"display": "none"}
+KEEP = (no_update, no_update)  # the dialog's buttons as they are
+REFUSED = "Not promoted. Give a reason and choose “Promote anyway” to override; the override is recorded."
 NOTE = (
     "Test figures at the operating threshold, after calibration; best value per column in green. Sounds: per recording."
 )
 
 
 def _promote_modal() -> dbc.Modal:
-    """The confirmation: the candidate and the guardrails' concerns, a reason, and an explicit override."""
+    """The confirmation: the candidate and the guardrails' concerns, a reason, and an explicit override.
+
+    Of "Promote" and "Promote anyway", only the one that applies to the candidate is shown (`_actions`).
+    """
     buttons = [
         dbc.Button("Cancel", id=ids.PROMOTE_CANCEL, color="secondary"),
-        dbc.Button("Promote anyway (recorded)", id=ids.PROMOTE_FORCE, color="danger", outline=True),
+        dbc.Button("Promote anyway (recorded)", id=ids.PROMOTE_FORCE, color="danger", outline=True, style=HIDDEN),
         dbc.Button("Promote", id=ids.PROMOTE_CONFIRM, color="primary"),
     ]
     reason = dbc.Textarea(id=ids.PROMOTE_REASON, placeholder="Reason for serving this model (recorded)", rows=2)
@@ -119,14 +125,20 @@ def comparison(run_id: str | None, models: list[str] | None, compare_id: str | N
 
 
 def _facts(run_id: str, model: str) -> dict[str, str] | None:
-    """`tables.serving_facts` of a model, or None when its run or report cannot be read."""
+    """`tables.serving_facts` of a model at its operating point in force, or None when it cannot be served."""
     run = load_run(artifacts_dir(), run_id)
     result = run.models.get(model)
-    return None if result is None or not result.report else tables.serving_facts(run, result)
+    if result is None or not result.report:
+        return None
+    try:
+        point = operating_point_in_force(artifacts_dir(), serving_state(), run_id, model)
+    except NotFound:  # not servable (no model file): the guardrails' concerns say why
+        return None
+    return tables.serving_facts(run, result, point)
 
 
-def _candidate(run_id: str, model: str) -> list:
-    """What the dialog shows: the candidate beside the current champion, and the guardrails' concerns."""
+def _candidate(run_id: str, model: str) -> tuple[list, list[str]]:
+    """What the dialog shows (the candidate beside the current champion, the guardrails' concerns), and the concerns."""
     report = load_run(artifacts_dir(), run_id).models.get(model)
     concerns = promotion_concerns(report.report) if report is not None and report.report else ["it has no report"]
     lines = [html.P(f"Serve {model} of run {run_id} to clinicians from now on?")]
@@ -137,13 +149,32 @@ def _candidate(run_id: str, model: str) -> list:
         lines.append(dbc.Table.from_dataframe(frame, size="sm", bordered=True, className="small"))
     if concerns:
         lines.append(dbc.Alert([html.B("The guardrails refuse it: "), "; ".join(concerns) + "."], color="warning"))
-    return lines
+    return lines, concerns
+
+
+def _actions(concerns: list[str]) -> tuple[dict, dict]:
+    """The styles of "Promote" and "Promote anyway": an override is offered only when there is a concern to override.
+
+    A model the guardrails refuse cannot be promoted plainly (`registry.promote`
+    refuses it), so only "Promote anyway" is shown for it, and only "Promote"
+    for a model they accept.
+    """
+    return (HIDDEN, {}) if concerns else ({}, HIDDEN)
+
+
+def _kept_open(run_id: str, model: str, note: str, concerns: list[str] | None = None) -> tuple:
+    """The dialog kept open with `note` below the candidate; its buttons follow `concerns` (or the candidate's)."""
+    lines, found = _candidate(run_id, model)
+    actions = _actions(found if concerns is None else concerns)
+    return True, [*lines, dbc.Alert(note, color="danger")], no_update, *actions
 
 
 @callbacks(
     Output(ids.PROMOTE_MODAL, "is_open"),
     Output(ids.PROMOTE_MODAL_TEXT, "children"),
     Output(ids.PROMOTE_RESULT, "children"),
+    Output(ids.PROMOTE_CONFIRM, "style"),
+    Output(ids.PROMOTE_FORCE, "style"),
     Input(ids.PROMOTE_BUTTON, "n_clicks"),
     Input(ids.PROMOTE_CONFIRM, "n_clicks"),
     Input(ids.PROMOTE_FORCE, "n_clicks"),
@@ -162,24 +193,29 @@ def promote_model(
     run_id: str,
     reason: str | None,
 ) -> tuple:
-    """Show the candidate and its concerns, then promote it with a reason; a refused model needs "Promote anyway"."""
-    if ctx.triggered_id == ids.PROMOTE_BUTTON:
-        if not model:
-            return False, no_update, dbc.Alert("Choose the model to promote first.", color="secondary")
-        return True, _candidate(run_id, model), None
+    """Show the candidate and its concerns, then promote it with a reason; a refused model needs "Promote anyway".
+
+    Returns:
+        Whether the dialog is open, its text, the result shown under the
+        controls, and the styles of its "Promote" and "Promote anyway" buttons.
+    """
     if ctx.triggered_id == ids.PROMOTE_CANCEL:
-        return False, no_update, no_update
+        return False, no_update, no_update, *KEEP
+    if not model or not is_folder_name(run_id):  # a crafted run id ("RUN/../RUN") would be another key in the database
+        return False, no_update, dbc.Alert("Choose the run and model to promote first.", color="secondary"), *KEEP
+    if ctx.triggered_id == ids.PROMOTE_BUTTON:
+        lines, concerns = _candidate(run_id, model)
+        return True, lines, None, *_actions(concerns)
     force = ctx.triggered_id == ids.PROMOTE_FORCE
     try:
         require_analyst()  # 403 in words: only ANALYST_USERS may change what is served
         promoted = promote(
             artifacts_dir(), serving_state(), run_id, model, reason=reason or "", user=current_user(), force=force
         )
-    except PromotionRefused:
-        note = "Not promoted. Give a reason and choose “Promote anyway” to override; the override is recorded."
-        return True, [*_candidate(run_id, model), dbc.Alert(note, color="danger")], no_update
+    except PromotionRefused as exc:  # the registry's concerns are the ones that may be overridden
+        return _kept_open(run_id, model, REFUSED, exc.concerns)
     except CoreError as exc:
-        return True, [*_candidate(run_id, model), dbc.Alert(str(exc), color="danger")], no_update
+        return _kept_open(run_id, model, str(exc))
     forced = " The guardrails were overridden; that is recorded." if promoted["forced"] else ""
     message = f"{promoted['model']} of {promoted['run_id']} is now the champion.{forced}"
-    return False, no_update, dbc.Alert(message, color="success")
+    return False, no_update, dbc.Alert(message, color="success"), *KEEP

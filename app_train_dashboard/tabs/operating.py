@@ -1,6 +1,23 @@
-"""Operating point: move a two-class model's threshold and review band, read the consequences, save them."""
+"""Operating point: move a two-class model's threshold and review band, read the consequences, save them.
+
+What is served must be exactly what an analyst approved, so the tab never
+lets the sliders pass for the version in force:
+
+- the sliders are loaded from the version in force of the model they are
+  for, and loaded again when the picker or the run names another model
+  (choosing another run keeps the picker's model name, and the sliders
+  would otherwise keep the other run's values); `OP_LOADED` records which
+  model and version they were loaded from;
+- a line above the save button says what is in force now (refreshed with
+  the page), and whether the sliders differ from it, unsaved;
+- a save is refused when another version was saved since the sliders were
+  loaded (a second analyst, another tab): the analyst sees that version
+  first, and a second click saves over it knowingly.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 import dash_bootstrap_components as dbc
 import pandas as pd
@@ -9,7 +26,16 @@ from dash.exceptions import PreventUpdate
 
 from app_train_dashboard import figures, ids, tables
 from app_train_dashboard.components import graph, model_picker, table
-from app_train_dashboard.selection import SELECTION_STATE, artifacts_dir, entry, offer_selected_models, serving_state
+from app_train_dashboard.data import Entry
+from app_train_dashboard.selection import (
+    SELECTION,
+    SELECTION_STATE,
+    artifacts_dir,
+    entries,
+    entry,
+    offer_selected_models,
+    serving_state,
+)
 from core.errors import CoreError
 from core.evaluation.metrics import (
     operating_stats,
@@ -17,7 +43,7 @@ from core.evaluation.metrics import (
     threshold_for_specificity,
     threshold_sweep,
 )
-from core.store.registry import save_operating_point
+from core.store.registry import champion, save_operating_point
 from core.store.serving_state import OperatingPoint
 from core.web.callbacks import Callbacks
 from core.web.login import current_user, require_analyst
@@ -71,6 +97,8 @@ def _controls() -> dbc.Card:
                 ),
                 dbc.FormFeedback(id=ids.OP_PREVALENCE_ERROR, type="invalid"),
                 dbc.Input(id=ids.OP_NOTE, placeholder="note: why this operating point", className="mt-3"),
+                html.Div(id=ids.OP_IN_FORCE, className="mt-2"),
+                dcc.Store(id=ids.OP_LOADED),
                 dbc.Button("Save as operating point", id=ids.OP_SAVE_BUTTON, color="primary", className="mt-2"),
                 html.Div(id=ids.OP_SAVE_RESULT, className="mt-2"),
                 html.H6("Versions (newest first; the latest is served)", className="mt-3"),
@@ -127,38 +155,67 @@ def stats_table(stats: dict, *, test_set: bool) -> dbc.Table:
     return dbc.Table([body], bordered=False, size="sm", className="w-auto")
 
 
+def _in_force(chosen: Entry) -> OperatingPoint:
+    """The operating point `chosen` is served with now: its latest saved version, else its fitted one."""
+    return serving_state().in_force(chosen.run.run_id, chosen.model.name, OperatingPoint.fitted(chosen.model.headline))
+
+
+def _slider_threshold(point: OperatingPoint) -> float:
+    """The threshold the slider shows for `point`: a saved 0.0 is a threshold, not "none" (0.5 only for none)."""
+    return 0.5 if point.threshold is None else point.threshold
+
+
+def _loaded(chosen: Entry, version: int) -> dict:
+    """What `OP_LOADED` holds: the model the sliders are for, and the version they started from."""
+    return {"run_id": chosen.run.run_id, "model": chosen.model.name, "version": version}
+
+
+def _same_model(loaded: dict | None, chosen: Entry) -> bool:
+    return bool(loaded) and (loaded["run_id"], loaded["model"]) == (chosen.run.run_id, chosen.model.name)
+
+
 @callbacks(
     Output(ids.OP_THRESHOLD, "value"),
     Output(ids.OP_BAND, "value"),
+    Output(ids.OP_LOADED, "data"),
     Input(ids.OP_MODEL, "value"),
     Input(ids.OP_TARGET_BUTTON, "n_clicks"),
     State(ids.OP_TARGET_KIND, "value"),
     State(ids.OP_TARGET_VALUE, "value"),
-    *SELECTION_STATE,
+    State(ids.OP_LOADED, "data"),
+    *SELECTION,
 )
 def set_threshold(
     label: str | None,
     _clicks: int | None,
     kind: str,
     target: float | None,
+    loaded: dict | None,
     run_id: str | None,
     models: list[str] | None,
     compare_id: str | None,
 ) -> tuple:
-    """Start from the model's operating point in force, or solve for the target sensitivity or specificity."""
+    """Load the picked model's operating point in force into the sliders, or solve for a target sensitivity.
+
+    A change of selection that leaves the sliders' model as it was keeps
+    the analyst's values; one that names another model (the picker, or
+    another run whose model has the picker's name) loads that model's.
+    """
     chosen = entry(label, run_id, models, compare_id)
     if not chosen.run.is_binary:
         raise PreventUpdate
     if ctx.triggered_id != ids.OP_TARGET_BUTTON:
-        fitted = OperatingPoint.fitted(chosen.model.headline)
-        point = serving_state().in_force(chosen.run.run_id, chosen.model.name, fitted)
-        return round(point.threshold or 0.5, 3), [round(edge, 3) for edge in point.review_band]
+        if _same_model(loaded, chosen):
+            raise PreventUpdate
+        point = _in_force(chosen)
+        band = [round(edge, 3) for edge in point.review_band]
+        return round(_slider_threshold(point), 3), band, _loaded(chosen, point.version)
     if target is None or not 0 < target <= 1:
         raise PreventUpdate
     labels, probs = tables.calibrated_test(chosen.run, chosen.model)
     positive = chosen.run.class_names.index(chosen.run.positive_class)
     choose = threshold_for_sensitivity if kind == "sensitivity" else threshold_for_specificity
-    return choose(labels, probs[:, positive], target=target, positive=positive, decimals=3), no_update
+    return choose(labels, probs[:, positive], target=target, positive=positive, decimals=3), no_update, no_update
 
 
 @callbacks(
@@ -212,13 +269,27 @@ def explore_threshold(
     )
 
 
+def _not_saved(loaded: dict | None, chosen: Entry, current: OperatingPoint) -> str | None:
+    """Why a save from sliders loaded as `loaded` must not replace `current` unseen (None: it may)."""
+    if not _same_model(loaded, chosen):
+        return f"Not saved: the sliders were set for another model. Check them for {chosen.model.name}, then save."
+    if loaded["version"] != current.version:
+        return (
+            f"Not saved: another version was saved after you started from version {loaded['version']}: "
+            f"{tables.point_words(current.to_dict())}. Save again to replace it with yours."
+        )
+    return None
+
+
 @callbacks(
     Output(ids.OP_SAVE_RESULT, "children"),
+    Output(ids.OP_LOADED, "data", allow_duplicate=True),
     Input(ids.OP_SAVE_BUTTON, "n_clicks"),
     State(ids.OP_MODEL, "value"),
     State(ids.OP_THRESHOLD, "value"),
     State(ids.OP_BAND, "value"),
     State(ids.OP_NOTE, "value"),
+    State(ids.OP_LOADED, "data"),
     *SELECTION_STATE,
     prevent_initial_call=True,
 )
@@ -228,16 +299,26 @@ def save_point(
     threshold: float,
     band: list[float],
     note: str | None,
+    loaded: dict | None,
     run_id: str | None,
     models: list[str] | None,
     compare_id: str | None,
-) -> dbc.Alert:
-    """Store the threshold and review band as the model's next operating-point version; served at once."""
+) -> tuple:
+    """Store the threshold and review band as the model's next operating-point version; served at once.
+
+    Refused, in words, when the version in force is not the one the sliders
+    started from (`_not_saved`); the refusal moves `OP_LOADED` to the version
+    now in force, so a second click saves over it knowingly.
+    """
     chosen = entry(label, run_id, models, compare_id)
     if not chosen.run.is_binary:
-        return dbc.Alert("Operating points are saved for two-class models only.", color="secondary")
+        return dbc.Alert("Operating points are saved for two-class models only.", color="secondary"), no_update
+    current = _in_force(chosen)
     try:
         require_analyst()  # only ANALYST_USERS may change what is served
+        refused = _not_saved(loaded, chosen, current)
+        if refused:
+            return dbc.Alert(refused, color="warning"), _loaded(chosen, current.version)
         saved = save_operating_point(
             artifacts_dir(),
             serving_state(),
@@ -249,13 +330,62 @@ def save_point(
             note=note,
         )
     except CoreError as exc:
-        return dbc.Alert(str(exc), color="danger")
+        return dbc.Alert(str(exc), color="danger"), no_update
     low, high = saved["review_band"]
-    return dbc.Alert(
+    message = (
         f"Saved as version {saved['version']}: {chosen.model.name} of {chosen.run.run_id} is now served with "
-        f"threshold {saved['threshold']:.3f} and review band {low:.3f}–{high:.3f}.",
-        color="success",
+        f"threshold {saved['threshold']:.3f} and review band {low:.3f}–{high:.3f}."
     )
+    return dbc.Alert(message, color="success"), _loaded(chosen, saved["version"])
+
+
+def _served_as(chosen: Entry) -> str:
+    """Whether the model is the champion, or served only to a request that names it."""
+    current = champion(artifacts_dir(), serving_state())
+    if current is not None and (current["run_id"], current["model"]) == (chosen.run.run_id, chosen.model.name):
+        return "served as the champion"
+    return "used only when a request names this model (it is not the champion)"
+
+
+def _rounded(threshold: float, band: Sequence[float]) -> tuple[float, ...]:
+    """A threshold and band as the sliders hold them (three decimals), to compare with the version in force."""
+    return tuple(round(value, 3) for value in (threshold, *band))
+
+
+@callbacks(
+    Output(ids.OP_IN_FORCE, "children"),
+    Input(ids.OP_LOADED, "data"),
+    Input(ids.OP_THRESHOLD, "value"),
+    Input(ids.OP_BAND, "value"),
+    Input(ids.OP_SAVE_RESULT, "children"),
+    Input(ids.REFRESH_INTERVAL, "n_intervals"),
+    *SELECTION_STATE,
+)
+def show_in_force(
+    loaded: dict | None,
+    threshold: float | None,
+    band: list[float] | None,
+    _saved: object,
+    _ticks: int | None,
+    run_id: str | None,
+    models: list[str] | None,
+    compare_id: str | None,
+) -> dbc.Alert:
+    """What the sliders' model is served with now, and whether the sliders differ from it (unsaved)."""
+    if not loaded or threshold is None or not band:
+        raise PreventUpdate
+    chosen = next((e for e in entries(run_id, models, compare_id) if _same_model(loaded, e)), None)
+    if chosen is None:
+        raise PreventUpdate
+    current = _in_force(chosen)
+    text = [f"In force: {tables.point_words(current.to_dict())}; {_served_as(chosen)}."]
+    unsaved = _rounded(threshold, band) != _rounded(_slider_threshold(current), current.review_band)
+    if unsaved:
+        text.append(" The sliders are not saved: predictions use the version in force.")
+    moved = current.version != loaded["version"]
+    if moved:
+        text.append(f" It was saved after you started from version {loaded['version']}.")
+    return dbc.Alert(text, color="warning" if unsaved or moved else "light", className="py-2 small")
 
 
 @callbacks(

@@ -6,6 +6,7 @@ level report), so the comparison is of the models as they would be served.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from itertools import combinations
 
 import numpy as np
@@ -24,14 +25,22 @@ def compare_models(
     positive: int | None,
     n_resamples: int = 1000,
     seed: int = 0,
+    known: Sequence[dict] = (),
 ) -> list[dict]:
     """Paired tests for every pair of models evaluated on the same test items.
 
     McNemar compares correctness at each model's operating point; a paired
     bootstrap compares AUROC. Each entry carries a sentence for the dashboard.
+    `known` holds comparisons already made with these same arguments (a run
+    compares again as each model completes): their pairs are kept, not
+    resampled again, so a run's bootstraps grow with its pairs, not their sum.
     """
+    done = {(entry["a"], entry["b"]): entry for entry in known}
     comparisons = []
     for a, b in combinations(sorted(tests), 2):
+        if (a, b) in done:
+            comparisons.append(done[(a, b)])
+            continue
         test_a, test_b = calibrated_test(reports[a], tests[a]), calibrated_test(reports[b], tests[b])
         auc = paired_auc_bootstrap(
             test_a.labels,

@@ -25,6 +25,7 @@ import numpy as np
 from PIL import Image
 
 from core.errors import InputUnjudgeable
+from core.inputs.charts import looks_like_charts, paper_share
 
 DARK, BRIGHT = 0.12, 0.92
 BRIGHTNESS_MARGIN = 0.1
@@ -47,6 +48,13 @@ NOISE_FLOOR_DBFS = -60.0
 # model saw only at the ends of its shortest training recordings.
 MIN_SECONDS = 2.0
 MIN_WINDOW_SHARE = 0.75
+# A photo sent to a chart model, or a chart to a photo model, told apart by its share of blank paper
+# (`core.inputs.charts`; docs/benchmarks.md, "Chart-safe augmentation"): chart sets score 0.73-0.99, a
+# photographed chart 0.38 at the least; photo sets 0.00-0.01, a throat photo 0.39 at the most. A chart model
+# refuses an image with less paper than `PHOTO_FOR_CHARTS` (and than its training charts' 1st percentile);
+# a photo model one with more than `CHART_FOR_PHOTOS` (and than its training photos' 99th percentile).
+PHOTO_FOR_CHARTS = 0.2
+CHART_FOR_PHOTOS = 0.7
 # The band check skips this much at each end, where a band-pass filter rings
 # (as much as -50 dBFS from a loud whistle far outside the band).
 BAND_EDGE_SECONDS = 0.25
@@ -68,6 +76,39 @@ def check_image(image: Image.Image, pixels: np.ndarray) -> None:
     if spread < BLANK_SPREAD:
         raise InputUnjudgeable(
             f"image is blank or a single colour (pixel spread {spread:.1f} of 255), so there is nothing to judge"
+        )
+
+
+def check_kind(pixels: np.ndarray, reference: dict | None) -> None:
+    """Refuse a photograph sent to a model trained on charts, or a chart or document sent to one trained on photos.
+
+    A model has no notion of what it was not shown: an audiogram model given a
+    photo still names a hearing class, sometimes with confidence, and the
+    embedding's distance (`core.evaluation.ood`) need not see it when the
+    backbone's features are generic. The share of blank paper does, in words a
+    person can check. Runs made before the reference held it are not checked.
+
+    Args:
+        pixels: Model-size uint8 RGB pixels.
+        reference: The run's `image_reference`, or None.
+
+    Raises:
+        InputUnjudgeable: the image is far outside the training images' paper share, on the other side of the
+            chart/photo divide.
+    """
+    if reference is None or "paper_share" not in reference:
+        return
+    low, median, high = reference["paper_share"]
+    share = paper_share(pixels)
+    if looks_like_charts(median) and share < min(PHOTO_FOR_CHARTS, low):
+        raise InputUnjudgeable(
+            f"this does not look like a chart: {share:.0%} of it is blank paper, while nearly all the charts this "
+            f"model was trained on are at least {low:.0%} paper; send the chart itself (a scan or an export)"
+        )
+    if not looks_like_charts(median) and share > max(CHART_FOR_PHOTOS, high):
+        raise InputUnjudgeable(
+            f"this looks like a chart or a document, not a photograph: {share:.0%} of it is blank paper, while "
+            f"nearly all the photos this model was trained on are at most {high:.0%} paper"
         )
 
 
@@ -144,11 +185,12 @@ def image_reference(images: np.ndarray) -> dict:
     Args:
         images: (n, size, size, 3) uint8 model-size training images.
     """
-    stats = np.array([image_stats(pixels) for pixels in images])
+    stats = np.array([(*image_stats(pixels), paper_share(pixels)) for pixels in images])
     low, high = np.percentile(stats[:, 0], [1, 99])
     return {
         "brightness": [float(low), float(high)],
         "sharpness_p1": float(np.percentile(stats[:, 1], 1)),
+        "paper_share": [float(share) for share in np.percentile(stats[:, 2], [1, 50, 99])],
         "n": int(len(images)),
     }
 

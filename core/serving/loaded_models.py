@@ -36,7 +36,7 @@ class _Loading(Generic[V]):
 
 
 class LoadedModels(Generic[K, V]):
-    """The `limit` most recently used values of `load(key)`, each loaded once.
+    """The `limit` most recently used values of `load(key)`, each loaded once while its files stay the same.
 
     Args:
         limit: How many loaded values are kept; the least recently used is
@@ -44,36 +44,43 @@ class LoadedModels(Generic[K, V]):
             Loads in progress are not counted: at most one per thread.
         load: Makes the value of a key; what it raises reaches every thread
             that asked for the key during that load.
+        stamp: What the key's files look like now (sizes, times); a kept value
+            whose stamp has changed since it was loaded is loaded again, so a
+            worker never goes on serving files that are no longer there while
+            a worker started since serves the new ones. None: values never expire.
     """
 
-    def __init__(self, limit: int, load: Callable[[K], V]):
+    def __init__(self, limit: int, load: Callable[[K], V], stamp: Callable[[K], Hashable] | None = None):
         if limit < 1:
             raise ValueError(f"limit must be at least 1, got {limit!r}")
-        self.limit, self._load_value = limit, load
-        self._loaded: OrderedDict[K, V] = OrderedDict()
+        self.limit, self._load_value, self._stamp = limit, load, stamp or (lambda _key: None)
+        self._loaded: OrderedDict[K, tuple[V, Hashable]] = OrderedDict()
         self._loading: dict[K, _Loading[V]] = {}
         self._lock = threading.Lock()  # held only to look up and update the two dicts, never during a load
 
     def get(self, key: K) -> V:
         """The value of `key`: kept, being loaded by another thread (waited for), or loaded now."""
+        stamp = self._stamp(key)  # taken before any load: files changed during a load are loaded again next time
         with self._lock:
+            if key in self._loaded and self._loaded[key][1] != stamp:
+                del self._loaded[key]
             if key in self._loaded:
                 self._loaded.move_to_end(key)
-                return self._loaded[key]
+                return self._loaded[key][0]
             loading = self._loading.get(key)
             mine = loading is None
             if mine:
                 loading = self._loading[key] = _Loading()
         if not mine:
             return loading.outcome()
-        return self._load(key, loading)
+        return self._load(key, loading, stamp)
 
     def keys(self) -> list[K]:
         """The keys loaded, least recently used first."""
         with self._lock:
             return list(self._loaded)
 
-    def _load(self, key: K, loading: _Loading[V]) -> V:
+    def _load(self, key: K, loading: _Loading[V], stamp: Hashable) -> V:
         """Load `key` for this thread and those waiting on `loading`: kept if it loaded, forgotten if it failed."""
         try:
             loading.value = self._load_value(key)
@@ -84,7 +91,7 @@ class LoadedModels(Generic[K, V]):
             with self._lock:
                 del self._loading[key]
                 if loading.error is None:
-                    self._loaded[key] = loading.value
+                    self._loaded[key] = (loading.value, stamp)
                     while len(self._loaded) > self.limit:
                         self._loaded.popitem(last=False)
             loading.done.set()

@@ -39,15 +39,19 @@ from core.inputs.preprocess import (
     resample,
     resize_image,
 )
-from core.inputs.quality import check_band, check_image, check_sound, image_warnings, sound_warnings
-from core.serving.heatmap import occlusion_map, stitch_windows
+from core.inputs.quality import check_band, check_image, check_kind, check_sound, image_warnings, sound_warnings
+from core.serving.heatmap import deciding_windows, occlusion_map, stitch_windows
 from core.serving.litert import EMBEDDING, PROBABILITIES
 from core.serving.runner import open_runner
 from core.store.artifacts import read_json
 from core.store.layout import RunLayout
 from core.store.serving_state import OperatingPoint
 
-ARRAYS = ("heatmap", "display")
+DISPLAY_ONLY = ("heatmap", "display", "explained_windows")  # what only the page's picture uses: never serialised
+# A recording's heatmap explains at most this many windows, those that gave the called class its highest
+# probabilities: each costs one occlusion map (50 model inputs), so a 15-minute recording (240 windows of 5 s)
+# is explained in seconds, not minutes, and a recording of up to about 30 s is explained whole.
+EXPLAINED_WINDOWS = 8
 
 
 @dataclass
@@ -61,7 +65,9 @@ class Prediction:
             out of distribution this call is only the model's guess, kept for
             research use; it is never shown (`shown_class` and `to_dict` give None).
         uncertain: Refer for review: the probability fell inside the review
-            band, or the input is out of distribution (no class).
+            band, the input is out of distribution (no class), or it could not
+            be checked (a model without a reference cannot tell an input it
+            can judge from one it cannot, so it never gives a confident answer).
         out_of_distribution: The input is unlike the model's training data,
             so no class is given; None when the model has no reference to
             judge with (exported before the check existed).
@@ -74,6 +80,10 @@ class Prediction:
         heatmap: On request, heat in [0, 1] over `display` (the model-size image,
             or the stitched spectrogram of a recording), for the class called
             (`predicted`), which at a two-class threshold may not be the argmax.
+        explained_windows: With a recording's heatmap, the (start, end) seconds
+            of the windows it explains (`EXPLAINED_WINDOWS` at most, those that
+            gave the called class its highest probabilities); elsewhere the heat
+            is 0 because it was not computed, not because nothing mattered there.
         display: What the heatmap overlays: (size, size, 3) uint8 image, or
             (n_mels, frames) spectrogram in [0, 1].
         duration_seconds, n_windows: Sounds only.
@@ -97,6 +107,7 @@ class Prediction:
     n_windows: int | None = None
     heatmap: np.ndarray | None = None
     display: np.ndarray | None = None
+    explained_windows: list[list[float]] | None = None
 
     @property
     def shown_class(self) -> str | None:
@@ -104,13 +115,13 @@ class Prediction:
         return None if self.out_of_distribution else self.predicted
 
     def to_dict(self) -> dict:
-        """The one JSON form of a prediction (REST API, page, audit log): every field but the arrays.
+        """The one JSON form of a prediction (REST API, page, audit log): every field but `DISPLAY_ONLY`.
 
         `predicted` is `shown_class`: withheld (None) out of distribution.
         Fields are read, not deep-copied as `dataclasses.asdict` would, so the
         arrays are never copied only to be dropped.
         """
-        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in ARRAYS}
+        values = {f.name: getattr(self, f.name) for f in fields(self) if f.name not in DISPLAY_ONLY}
         return {**values, "predicted": self.shown_class}
 
 
@@ -204,9 +215,9 @@ class Predictor:
         calibrated = apply_temperature(probs[None, :], self.temperature)[0]
         point = operating_point or self.fitted
         predicted, uncertain = self._decide(calibrated, point)
-        inputs, starts = extras.pop("inputs"), extras.pop("start_frames", None)
+        inputs, starts, window_probs = (extras.pop(key, None) for key in ("inputs", "start_frames", "windows"))
         if heatmap:  # what drove the class called at the operating point, not the argmax it may differ from
-            extras["heatmap"] = self._heatmap(inputs, starts, self.class_names.index(predicted))
+            extras |= self._heatmap(inputs, starts, window_probs, self.class_names.index(predicted))
         return Prediction(
             run_id=self.run_id,
             model=self.model_name,
@@ -214,7 +225,7 @@ class Predictor:
             class_names=self.class_names,
             probabilities={name: float(p) for name, p in zip(self.class_names, calibrated, strict=True)},
             predicted=predicted,
-            uncertain=uncertain or bool(ood.out_of_distribution),
+            uncertain=uncertain or ood.out_of_distribution is not False,  # unlike, or not checked: refer
             review_band=list(point.review_band),
             threshold=point.threshold,
             operating_point_version=point.version,
@@ -234,17 +245,31 @@ class Predictor:
             return judge(None, None, modality=self.modality)
         return judge(self.ood_reference, embeddings, modality=self.modality)
 
-    def _heatmap(self, inputs: np.ndarray, start_frames: np.ndarray | None, target: int) -> np.ndarray:
-        """Occlusion heat for class `target`: of the image, or of every window stitched as the display is."""
+    def _heatmap(
+        self, inputs: np.ndarray, start_frames: np.ndarray | None, window_probs: np.ndarray | None, target: int
+    ) -> dict:
+        """Occlusion heat for class `target`: of the image; of a recording, of its deciding windows only.
+
+        A recording's windows are ranked by their probability of `target` and
+        the first `EXPLAINED_WINDOWS` explained, stitched on the display's time
+        axis with their (start, end) seconds, so the cost is bounded whatever
+        the length (the call and the probabilities are made before, unchanged).
+        """
         if start_frames is None:
-            return occlusion_map(self.runner, inputs, target)
-        maps = np.stack([occlusion_map(self.runner, window, target, fill=0.0) for window in inputs])
-        return stitch_windows(maps, start_frames)
+            return {"heatmap": occlusion_map(self.runner, inputs, target)}
+        chosen = deciding_windows(window_probs[:, target], EXPLAINED_WINDOWS)
+        maps = np.stack([occlusion_map(self.runner, inputs[i], target, fill=0.0) for i in chosen])
+        frames = inputs.shape[2]
+        heat = stitch_windows(maps, start_frames[chosen], total=int(start_frames.max()) + frames)
+        seconds = self.params.hop_length / self.params.sample_rate
+        spans = [[round(start_frames[i] * seconds, 2), round((start_frames[i] + frames) * seconds, 2)] for i in chosen]
+        return {"heatmap": heat, "explained_windows": spans}
 
     def _predict_image(self, source: Source) -> tuple[np.ndarray, dict]:
         image = decode_image(source, max_pixels=self.max_image_pixels, size=self.params.image_size)
         pixels = resize_image(image, self.params.image_size)
         check_image(image, pixels)
+        check_kind(pixels, self.quality_reference)
         x = image_to_input(pixels)
         outputs = self.runner.outputs(x[None])
         probs = outputs[PROBABILITIES][0]
@@ -271,4 +296,5 @@ class Predictor:
             "n_windows": int(len(windows)),
             "display": stitch_windows(windows[..., 0], start_frames),
         }
-        return probs, {**extras, "inputs": windows, "start_frames": start_frames, "embeddings": outputs.get(EMBEDDING)}
+        arrays = {"inputs": windows, "start_frames": start_frames, "windows": window_probs}
+        return probs, {**extras, **arrays, "embeddings": outputs.get(EMBEDDING)}

@@ -23,6 +23,7 @@ from core.errors import (
     InputRejected,
     InputTooLarge,
     InputUnjudgeable,
+    InvalidInput,
     ModelUnavailable,
     NotFound,
     Unavailable,
@@ -35,8 +36,9 @@ from core.store.artifacts import atomic_write
 from core.store.audit_log import AuditLog
 from core.store.database import unavailable_on_error
 from core.store.layout import ArtifactsLayout
+from core.store.pins import files_stamp
 from core.store.registry import PROMOTE_HINT, champion, list_runs, servable_models
-from core.store.serving_state import OperatingPoint, ServingState
+from core.store.serving_state import OperatingPoint, ServingState, check_operating_point
 
 log = logging.getLogger(__name__)
 LOADED_MODELS = 8  # predictors a worker keeps, least recently used dropped: not one per model ever asked for
@@ -126,7 +128,9 @@ class PredictionService:
         self.audit_log = audit_log or AuditLog(settings.audit_database_url)
         self.state = ServingState(self.audit_log.engine)
         self.loaded: LoadedModels[tuple[str, str], Predictor] = LoadedModels(
-            LOADED_MODELS, lambda key: load_predictor(settings, *key)
+            LOADED_MODELS,
+            lambda key: load_predictor(settings, *key),
+            lambda key: files_stamp(ArtifactsLayout(settings.artifacts_dir).run(key[0]), key[1]),
         )
 
     def champion(self) -> dict | None:
@@ -161,33 +165,48 @@ class PredictionService:
 
         Raises:
             ModelUnavailable: an unknown key (404).
-            Unavailable: no champion has been promoted, or the champion is damaged (503).
+            Unavailable: no champion has been promoted, or the champion is damaged (503), whether it is
+                asked for as the champion or by its key.
         """
+        best = self.champion()
         if key:
             run_id, sep, model = key.partition("/")
             if not sep or model not in servable_models(self.settings.artifacts_dir, run_id):
                 raise ModelUnavailable(f"unknown model {key!r}; GET /api/models lists the available ones")
         else:
-            run_id, model = self._champion_key()
+            run_id, model = self._champion_key(best)
+        if best is not None and best["damaged"] and (best["run_id"], best["model"]) == (run_id, model):
+            # named by its key or served as the champion: files changed since the approval are never served
+            raise Unavailable(
+                f"the champion {model_key(run_id, model)} cannot be served ({best['damaged']}); "
+                "repair its run, roll back (`python -m core rollback --reason TEXT`) or promote another model"
+            )
         return self.loaded.get((run_id, model))
 
-    def _champion_key(self) -> tuple[str, str]:
-        best = self.champion()
+    def _champion_key(self, best: dict | None) -> tuple[str, str]:
         if best is None:
             trained = any(run.get("state") == "complete" for run in list_runs(self.settings.artifacts_dir))
             first = "" if trained else "train a model (`make run` or `python -m core train`), then "
             raise Unavailable(f"no champion model is being served; {first}{PROMOTE_HINT}")
-        if best["damaged"]:
-            raise Unavailable(
-                f"the champion {model_key(best['run_id'], best['model'])} cannot be served ({best['damaged']}); "
-                "repair its run, roll back (`python -m core rollback --reason TEXT`) or promote another model"
-            )
         return best["run_id"], best["model"]
 
     def operating_point(self, predictor: Predictor) -> OperatingPoint:
-        """The operating point in force for the predictor's model: its latest saved version, else the fitted one."""
+        """The operating point in force for the predictor's model: its latest saved version, else the fitted one.
+
+        Raises:
+            Unavailable: it is not a valid point (a row edited or restored behind the app's back: saves are
+                checked): nothing is decided with it, and the analyst saves a valid version.
+        """
         with unavailable_on_error("cannot read the operating point in force"):
-            return self.state.in_force(predictor.run_id, predictor.model_name, predictor.fitted)
+            point = self.state.in_force(predictor.run_id, predictor.model_name, predictor.fitted)
+        try:
+            check_operating_point(point.threshold, point.review_band)
+        except InvalidInput as exc:
+            raise Unavailable(
+                f"{model_key(predictor.run_id, predictor.model_name)} cannot be served: its operating point in "
+                f"force, version {point.version}, is not valid ({exc}); save a valid version"
+            ) from None
+        return point
 
     def check(self, data: bytes, predictor: Predictor) -> FileFormat:
         """The upload's format, or an `InputRejected` saying why: empty, too large, wrong type or modality."""
@@ -207,8 +226,9 @@ class PredictionService:
 
         An upload the quality gates refuse (`InputUnjudgeable`: blank, tiny,
         silent, too short) is recorded as a refusal before the error is
-        raised, its input kept when STORE_INPUTS is on, so a specialist can
-        still label it from the review worklist.
+        raised, its input kept when STORE_INPUTS is on, so the audit log shows
+        what was refused; it is not a case for the review worklist (no model
+        answer to review, `core.store.audit_log`).
 
         Raises:
             InputRejected, ModelUnavailable, Unavailable, CoreError: the upload is refused,
@@ -275,11 +295,20 @@ class PredictionService:
         with unavailable_on_error("cannot read the reviewed cases"):
             return self.audit_log.reviewed_manifest(modality=modality, model=model)
 
-    def explain(self, data: bytes, *, model: str | None = None) -> Prediction:
-        """The same prediction with its heatmap, for display; not recorded again."""
+    def explain(
+        self, data: bytes, *, model: str | None = None, operating_point: OperatingPoint | None = None
+    ) -> Prediction:
+        """The same prediction with its heatmap, for display; not recorded again.
+
+        Args:
+            operating_point: The point the shown result was decided with: an analyst may have saved
+                a new version since, and the heat must follow the class on the result's card, not
+                the one a new threshold would call. None: the point in force now.
+        """
         predictor = self.predictor(model)
         self.check(data, predictor)
-        return predictor.predict(data, heatmap=True, operating_point=self.operating_point(predictor))
+        point = operating_point or self.operating_point(predictor)
+        return predictor.predict(data, heatmap=True, operating_point=point)
 
     def _store(self, data: bytes, digest: str, file_format: FileFormat) -> str:
         path = ArtifactsLayout(self.settings.artifacts_dir).stored_input(digest, file_format.suffix)

@@ -12,9 +12,12 @@ switched on (then `input_path` names the stored copy; it is shown relative
 to ARTIFACTS_DIR, never as a server path).
 
 An upload refused by the quality gates is recorded too, with its
-`refused_reason` and no class: when its input was kept, a specialist can
-still label it from the review worklist (`awaiting_review`), and reviewed
-cases with kept inputs export as a training manifest (`reviewed_manifest`).
+`refused_reason` and no class (`Filters.refused` lists them). It is never a
+case for the review worklist (`awaiting_review`) and takes no review: there
+is no model answer to judge, the person who uploaded it was told why and to
+send a better input, and a label on a blank or silent input could never
+become training data. Reviewed cases with kept inputs export as a training
+manifest (`reviewed_manifest`).
 """
 
 from __future__ import annotations
@@ -52,7 +55,7 @@ from core.errors import Conflict, InvalidInput, NotFound
 from core.store.database import Base, describe, open_database, unavailable_on_error
 
 VERDICTS = ("confirmed", "overridden")
-REVIEW_REASONS = ("uncertain", "out_of_distribution", "refused")
+REVIEW_REASONS = ("uncertain", "out_of_distribution")
 MANIFEST_COLUMNS = ("path", "label", "group")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CSV_COLUMNS = (
@@ -153,13 +156,19 @@ def _check_verdict(prediction: PredictionRecord, verdict: str, correct_label: st
 
     - an override names one of the model's classes, other than the one called;
     - a confirmation of an uncertain result names the class confirmed (the
-      model did not decide); a withheld class cannot be confirmed at all.
+      model did not decide); a withheld class cannot be confirmed at all;
+    - an upload refused for quality takes no review: the model gave no answer.
 
     Raises:
         InvalidInput: with what to send instead.
     """
     if verdict not in VERDICTS:
         raise InvalidInput(f"verdict must be one of {', '.join(VERDICTS)}, got {verdict!r}")
+    if prediction.refused_reason:
+        raise InvalidInput(
+            f"this upload was refused for quality ({prediction.refused_reason}), so there is no model answer "
+            "to review; upload a better input for a new prediction"
+        )
     classes = prediction.classes or list(prediction.probabilities)  # rows before 0004 have no `classes`
     if correct_label is not None and correct_label not in classes:
         raise InvalidInput(f"correct_label must be one of the model's classes ({', '.join(classes)})")
@@ -184,10 +193,11 @@ class Filters:
         uncertain: The recorded `uncertain` flag.
         feedback: The latest verdict, 'confirmed' or 'overridden', or 'none' for rows without one.
         modality: 'image' or 'sound'.
-        awaiting_review: True: the review worklist, rows with no review yet that are uncertain, out of
-            distribution, or refused with their input kept (a refused input that was not kept cannot
-            be reviewed); False: every other row.
+        awaiting_review: True: the review worklist, rows with no review yet that are uncertain or out
+            of distribution (an upload refused for quality has no model answer to review, so it is
+            never one); False: every other row.
         reason: Why a row needs review, one of `REVIEW_REASONS` (see `_needs_review`).
+        refused: True: only the uploads refused for quality; False: only the inputs the model answered.
     """
 
     model: str | None = None
@@ -197,6 +207,7 @@ class Filters:
     modality: str | None = None
     awaiting_review: bool | None = None
     reason: str | None = None
+    refused: bool | None = None
 
 
 EVERY_ROW = Filters()
@@ -431,8 +442,6 @@ class AuditLog:
 def _needs_review(reason: str) -> ColumnElement[bool]:
     """SQL: the row needs a person for this reason (an out-of-distribution row is also flagged uncertain)."""
     row = PredictionRecord
-    if reason == "refused":
-        return and_(row.refused_reason.is_not(None), row.input_path.is_not(None))
     if reason == "out_of_distribution":
         return row.out_of_distribution.is_(True)
     if reason == "uncertain":
@@ -459,6 +468,8 @@ def _filtered(query: Select, chosen: Filters) -> Select:
         conditions.append(awaiting if chosen.awaiting_review else ~awaiting)
     if chosen.reason:
         conditions.append(_needs_review(chosen.reason))
+    if chosen.refused is not None:
+        conditions.append(row.refused_reason.is_not(None) if chosen.refused else row.refused_reason.is_(None))
     return query.where(*conditions)
 
 
@@ -532,7 +543,7 @@ def _row(record: PredictionRecord) -> dict[str, Any]:
 def _review_reason(record: PredictionRecord) -> str | None:
     """Why the row needs a person's review (as `_needs_review` says in SQL), or None."""
     if record.refused_reason:
-        return "refused" if record.input_path else None
+        return None
     if record.out_of_distribution:
         return "out_of_distribution"
     return "uncertain" if record.uncertain else None

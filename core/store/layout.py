@@ -35,7 +35,21 @@ The layout is documented for people in docs/artifacts.md.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
+
+
+def is_folder_name(value: object) -> bool:
+    """Whether `value` can name a run or a model: one folder name (under ARTIFACTS_DIR/runs, or a run's models/),
+    never a path.
+
+    "RUN/", "./RUN" or "RUN/../RUN" reach the same folder under another name; the champion and the
+    operating points are rows keyed by the run's name, so a promotion or a save under an alias would be
+    recorded and never served; and a blend's part named by a path would be read from outside its run.
+
+    >>> [is_folder_name(name) for name in ("20260101-000000-demo", "RUN/../RUN", "..", "", "/etc/x")]
+    [True, False, False, False, False]
+    """
+    return isinstance(value, str) and value not in {"", ".", ".."} and PurePosixPath(value).name == value
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,9 @@ artifacts before a row is written:
   unless forced, and the override is recorded; a model with no evidence of
   skill (its test AUROC's interval includes 0.5) is never chosen
   automatically (`best_model`);
-- a champion whose run has since been damaged is reported as damaged, never
+- a promotion pins the SHA-256 of the files the model is served from
+  (`core.store.pins`); a champion whose files have changed since, or whose
+  run has since been damaged, is reported as damaged and not served, never
   silently replaced by another model.
 
 `registry.json`, where the champion lived before it moved into the database,
@@ -26,8 +28,9 @@ from core.config import BLEND_SUFFIX, TRANSFER_MODELS
 from core.errors import InvalidInput, NotFound, PromotionRefused
 from core.evaluation.guardrails import no_evidence_of_skill, promotion_concerns
 from core.store import artifacts, remote
-from core.store.layout import ArtifactsLayout, RunLayout
-from core.store.serving_state import OperatingPoint, ServingState
+from core.store.layout import ArtifactsLayout, RunLayout, is_folder_name
+from core.store.pins import files_digest
+from core.store.serving_state import OperatingPoint, ServingState, check_operating_point
 
 PROMOTE_HINT = "promote one with `python -m core promote RUN MODEL --reason TEXT` or the dashboard's Comparison tab"
 RANDOM_FALLBACK = "started from random weights (ImageNet weights unavailable offline)"
@@ -133,6 +136,8 @@ def _report(artifacts_dir: Path, run_id: str, model: str) -> dict:
         NotFound: no such run, no servable model of that name, or an unreadable report.
     """
     layout = ArtifactsLayout(artifacts_dir)
+    if not is_folder_name(run_id):
+        raise NotFound(f"no run {run_id[:200]!r} in ARTIFACTS_DIR: give the run's id exactly as listed, without '/'")
     remote.fetch(artifacts_dir, run_id, full=False)
     if not layout.run(run_id).dir.is_dir():
         raise NotFound(f"no run {run_id!r} in ARTIFACTS_DIR")
@@ -157,10 +162,22 @@ def champion(artifacts_dir: Path, state: ServingState) -> dict | None:
         return None
     try:
         _report(artifacts_dir, current["run_id"], current["model"])
-        damaged = None
+        damaged = _changed_since_promotion(artifacts_dir, current)
     except NotFound as exc:
         damaged = str(exc)
     return {**current, "damaged": damaged}
+
+
+def _changed_since_promotion(artifacts_dir: Path, entry: dict) -> str | None:
+    """Why a champion entry's files are not those it was promoted with, or None when they are (or it has no pin:
+    promoted before pins were recorded)."""
+    pinned = entry.get("files_sha256")
+    if pinned is None or files_digest(ArtifactsLayout(artifacts_dir).run(entry["run_id"]), entry["model"]) == pinned:
+        return None
+    return (
+        f"its files have changed since it was promoted on {entry['created_at']} (pinned SHA-256 {pinned[:12]}…); "
+        "check the run, then promote it again"
+    )
 
 
 def promote(
@@ -187,7 +204,8 @@ def promote(
             "(--force on the command line), which is recorded",
             concerns,
         )
-    return state.add_champion(run_id, model, reason=reason, user=user, forced=bool(concerns))
+    pin = files_digest(ArtifactsLayout(artifacts_dir).run(run_id), model)
+    return state.add_champion(run_id, model, reason=reason, user=user, files_sha256=pin, forced=bool(concerns))
 
 
 def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str | None, to: int | None = None) -> dict:
@@ -198,7 +216,8 @@ def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str
             champion that is not the current one.
 
     Raises:
-        NotFound: there is no such earlier champion, or it can no longer be served.
+        NotFound: there is no such earlier champion, or it can no longer be served: its run is damaged,
+            or its files are not those it was promoted with.
         InvalidInput: no reason given, or `to` names the model already served.
     """
     target = state.previous_champion() if to is None else state.champion_entry(to)
@@ -209,7 +228,11 @@ def rollback(artifacts_dir: Path, state: ServingState, *, reason: str, user: str
     if current is not None and (target["run_id"], target["model"]) == (current["run_id"], current["model"]):
         raise InvalidInput(f"{target['run_id']}/{target['model']} is already the champion")
     _report(artifacts_dir, target["run_id"], target["model"])
-    return state.add_champion(target["run_id"], target["model"], reason=reason, user=user)
+    changed = _changed_since_promotion(artifacts_dir, target)
+    if changed:
+        raise NotFound(f"{target['run_id']}/{target['model']} cannot be served again: {changed}")
+    pin = target["files_sha256"] or files_digest(ArtifactsLayout(artifacts_dir).run(target["run_id"]), target["model"])
+    return state.add_champion(target["run_id"], target["model"], reason=reason, user=user, files_sha256=pin)
 
 
 def save_operating_point(
@@ -227,9 +250,19 @@ def save_operating_point(
 
     Raises:
         NotFound: no such run or servable model.
-        InvalidInput: the band or the threshold is outside [0, 1], or the band is reversed.
+        InvalidInput: the band or the threshold is outside [0, 1], or the band is reversed; or a threshold
+            is given for a model that calls the most likely of several classes, where no threshold decides
+            (it would be recorded and reported with every prediction, and never used).
     """
-    _report(artifacts_dir, run_id, model)
+    report = _report(artifacts_dir, run_id, model)
+    check_operating_point(threshold, review_band)  # a value out of range is named first, whatever the model
+    headline = report["levels"][report["level"]]
+    if threshold is not None and headline.get("operating_point", {}).get("threshold") is None:
+        classes = len(headline.get("class_names") or []) or "several"
+        raise InvalidInput(
+            f"{run_id}/{model} calls the most likely of its {classes} classes: no threshold decides, so none "
+            "can be saved; set its review band (the top probability below which a result is referred)"
+        )
     return state.save_operating_point(run_id, model, threshold=threshold, review_band=review_band, user=user, note=note)
 
 

@@ -40,6 +40,7 @@ class ChampionRecord(Base):
     forced: Mapped[bool] = mapped_column(Boolean)
     user: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    files_sha256: Mapped[str | None] = mapped_column(String(64))  # `core.store.pins.files_digest`; None before 0005
 
 
 class OperatingPointRecord(Base):
@@ -119,8 +120,17 @@ class ServingState:
         with Session(self.engine) as session:
             return [_champion(r) for r in session.scalars(select(ChampionRecord).order_by(ChampionRecord.id.desc()))]
 
-    def add_champion(self, run_id: str, model: str, *, reason: str, user: str | None, forced: bool = False) -> dict:
-        """Append a champion row; the caller has checked the model (`core.store.registry.promote`).
+    def add_champion(
+        self,
+        run_id: str,
+        model: str,
+        *,
+        reason: str,
+        user: str | None,
+        files_sha256: str | None,
+        forced: bool = False,
+    ) -> dict:
+        """Append a champion row; the caller has checked the model and pinned its files (`core.store.registry`).
 
         Raises:
             InvalidInput: no reason given.
@@ -128,7 +138,13 @@ class ServingState:
         if not (reason or "").strip():
             raise InvalidInput("give a reason for the change of champion")
         record = ChampionRecord(
-            run_id=run_id, model=model, reason=reason.strip(), forced=forced, user=user, created_at=_now()
+            run_id=run_id,
+            model=model,
+            reason=reason.strip(),
+            forced=forced,
+            user=user,
+            created_at=_now(),
+            files_sha256=files_sha256,
         )
         with Session(self.engine) as session, session.begin():
             session.add(record)
@@ -252,6 +268,7 @@ def _champion(record: ChampionRecord) -> dict:
         "forced": record.forced,
         "user": record.user,
         "created_at": _iso(record.created_at),
+        "files_sha256": record.files_sha256,
     }
 
 

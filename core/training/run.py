@@ -222,7 +222,7 @@ def _train_models(writer: RunWriter, run: Prepared, config: TrainConfig, weights
     """
     tests: dict[str, Predictions] = {}
     reports: dict[str, dict] = {}
-    rows = []
+    rows, comparisons = [], []
     train_one = cv.train_one_cv if run.cross_validated else _train_one
     jobs = [(name, partial(train_one, writer, name, weights.get(name), config, run)) for name in config.run_models]
     jobs += [(name, partial(train_blend, writer, name, part, config, run)) for name, part in config.blends.items()]
@@ -230,7 +230,12 @@ def _train_models(writer: RunWriter, run: Prepared, config: TrainConfig, weights
         report, summary, test = job()
         tests[name], reports[name] = test, report["levels"][report["level"]]
         comparisons = compare_models(
-            tests, reports, positive=run.positive, n_resamples=config.bootstrap_resamples, seed=config.seed
+            tests,
+            reports,
+            positive=run.positive,
+            n_resamples=config.bootstrap_resamples,
+            seed=config.seed,
+            known=comparisons,
         )
         report["versus_baseline"] = versus(comparisons, name, BASELINE)
         write(writer.run.model(name).report, report)

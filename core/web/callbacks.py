@@ -10,13 +10,17 @@ Dash app answers its first request, and this process serves two Dash apps
     def show_result(contents): ...
 
 and its app factory calls `callbacks.attach(app)`. No Dash import is needed
-here: attaching calls the app's own `app.callback`.
+here: attaching calls the app's own `app.callback`, and keeps the app's
+callback table on its server, where `core.web.callback_requests` checks each
+callback request against it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+
+from core.web.callback_requests import CALLBACK_TABLE
 
 
 class Callbacks:
@@ -35,6 +39,7 @@ class Callbacks:
         return declare
 
     def attach(self, app: Any) -> None:
-        """Register every declared callback on `app` (a `dash.Dash`)."""
+        """Register every declared callback on `app` (a `dash.Dash`); its server checks requests against them."""
         for dependencies, options, function in self._declared:
             app.callback(*dependencies, **options)(function)
+        app.server.extensions[CALLBACK_TABLE] = app.callback_map

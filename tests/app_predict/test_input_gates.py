@@ -61,8 +61,8 @@ def test_the_detail_view_never_decodes_a_recording_beyond_the_limits(page, model
     app, _, _ = page
     contents = _upload(long_flac(), "audio/flac")
     with app.server.test_request_context("/_dash-update-component", method="POST"):
-        assert predict._recording(contents, model_keys["sound"]) == (None, None)  # refused from the header
-        assert predict._recording("data:,%%%", model_keys["sound"]) == (None, None)
+        assert predict._recording(contents, model_keys["sound"]) == (None, None, None)  # refused from the header
+        assert predict._recording("data:,%%%", model_keys["sound"]) == (None, None, None)
         good = _upload(bad_sounds()["float.wav"][0], "audio/wav")
-        waveform, player = predict._recording(good, model_keys["sound"])
-        assert waveform is not None and player.startswith("data:audio/wav;base64,")
+        waveform, player, cut = predict._recording(good, model_keys["sound"])
+        assert waveform is not None and player.startswith("data:audio/wav;base64,") and cut is None

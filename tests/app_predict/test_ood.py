@@ -9,7 +9,7 @@ from app_predict.report import OOD_TEXT, report_html
 from app_predict.result_card import result_card
 from core.evaluation.ood import NO_REFERENCE
 from core.settings import Settings
-from tests.core.serving.test_ood import as_before_the_check, noise_png, photo_like
+from tests.core.serving.test_ood import as_before_the_check, noise_png, photo_like, scribbles_on_paper
 
 
 def _predict(server, name, data, model, **fields):
@@ -18,8 +18,15 @@ def _predict(server, name, data, model, **fields):
     )
 
 
+def test_a_photo_sent_to_a_chart_model_is_refused_in_words_and_recorded_so(server, model_keys):
+    response = _predict(server, "throat.png", photo_like(), model_keys["image"], case_ref="OOD-0")
+    assert response.status_code == 422 and "does not look like a chart" in response.json()["error"]
+    rows = requests.get(f"{server}/api/predictions", params={"case_ref": "OOD-0"}, timeout=10).json()["predictions"]
+    assert rows[0]["predicted"] is None and "does not look like a chart" in rows[0]["refused_reason"]
+
+
 def test_an_out_of_distribution_upload_gets_no_class_and_is_recorded_so(server, model_keys):
-    response = _predict(server, "throat.png", photo_like(), model_keys["image"], case_ref="OOD-1")
+    response = _predict(server, "scribbles.png", scribbles_on_paper(), model_keys["image"], case_ref="OOD-1")
     assert response.status_code == 200
     body = response.json()
     assert body["class"] is None and body["out_of_distribution"] is True and body["uncertain"] is True
@@ -34,7 +41,7 @@ def test_an_out_of_distribution_upload_gets_no_class_and_is_recorded_so(server, 
 
 
 def test_the_card_and_the_report_withhold_the_class(server, model_keys):
-    body = _predict(server, "noise.png", noise_png(), model_keys["image"]).json()
+    body = _predict(server, "scribbles.png", scribbles_on_paper(1), model_keys["image"]).json()
     when = "2026-01-01T00:00:00+00:00"
     result = {**body, "predicted": body["class"], "run_id": body["run"], "picture": None, "created_at": when}
     card = str(result_card(result).to_plotly_json())
@@ -53,3 +60,6 @@ def test_a_model_exported_before_the_check_still_serves_through_the_api(image_ru
     body = response.get_json()
     assert response.status_code == 200 and body["class"] in body["probabilities"]
     assert body["out_of_distribution"] is None and body["ood_reason"] == NO_REFERENCE
+    assert body["uncertain"] is True  # it cannot tell an input it can judge from one it cannot: never confident
+    card = str(result_card({**body, "predicted": body["class"], "run_id": body["run"]}).to_plotly_json())
+    assert "Uncertain: refer for specialist review" in card and "cannot check that the input is like" in card

@@ -1,8 +1,10 @@
 """The review worklist through the API and the page's callbacks, over real runs with inputs kept (STORE_INPUTS).
 
 The module builds its own ARTIFACTS_DIR (both tiny runs, the newest run's
-best model promoted) and saves a review band of [0, 1] for the image model,
-so every image result it predicts is uncertain: deterministic, not hoped for.
+best model promoted) and saves a review band of [0, 1] for the image and the
+sound model, so every result it predicts is uncertain (or withheld): on the
+worklist by construction, not hoped for. Refusals never are
+(tests/app_predict/test_refusals.py).
 """
 
 import base64
@@ -11,12 +13,14 @@ import json
 import shutil
 import wave
 
+import numpy as np
 import pytest
 
 from app_predict import ids
 from app_predict.factory import create_app
 from app_predict.pages import worklist
 from core.data.dataset import load_dataset
+from core.data.demo import draw_audiogram
 from core.inputs.previews import BROWSER_MIN_RATE
 from core.settings import Settings
 from core.store.layout import ArtifactsLayout
@@ -25,6 +29,14 @@ from tests.support.bad_inputs import bad_images, bad_sounds, good_png
 from tests.support.callbacks import call, callback_functions
 
 BLANK = bad_images()["uniform_teal.png"][0]
+TONE = bad_sounds()["float.wav"][0]  # 4 s at 2 kHz: a recording the sound model answers
+
+
+def _chart(seed: int) -> bytes:
+    """An audiogram of its own (not `good_png`'s bytes), so its case is the only one with this content."""
+    buffer = io.BytesIO()
+    draw_audiogram("normal", np.random.default_rng(seed)).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 @pytest.fixture(scope="module")
@@ -32,8 +44,9 @@ def root(tmp_path_factory, image_run, sound_run, run_ids):
     root = combine_runs(tmp_path_factory.mktemp("worklist"), (image_run, sound_run))
     promote_newest_best(root)
     client = create_app(Settings(artifacts_dir=root)).server.test_client()
-    band = {"run": run_ids["image"], "model": "custom_cnn", "band": [0.0, 1.0], "note": "review everything"}
-    assert client.post("/api/operating-points", json=band).status_code == 200
+    for kind in ("image", "sound"):
+        band = {"run": run_ids[kind], "model": "custom_cnn", "band": [0.0, 1.0], "note": "review everything"}
+        assert client.post("/api/operating-points", json=band).status_code == 200
     return root
 
 
@@ -50,16 +63,6 @@ def _worklist(client, **query) -> list[dict]:
     response = client.get("/api/predictions", query_string={"awaiting_review": "true", **query})
     assert response.status_code == 200, response.get_json()
     return response.get_json()["predictions"]
-
-
-def test_a_refused_upload_is_still_422_but_recorded_and_kept_for_review(app, root, model_keys):
-    client = app.server.test_client()
-    response = _post(client, BLANK, model_keys["image"], "R-1", "blank.png")
-    assert response.status_code == 422 and "blank or a single colour" in response.get_json()["error"]
-    [row] = _worklist(client, reason="refused", case_ref="R-1")
-    assert (row["predicted"], row["probabilities"], row["review_reason"]) == (None, {}, "refused")
-    assert "blank or a single colour" in row["refused_reason"] and row["classes"]
-    assert (root / row["input_path"]).read_bytes() == BLANK  # shown relative to ARTIFACTS_DIR, never a server path
 
 
 def test_an_uncertain_result_waits_oldest_first_until_reviewed(app, model_keys):
@@ -81,7 +84,7 @@ def test_an_uncertain_result_waits_oldest_first_until_reviewed(app, model_keys):
 @pytest.mark.parametrize(
     "query, message",
     [
-        ({"reason": "refused"}, "add awaiting_review=true"),
+        ({"reason": "uncertain"}, "add awaiting_review=true"),
         ({"awaiting_review": "true", "feedback": "confirmed"}, "leave feedback out"),
         ({"awaiting_review": "perhaps"}, "awaiting_review: input should be a valid boolean"),
         ({"awaiting_review": "true", "reason": "bored"}, "reason: input should be"),
@@ -128,16 +131,16 @@ def test_a_case_opens_signs_off_through_the_one_review_rule_and_keeps_its_histor
     app = create_app(Settings(artifacts_dir=root, store_inputs=True, display_timezone="Europe/Paris"))
     callbacks = callback_functions(app)  # before any request: Dash adds entries of its own on the first one
     client = app.server.test_client()
-    assert _post(client, BLANK, model_keys["image"], "C-1", "blank.png").status_code == 422
+    assert _post(client, _chart(31), model_keys["image"], "C-1").status_code == 200
     case_id = next(row["id"] for row in _worklist(client, case_ref="C-1"))
-    rows, _, page, count, _ = call(callbacks["worklist_rows"], "image", "cnn", "refused", 0, None, None)
+    rows, _, page, count, _ = call(callbacks["worklist_rows"], "image", "cnn", "uncertain", 0, None, None)
     assert case_id in [row["id"] for row in rows] and page == 0 and "awaiting review" in count
-    assert all(row["why"] == worklist.REASONS["refused"] for row in rows)
+    assert all(row["why"] == worklist.REASONS["uncertain"] for row in rows)
     assert all(row["created_at"].endswith(("CET", "CEST")) for row in rows)  # DISPLAY_TIMEZONE, named
     chosen = call(callbacks["choose_case"], {"row": 0, "column": 0, "row_id": rows[0]["id"]}, rows)
     assert chosen == rows[0]["id"]
     view = json.dumps(callbacks["open_case"](case_id).to_plotly_json(), default=str)
-    assert "Refused for quality" in view and "data:image/png;base64," in view
+    assert "Uncertain" in view and "data:image/png;base64," in view
     assert f"api/predictions/{case_id}/report" in view  # the filed report, reviews included
     unlabelled, *_ = call(callbacks["sign_off"], 1, case_id, None, "", 0, triggered=ids.CASE_SIGN)
     assert "Choose the label" in str(unlabelled.children)
@@ -154,10 +157,10 @@ def test_a_case_opens_signs_off_through_the_one_review_rule_and_keeps_its_histor
     call(callbacks["sign_off"], 1, case_id, label, "second opinion", seen, triggered=ids.CASE_SIGN)
     history = json.dumps(callbacks["case_history"](case_id, signed).to_plotly_json(), default=str)
     assert history.index("visible on review") < history.index("second opinion")  # every review kept, in order
-    rows, *_ = call(callbacks["worklist_rows"], "image", None, "refused", 0, None, signed)
+    rows, *_ = call(callbacks["worklist_rows"], "image", None, "uncertain", 0, None, signed)
     assert case_id not in [row["id"] for row in rows]
     download, note = call(callbacks["export_manifest"], 1, "image", None, triggered=ids.WORKLIST_EXPORT)
-    assert download["filename"] == "reviewed-image.csv" and ",C-1" not in download["content"]  # blank: never trained on
+    assert download["filename"] == "reviewed-image.csv" and f",{label},C-1" in download["content"]
     assert "exported" in note
     assert call(callbacks["export_manifest"], 1, "any", None, triggered=ids.WORKLIST_EXPORT)[0] is None
 
@@ -176,8 +179,7 @@ def test_a_kept_recording_is_heard_at_a_rate_the_browser_plays_and_seen_as_a_spe
     app = create_app(Settings(artifacts_dir=root, store_inputs=True))
     open_case = callback_functions(app)["open_case"]
     client = app.server.test_client()
-    short = bad_sounds()["one_and_a_half_seconds.wav"][0]  # 2 kHz, refused as too short
-    assert _post(client, short, model_keys["sound"], "S-1", "beat.wav").status_code == 422
+    assert _post(client, TONE, model_keys["sound"], "S-1", "beat.wav").status_code == 200  # 2 kHz
     [row] = _worklist(client, case_ref="S-1", modality="sound")
     sources = _sources(open_case(row["id"]))
     wav = next(source for source in sources if source.startswith("data:audio/wav;base64,"))
@@ -189,7 +191,7 @@ def test_a_kept_recording_is_heard_at_a_rate_the_browser_plays_and_seen_as_a_spe
 def test_a_kept_input_is_drawn_from_its_runs_preprocessing_without_loading_the_model(root, model_keys, tmp_path):
     copied = shutil.copytree(root, tmp_path / "artifacts")
     client = create_app(Settings(artifacts_dir=copied, store_inputs=True)).server.test_client()
-    assert _post(client, BLANK, model_keys["image"], "P-1", "blank.png").status_code == 422
+    assert _post(client, good_png(), model_keys["image"], "P-1").status_code == 200
     [row] = _worklist(client, case_ref="P-1")
     run_id, _, model = model_keys["image"].partition("/")
     ArtifactsLayout(copied).run(run_id).model(model).tflite.unlink()  # no model a worker could load any more

@@ -106,10 +106,12 @@ def test_a_specialist_reviews_a_case_from_the_worklist(review_server, model_keys
     assert uncertain.status_code == 200 and uncertain.json()["uncertain"]
     refused = _post(review_server, bad_images()["uniform_teal.png"][0], model_keys["image"], "WB-2")
     assert refused.status_code == 422 and "blank" in refused.json()["error"]
+    assert _post(review_server, good_png(), model_keys["image"], "WB-3").status_code == 200
     with browser_page(WIDE) as page:
         _review(page, review_server, "WB-1")
         _report_holds_the_review(page, "WB-1")
-        assert "WB-2" in _table_text(page, "worklist-table")  # the refused, kept upload still waits
+        waiting = _table_text(page, "worklist-table")
+        assert "WB-3" in waiting and "WB-2" not in waiting  # a refusal has no answer to review: never waits
         _audit_filters(page)
     with browser_page(PHONE) as page:
         page.goto(review_server + "/worklist")

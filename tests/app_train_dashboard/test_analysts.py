@@ -15,10 +15,10 @@ def test_a_user_who_is_not_an_analyst_changes_nothing_from_the_dashboard(dashboa
     run = run_ids["sound"]
     before = create_app(settings).server.extensions["serving_state"].champion_history()
     promote = callbacks["promote_model"]
-    _, text, _ = call(promote, 1, 1, 1, None, "custom_cnn", run, "why", triggered=ids.PROMOTE_FORCE)
+    _, text, *_ = call(promote, 1, 1, 1, None, "custom_cnn", run, "why", triggered=ids.PROMOTE_FORCE)
     assert "ANALYST_USERS" in str(text)
     served_again, *_ = callbacks["serve_again"](1, [before[-1]["id"]], "why")
     assert "ANALYST_USERS" in str(served_again.children)
-    saved = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], "pilot", run, ["custom_cnn"], None)
+    saved, _ = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], "pilot", None, run, ["custom_cnn"], None)
     assert "ANALYST_USERS" in str(saved.children)
     assert create_app(settings).server.extensions["serving_state"].champion_history() == before

@@ -6,10 +6,13 @@ import urllib.request
 
 import requests
 
+from core.evaluation.guardrails import promotion_concerns
 from core.settings import Settings
 from core.store.audit_log import AuditLog
 from core.store.monitoring import Monitoring
+from core.store.registry import save_operating_point
 from core.store.runs import load_run
+from core.store.serving_state import ServingState
 from tests.app_train_dashboard.conftest import store_recordings_at
 from tests.core.store.test_monitoring import clinic
 from tests.support.servers import browser_page, gunicorn, screenshot
@@ -19,6 +22,9 @@ STORED_PREVIEWS_PLAY = (
     " && [...document.querySelectorAll('.error-card audio')].every(a => a.readyState >= 1 && a.duration > 0)"
 )
 TRACES = "document.querySelector('#learning-curve-graph .js-plotly-plot')?.data?.length"
+TABS = "[...document.querySelectorAll('#tabs [role=tab]')]"
+TAB_ROWS = f"new Set({TABS}.map(t => Math.round(t.getBoundingClientRect().top))).size"
+TABS_FIT = "document.querySelector('#tabs').scrollWidth <= document.querySelector('#tabs').clientWidth"
 
 
 def _pick_run(page, url: str, dataset: str, *, path: str = "/") -> None:
@@ -27,6 +33,19 @@ def _pick_run(page, url: str, dataset: str, *, path: str = "/") -> None:
     page.wait_for_selector("#run-select")
     page.click("#run-select")
     page.get_by_role("option", name=re.compile(re.escape(dataset))).first.click()
+
+
+def _promotion_buttons(page, model: str) -> dict[str, bool]:
+    """Open the promotion dialog for `model`: which of "Promote" and "Promote anyway" it shows; then close it."""
+    page.click("#promote-model")
+    page.get_by_role("option", name=model, exact=True).click()
+    page.click("#promote-button")
+    shows = f"() => document.querySelector('#promote-modal-text')?.innerText.includes({model!r})"
+    page.wait_for_function(shows, timeout=20_000)
+    shown = {name: page.locator(f"#{name}").is_visible() for name in ("promote-confirm", "promote-force")}
+    page.click("#promote-cancel")
+    page.wait_for_selector("#promote-modal", state="hidden", timeout=10_000)
+    return shown
 
 
 def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(dashboard_root, run_ids):
@@ -40,6 +59,12 @@ def test_analyst_picks_a_run_reads_curves_moves_the_threshold_and_opens_errors(d
         page.wait_for_function(f"() => {TRACES} === {2 * len(models)}", timeout=30_000)  # (train, validation) each
         names = page.evaluate("document.querySelector('#learning-curve-graph .js-plotly-plot').data.map(t => t.name)")
         assert names == [f"{model} · {split}" for model in models for split in ("train", "validation")]
+        assert page.evaluate(f"{TABS}.length") == 12
+        assert page.evaluate(TAB_ROWS) == 1 and page.evaluate(TABS_FIT)  # one row at 1440 px, none scrolled away
+
+        page.get_by_role("tab", name="Comparison").click()
+        refused = bool(promotion_concerns(loaded["custom_cnn"].report))
+        assert _promotion_buttons(page, "custom_cnn") == {"promote-confirm": not refused, "promote-force": refused}
 
         page.get_by_role("tab", name="Operating point").click()
         page.wait_for_selector("#op-stats table")
@@ -109,6 +134,9 @@ def test_the_analysts_threshold_and_band_survive_refreshes_and_are_served_once_s
     dashboard_root, run_ids, demo_folders
 ):
     run = run_ids["sound"]
+    state = ServingState(AuditLog(Settings(artifacts_dir=dashboard_root).audit_database_url).engine)
+    # In force before: a point unlike the one the sliders are moved to, whatever earlier tests saved.
+    save_operating_point(dashboard_root, state, run, "mobilenet_v2", threshold=0.6, review_band=(0.5, 0.7), user=None)
     env = {"ARTIFACTS_DIR": str(dashboard_root), "DASHBOARD_REFRESH_SECONDS": "1"}
     with gunicorn("wsgi:application", env) as url, browser_page() as page:
         _pick_run(page, url, "synthetic-heart-sounds", path="/analytics/")
@@ -125,6 +153,7 @@ def test_the_analysts_threshold_and_band_survive_refreshes_and_are_served_once_s
         _wait_for_refreshes(page, 3)
         assert (_slider_values(page, "op-threshold"), _slider_values(page, "op-band")) == moved
         assert page.inner_text("#op-model") == "mobilenet_v2"
+        assert "The sliders are not saved" in page.inner_text("#op-in-force")
 
         page.fill("#op-note", "browser test: after refreshes")
         page.click("#op-save-button")
@@ -132,6 +161,10 @@ def test_the_analysts_threshold_and_band_survive_refreshes_and_are_served_once_s
         saved = page.inner_text("#op-save-result")
         assert "threshold 0.300 and review band 0.200–0.450" in saved
         version = int(saved.split("version ")[1].split(":")[0])
+        in_force = f"In force: version {version}: threshold 0.300, review band 0.200–0.450"
+        shown = f"() => document.querySelector('#op-in-force').innerText.startsWith({in_force!r})"
+        page.wait_for_function(shown, timeout=15_000)
+        assert "not saved" not in page.inner_text("#op-in-force")
 
         recording = sorted(demo_folders["heart_sounds"].rglob("*.wav"))[0]
         with recording.open("rb") as file:

@@ -127,8 +127,8 @@ def test_threshold_explorer_numbers_follow_the_threshold(callbacks, run_ids):
     matrix_low, matrix_high = low[1].data[0].z, high[1].data[0].z
     assert sum(map(sum, matrix_low)) == sum(map(sum, matrix_high))
     assert matrix_low[0][1] >= matrix_high[0][1]  # fewer false positives at a higher threshold
-    threshold, _ = _call(
-        callbacks["set_threshold"], "custom_cnn", 1, "sensitivity", 1.0, *args, triggered=ids.OP_TARGET_BUTTON
+    threshold, *_ = _call(
+        callbacks["set_threshold"], "custom_cnn", 1, "sensitivity", 1.0, None, *args, triggered=ids.OP_TARGET_BUTTON
     )
     assert 0 <= threshold <= 1
     multiclass = callbacks["explore_threshold"](
@@ -152,7 +152,8 @@ def test_a_mistyped_prevalence_is_flagged_beside_the_field_not_replaced_silently
 
 def test_saving_the_operating_point_writes_a_new_version_through_core(callbacks, run_ids, dashboard_root):
     run = run_ids["sound"]
-    result = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], "pilot", run, ["custom_cnn"], None)
+    fitted = {"run_id": run, "model": "custom_cnn", "version": 0}  # the sliders started from the fitted point
+    result, _ = callbacks["save_point"](1, "custom_cnn", 0.42, [0.3, 0.55], "pilot", fitted, run, ["custom_cnn"], None)
     assert result.color == "success" and "Saved as version 1" in str(result.children)
     saved = _state(dashboard_root).operating_point(run, "custom_cnn")
     assert (saved["version"], saved["threshold"], saved["review_band"], saved["note"]) == (
@@ -162,8 +163,8 @@ def test_saving_the_operating_point_writes_a_new_version_through_core(callbacks,
         "pilot",
     )
     set_threshold = callbacks["set_threshold"]
-    threshold, band = _call(
-        set_threshold, "custom_cnn", None, "sensitivity", 0.9, run, ["custom_cnn"], None, triggered=ids.OP_MODEL
+    threshold, band, _ = _call(
+        set_threshold, "custom_cnn", None, "sensitivity", 0.9, None, run, ["custom_cnn"], None, triggered=ids.OP_MODEL
     )
     assert (threshold, band) == (0.42, [0.3, 0.55])  # the tab starts from the version in force
     history, _ = callbacks["point_history"]("custom_cnn", None, None, run, ["custom_cnn"], None)
@@ -184,19 +185,19 @@ def test_promotion_needs_a_reason_shows_the_guardrails_and_records_an_override(c
     report["levels"][report["level"]].update(auc=0.5, auc_ci=[0.5, 0.5])
     artifacts.write_json(weak, report)
     promote = callbacks["promote_model"]
-    opened, text, _ = _call(promote, 1, None, None, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_BUTTON)
+    opened, text, *_ = _call(promote, 1, None, None, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_BUTTON)
     assert opened is True and "mobilenet_v2" in str(text) and "includes 0.5" in str(text)
     shown = json.dumps([t.to_plotly_json() for t in text], default=str, ensure_ascii=False)
     for fact in ("current champion", "AUROC (95% CI)", "ECE (calibrated)", "test n", "0.500 (0.500–0.500)"):
         assert fact in shown  # the candidate beside the champion
-    kept_open, text, _ = _call(
+    kept_open, text, *_ = _call(
         promote, 1, 1, None, None, "mobilenet_v2", run, "looks good", triggered=ids.PROMOTE_CONFIRM
     )
     assert kept_open is True and "Promote anyway" in str(text)
-    kept_open, text, _ = _call(promote, 1, 1, 1, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_FORCE)
+    kept_open, text, *_ = _call(promote, 1, 1, 1, None, "mobilenet_v2", run, None, triggered=ids.PROMOTE_FORCE)
     assert kept_open is True and "give a reason" in str(text)
     assert len(state.champion_history()) == before  # nothing promoted yet
-    closed, _, result = _call(promote, 1, 1, 2, None, "mobilenet_v2", run, "pilot", triggered=ids.PROMOTE_FORCE)
+    closed, _, result, *_ = _call(promote, 1, 1, 2, None, "mobilenet_v2", run, "pilot", triggered=ids.PROMOTE_FORCE)
     assert closed is False and result.color == "success" and "overridden" in str(result.children)
     latest = state.champion()
     assert (latest["run_id"], latest["model"], latest["reason"], latest["forced"]) == (
@@ -277,7 +278,9 @@ def test_errors_gallery_of_a_run_without_previews_says_so_in_place_of_the_pictur
 def test_serving_history_lists_every_change_and_serves_an_earlier_champion_again(callbacks, run_ids, dashboard_root):
     state = _state(dashboard_root)
     first = state.champion()
-    state.add_champion(run_ids["sound"], "custom_cnn", reason="trial", user="ana")
+    state.add_champion(run_ids["sound"], "custom_cnn", reason="trial", user="ana", files_sha256=None)
+    badge = callbacks["refresh_runs"](None, None, None, None, None)[-1]
+    assert badge.endswith("its files are not pinned (promoted before pins): promote it again")  # as before 0005
     rows, columns = callbacks["champion_history"](None, None, None, None)
     assert rows[0]["model"] == f"custom_cnn of {run_ids['sound']}" and rows[0]["by"] == "ana"
     assert {c["id"] for c in columns} == {"id", "when (UTC)", "model", "by", "reason"}

@@ -79,6 +79,8 @@ def test_train_command_runs_a_tiny_training(demo_folders, tmp_path, capsys):
             "merged",
             "--flip",
             "none",
+            "--bootstrap-resamples",
+            "50",  # the least accepted: 1000 made this the slowest test (intervals and paired comparisons)
         ],
         settings=Settings(artifacts_dir=tmp_path),
     )

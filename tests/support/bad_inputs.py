@@ -73,15 +73,18 @@ def decompression_bombs() -> dict[str, tuple[bytes, str]]:
     Every row is the same 16-step ramp, so the files compress to almost
     nothing while their pixels are what a worker would have to hold. The
     largest are refused from their header (above the 64 MB decode limit); the
-    others decode just under it, in each of Pillow's wide layouts.
+    others decode just under it, in each of Pillow's wide layouts. The ramp is
+    pale grey, like a chart's paper, so the demo chart model judges the ones
+    that decode instead of refusing them as "not a chart" (`check_kind`).
     """
     side = 6300  # 39.7 megapixels
     steps = np.floor(np.linspace(0, 15.99, side)).astype(np.uint8)
-    sixteen = np.tile(steps.astype(np.uint16) * 4000, (side, 1))
-    floats = np.tile(steps.astype(np.float32) / 15, (side, 1))
+    pale = 240 + steps
+    sixteen = np.tile(pale.astype(np.uint16) * 257, (side, 1))
+    floats = np.tile((steps.astype(np.float32) / 15) ** 0.2, (side, 1))  # min-max scaled when read: made pale by gamma
     palette = Image.fromarray(np.tile(steps, (side, 1)), "P")
-    palette.putpalette([v for i in range(16) for v in (i * 16, 255 - i * 16, 128)])
-    rgba = np.tile(np.stack([steps * 16, 255 - steps * 16, steps * 8, 200 + steps], axis=-1)[:5700], (5700, 1, 1))
+    palette.putpalette([v for i in range(16) for v in (240 + i, 240 + i, 236 + i)])
+    rgba = np.tile(np.stack([pale, pale, pale, 240 + steps], axis=-1)[:5700], (5700, 1, 1))
     deflate = {"compression": "tiff_adobe_deflate"}
     return {
         "sixteen_bit_40mp.png": (_image_bytes(Image.fromarray(sixteen), "PNG"), "error"),

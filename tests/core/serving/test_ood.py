@@ -1,15 +1,17 @@
 """The predictor's out-of-distribution check on the tiny chart and heart-sound runs, and models exported before it."""
 
 import io
+import json
 import shutil
 from pathlib import Path
 
 import numpy as np
 import pytest
 import soundfile
-from PIL import Image
+from PIL import Image, ImageDraw
 
 from core.data.demo import draw_audiogram, heart_sound
+from core.errors import InputUnjudgeable
 from core.evaluation.ood import NO_REFERENCE
 from core.serving.litert import LiteRTModel
 from core.serving.predictor import Predictor
@@ -36,6 +38,17 @@ def noise_png(seed: int = 0) -> bytes:
     return _png(Image.fromarray(np.random.default_rng(seed).integers(0, 256, (200, 200, 3), dtype=np.uint8)))
 
 
+def scribbles_on_paper(seed: int = 0) -> bytes:
+    """Coloured strokes on white: mostly blank paper, as a chart is, but nothing like an audiogram."""
+    rng = np.random.default_rng(seed)
+    image = Image.new("RGB", (400, 400), "white")
+    draw = ImageDraw.Draw(image)
+    for _ in range(60):
+        ends = [tuple(int(v) for v in rng.integers(0, 400, 2)) for _ in range(2)]
+        draw.line(ends, fill=tuple(int(v) for v in rng.integers(0, 256, 3)), width=3)
+    return _png(image)
+
+
 def _wav(samples: np.ndarray, rate: int = 2000) -> bytes:
     buffer = io.BytesIO()
     soundfile.write(buffer, samples.astype(np.float32), rate, format="WAV")
@@ -49,8 +62,13 @@ def chart_model(image_run):
 
 
 @pytest.mark.parametrize("make", [photo_like, noise_png])
-def test_a_chart_model_withholds_the_class_of_a_photo_or_noise(chart_model, make):
-    result = chart_model.predict(make())
+def test_a_chart_model_refuses_a_photo_or_noise_in_words(chart_model, make):
+    with pytest.raises(InputUnjudgeable, match="does not look like a chart: [0-9]+% of it is blank paper"):
+        chart_model.predict(make())
+
+
+def test_a_chart_model_withholds_the_class_of_paper_unlike_its_charts(chart_model):
+    result = chart_model.predict(scribbles_on_paper())
     assert result.out_of_distribution is True and result.ood_score > 1
     assert result.shown_class is None and result.to_dict()["predicted"] is None and result.uncertain is True
     assert result.predicted in result.class_names  # the model's guess, kept for research use only
@@ -80,7 +98,8 @@ def test_a_heart_sound_model_withholds_noise_and_keeps_heart_sounds(sound_run):
 
 def as_before_the_check(run, root: Path) -> RunLayout:
     """A copy of `(artifacts_dir, run_id, _)` under `root` as an older version left it: custom_cnn
-    exported with a single output (probabilities), and no out-of-distribution reference."""
+    exported with a single output (probabilities), no out-of-distribution reference, and no paper share
+    in its quality reference."""
     import keras
 
     artifacts_dir, run_id, _ = run
@@ -88,6 +107,8 @@ def as_before_the_check(run, root: Path) -> RunLayout:
     shutil.copytree(ArtifactsLayout(artifacts_dir).run(run_id).dir, copy.dir)
     files = copy.model("custom_cnn")
     files.ood_reference.unlink()
+    reference = json.loads(copy.quality_reference.read_text())
+    copy.quality_reference.write_text(json.dumps({k: v for k, v in reference.items() if k != "paper_share"}))
     keras.models.load_model(files.keras).export(str(files.tflite), format="litert")
     return copy
 

@@ -3,16 +3,18 @@
 import hashlib
 import io
 import uuid
+from datetime import UTC, datetime
 
 import numpy as np
 import pytest
 from sqlalchemy import create_engine, event, make_url
+from sqlalchemy.orm import Session
 
 from core.data.dataset import load_dataset
 from core.data.demo import draw_audiogram
 from core.errors import Conflict, InvalidInput
 from core.settings import Settings
-from core.store.audit_log import AuditLog, Filters
+from core.store.audit_log import AuditLog, FeedbackRecord, Filters
 from core.store.layout import ArtifactsLayout
 from tests.core.store.test_audit_log import FIELDS
 from tests.support.postgres import postgres_cluster
@@ -56,40 +58,38 @@ def _worklist(audit: AuditLog, **filters) -> list[str]:
     return [row["case_ref"] for row in audit.recent(where=Filters(awaiting_review=True, **filters))]
 
 
-def test_the_worklist_holds_unreviewed_uncertain_withheld_and_kept_refusals_oldest_first(audit):
+def test_the_worklist_holds_unreviewed_uncertain_and_withheld_cases_oldest_first_never_refusals(audit):
     audit.record(**FIELDS, case_ref="confident")
     audit.record(**{**FIELDS, "uncertain": True}, case_ref="uncertain")
     audit.record(**{**FIELDS, "predicted": None, "uncertain": True, "out_of_distribution": True}, case_ref="ood")
     audit.record(**_refusal(input_path="/srv/artifacts/inputs/cd.png"), case_ref="refused-kept")
     audit.record(**_refusal(), case_ref="refused-not-kept")
     sound = audit.record(**{**FIELDS, "modality": "sound", "uncertain": True, "model": "VGG_16%"}, case_ref="sound")
-    assert _worklist(audit) == ["uncertain", "ood", "refused-kept", "sound"]  # oldest first
+    assert _worklist(audit) == ["uncertain", "ood", "sound"]  # oldest first; a refusal has no answer to review
     assert _worklist(audit, reason="uncertain") == ["uncertain", "sound"]  # withheld rows are not "uncertain"
     assert _worklist(audit, reason="out_of_distribution") == ["ood"]
-    assert _worklist(audit, reason="refused") == ["refused-kept"]
     assert _worklist(audit, modality="sound") == ["sound"]
-    assert audit.count(where=Filters(awaiting_review=True)) == 4 and audit.count() == 6
+    assert audit.count(where=Filters(awaiting_review=True)) == 3 and audit.count() == 6
     others = audit.recent(where=Filters(awaiting_review=False))
-    assert [r["case_ref"] for r in others] == ["refused-not-kept", "confident"]
+    assert [r["case_ref"] for r in others] == ["refused-not-kept", "refused-kept", "confident"]
+    refused = [r["case_ref"] for r in audit.recent(where=Filters(refused=True))]
+    assert refused == ["refused-not-kept", "refused-kept"] and audit.count(where=Filters(refused=False)) == 4
     audit.add_feedback(sound, verdict="confirmed", correct_label="well")
-    assert _worklist(audit) == ["uncertain", "ood", "refused-kept"]  # a reviewed case leaves the worklist
-    with pytest.raises(InvalidInput, match="reason must be one of"):
-        audit.recent(where=Filters(reason="bored"))
+    assert _worklist(audit) == ["uncertain", "ood"]  # a reviewed case leaves the worklist
+    for reason in ("bored", "refused"):
+        with pytest.raises(InvalidInput, match="reason must be one of uncertain, out_of_distribution, got"):
+            audit.recent(where=Filters(reason=reason))
 
 
-def test_a_refusal_has_no_class_keeps_its_reason_and_is_labelled_by_override(audit):
+def test_a_refusal_has_no_class_keeps_its_reason_and_takes_no_review(audit):
     refused = audit.record(**_refusal(input_path="/srv/artifacts/inputs/cd.png"))
     row = audit.get(refused)
     assert (row["predicted"], row["probabilities"], row["refused_reason"]) == (None, {}, _refusal()["refused_reason"])
-    assert row["classes"] == CLASSES and row["input_path"] == "inputs/cd.png" and row["review_reason"] == "refused"
-    with pytest.raises(InvalidInput, match="no class was given"):
-        audit.add_feedback(refused, verdict="confirmed", correct_label="sick")
-    with pytest.raises(InvalidInput, match="one of the model's classes"):
-        audit.add_feedback(refused, verdict="overridden", correct_label="maybe")
-    audit.add_feedback(refused, verdict="overridden", correct_label="sick", comment="faint but visible", user="dr-a")
-    audit.add_feedback(refused, verdict="overridden", correct_label="well", user="dr-b")
-    reviews = [(r["correct_label"], r["user"]) for r in audit.get(refused)["reviews"]]
-    assert reviews == [("sick", "dr-a"), ("well", "dr-b")]  # appended, never replaced
+    assert row["classes"] == CLASSES and row["input_path"] == "inputs/cd.png" and row["review_reason"] is None
+    for verdict in ("confirmed", "overridden"):
+        with pytest.raises(InvalidInput, match="refused for quality .image is blank.*no model answer to review"):
+            audit.add_feedback(refused, verdict=verdict, correct_label="sick")
+    assert audit.get(refused)["reviews"] == []
     assert "refused_reason" in AuditLog.to_csv([row]).splitlines()[0]
 
 
@@ -171,8 +171,11 @@ def test_a_review_given_without_reading_one_added_meanwhile_is_refused(audit):
 
 
 def test_a_labelled_refusal_is_not_exported_for_training(audit, tmp_path):
+    """A refusal labelled when refusals were still on the worklist (an older version) stays out of the manifest."""
     data = _audiogram(11)
     digest = hashlib.sha256(data).hexdigest()
     case = audit.record(**_refusal(content_sha256=digest, input_path=_kept(tmp_path, data)), case_ref="blank")
-    audit.add_feedback(case, verdict="overridden", correct_label="well")
+    with Session(audit.engine) as session, session.begin():
+        when = datetime.now(UTC)
+        session.add(FeedbackRecord(prediction_id=case, created_at=when, verdict="overridden", correct_label="well"))
     assert audit.reviewed_manifest(modality="image").splitlines() == ["path,label,group"]

@@ -19,7 +19,7 @@ from core.store.database import Base
 
 ROOT = Path(__file__).resolve().parents[3]
 
-HEAD = "0004"
+HEAD = "0005"
 
 # What `Base.metadata.create_all` made on SQLite before the schema was migrated with Alembic.
 PRE_ALEMBIC_SCHEMA = """

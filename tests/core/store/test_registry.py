@@ -126,29 +126,29 @@ def test_a_damaged_champion_is_reported_never_replaced(two_runs):
 
 
 def test_operating_points_are_versioned_checked_and_fall_back_to_the_fitted_one(two_runs):
-    root, state, image_id, _ = two_runs
-    report = artifacts.read_json(ArtifactsLayout(root).run(image_id).model("custom_cnn").report)
+    root, state, _, sound_id = two_runs
+    report = artifacts.read_json(ArtifactsLayout(root).run(sound_id).model("custom_cnn").report)
     fitted = report["levels"][report["level"]]["operating_point"]
-    assert operating_point_in_force(root, state, image_id, "custom_cnn") == {
+    assert operating_point_in_force(root, state, sound_id, "custom_cnn") == {
         "version": 0,
         "threshold": fitted["threshold"],
         "review_band": fitted["review_band"],
     }
     first = save_operating_point(
-        root, state, image_id, "custom_cnn", threshold=0.3, review_band=(0.2, 0.4), user="ana", note="pilot"
+        root, state, sound_id, "custom_cnn", threshold=0.3, review_band=(0.2, 0.4), user="ana", note="pilot"
     )
     second = save_operating_point(
-        root, state, image_id, "custom_cnn", threshold=0.35, review_band=(0.3, 0.4), user=None
+        root, state, sound_id, "custom_cnn", threshold=0.35, review_band=(0.3, 0.4), user=None
     )
     assert (first["version"], second["version"]) == (1, 2)
-    assert operating_point_in_force(root, state, image_id, "custom_cnn")["threshold"] == 0.35
-    assert [p["version"] for p in state.operating_point_history(image_id, "custom_cnn")] == [2, 1]
-    assert state.operating_point(image_id, "mobilenet_v2") is None  # versions are per model
+    assert operating_point_in_force(root, state, sound_id, "custom_cnn")["threshold"] == 0.35
+    assert [p["version"] for p in state.operating_point_history(sound_id, "custom_cnn")] == [2, 1]
+    assert state.operating_point(sound_id, "mobilenet_v2") is None  # versions are per model
     with pytest.raises(InvalidInput, match="review band"):
-        save_operating_point(root, state, image_id, "custom_cnn", threshold=0.3, review_band=(0.6, 0.4), user=None)
+        save_operating_point(root, state, sound_id, "custom_cnn", threshold=0.3, review_band=(0.6, 0.4), user=None)
     with pytest.raises(NotFound):
-        save_operating_point(root, state, image_id, "vgg16", threshold=0.3, review_band=(0.2, 0.4), user=None)
-    assert len(state.operating_point_history(image_id, "custom_cnn")) == 2  # refused saves wrote nothing
+        save_operating_point(root, state, sound_id, "vgg16", threshold=0.3, review_band=(0.2, 0.4), user=None)
+    assert len(state.operating_point_history(sound_id, "custom_cnn")) == 2  # refused saves wrote nothing
 
 
 def test_rollback_to_any_earlier_champion_by_its_history_id(two_runs):
@@ -163,3 +163,15 @@ def test_rollback_to_any_earlier_champion_by_its_history_id(two_runs):
         rollback(root, state, reason="again", user="bob", to=first["id"])
     with pytest.raises(NotFound, match="no entry 999"):
         rollback(root, state, reason="typo", user="bob", to=999)
+
+
+@pytest.mark.parametrize("alias", ["{run}/", "./{run}", "{run}/.", "../runs/{run}", "..", "."])
+def test_a_run_is_named_only_by_its_id_never_by_a_path_to_it(two_runs, alias):
+    """A path that reaches the run's folder under another name would key rows that the served model never reads."""
+    root, state, image_id, _ = two_runs
+    named = alias.format(run=image_id)
+    with pytest.raises(NotFound, match="exactly as listed"):
+        save_operating_point(root, state, named, "custom_cnn", threshold=0.3, review_band=(0.2, 0.4), user=None)
+    with pytest.raises(NotFound, match="exactly as listed"):
+        promote(root, state, named, "custom_cnn", reason="alias", user=None, force=True)
+    assert state.operating_point_history(named, "custom_cnn") == [] and state.champion() is None

@@ -124,7 +124,7 @@ def test_a_second_run_appends_and_a_failed_run_is_marked(tmp_path, demo_folders,
     monkeypatch.setattr(steps_module, "fit_model", crash)
     with pytest.raises(RuntimeError):
         options = DataOptions(sources=(str(demo_folders["audiograms"]),))
-        train_run(options, TrainConfig(epochs=1, weights="none"), artifacts_dir=artifacts_dir)
+        train_run(options, TrainConfig(epochs=1, weights="none", bootstrap_resamples=50), artifacts_dir=artifacts_dir)
     assert metrics_csv.read_text().startswith(before)  # the baseline's rows, trained before the crash, were added
     runs = [ArtifactsLayout(artifacts_dir).run(p.name) for p in ArtifactsLayout(artifacts_dir).runs.iterdir()]
     statuses = {run.run_id: artifacts.read_json(run.status)["state"] for run in runs}
@@ -195,12 +195,12 @@ def test_previews_outlive_the_dataset_folder(tmp_path, demo_folders):
 
     data = shutil.copytree(demo_folders["heart_sounds"], tmp_path / "recordings")
     sound = SoundPreprocessing(sample_rate=2000, n_mels=32, n_fft=256, hop_length=128, window_seconds=4.0)
-    config = TrainConfig(models=("custom_cnn",), epochs=1, batch_size=16, weights="none", bootstrap_resamples=50)
+    config = TrainConfig(models=("baseline",), bootstrap_resamples=50)  # previews are the run's, whatever its models
     run_id, _ = train_run(DataOptions(sources=(str(data),)), config, artifacts_dir=tmp_path / "artifacts", sound=sound)
     shutil.rmtree(data)
 
     layout = _run_dir(tmp_path / "artifacts", run_id)
-    test = pd.read_csv(layout.model("custom_cnn").predictions("test"))
+    test = pd.read_csv(layout.model("baseline").predictions("test"))
     assert len(test) > 0 and not any(Path(path).exists() for path in test["path"])
     for digest in test["sha256"]:
         with Image.open(layout.preview(digest, ".png")) as picture:
