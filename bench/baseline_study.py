@@ -70,7 +70,7 @@ from unittest import mock
 import numpy as np
 
 import core.training.baseline as baseline
-from bench.frontend import Folds, _evaluate, _load, _sound_rows, fold_data
+from bench.frontend import Folds, _evaluate, _load, _sound_rows, fold_data, fold_differences
 from bench.results_io import RESULTS, save
 from core.inputs.features import _periodicity, input_features
 from core.inputs.preprocess import ImagePreprocessing, SoundPreprocessing, decode_audio, load_image
@@ -243,17 +243,10 @@ def _cross_validate(features: np.ndarray, owners: np.ndarray, folds: Folds, para
 
 
 def _versus(result: dict, reference: dict) -> dict:
-    """Per-fold AUROC differences from the reference, and whether `RULE`'s fold test holds."""
-    diffs = np.subtract(result["fold_auc"], reference["fold_auc"])
-    bacc = result["balanced_accuracy_mean"] - reference["balanced_accuracy_mean"]
-    better = int((diffs > 0).sum())
-    return {
-        "auc_diff_mean": float(diffs.mean()),
-        "auc_diff_sd": float(diffs.std(ddof=1)),
-        "folds_better": better,
-        "balanced_accuracy_diff": float(bacc),
-        "passes": bool(diffs.mean() >= MIN_AUC_GAIN and better >= MIN_FOLDS_BETTER and bacc >= 0),
-    }
+    """`bench.frontend.fold_differences` from the reference, and whether `RULE`'s fold test holds."""
+    paired = fold_differences(result, reference)
+    gain = paired["auc_diff_mean"] >= MIN_AUC_GAIN and paired["folds_better"] >= MIN_FOLDS_BETTER
+    return {**paired, "passes": bool(gain and paired["balanced_accuracy_diff"] >= 0)}
 
 
 def _heart_inputs() -> tuple[SoundPreprocessing, dict, np.ndarray]:

@@ -197,18 +197,23 @@ def _evaluate(per_fold: list[np.ndarray], owners: np.ndarray, folds: Folds, how:
     }
 
 
-def _paired(result: dict, reference: dict) -> dict:
-    """Per-fold AUROC differences from the reference (the current default), and whether `DECISION_RULE` holds."""
+def fold_differences(result: dict, reference: dict) -> dict:
+    """Per-fold AUROC differences from the reference (mean, sd, folds better) and the balanced-accuracy difference:
+    what each study's decision rule reads."""
     diffs = np.subtract(result["fold_auc"], reference["fold_auc"])
-    bacc = result["balanced_accuracy_mean"] - reference["balanced_accuracy_mean"]
-    better = int((diffs > 0).sum())
     return {
         "auc_diff_mean": float(diffs.mean()),
         "auc_diff_sd": float(diffs.std(ddof=1)),
-        "folds_better": better,
-        "balanced_accuracy_diff": float(bacc),
-        "passes_rule": bool(diffs.mean() > 0 and better >= MIN_FOLDS_BETTER and bacc >= 0),
+        "folds_better": int((diffs > 0).sum()),
+        "balanced_accuracy_diff": float(result["balanced_accuracy_mean"] - reference["balanced_accuracy_mean"]),
     }
+
+
+def _paired(result: dict, reference: dict) -> dict:
+    """`fold_differences` from the reference (the current default), and whether `DECISION_RULE` holds."""
+    paired = fold_differences(result, reference)
+    better_everywhere = paired["auc_diff_mean"] > 0 and paired["folds_better"] >= MIN_FOLDS_BETTER
+    return {**paired, "passes_rule": bool(better_everywhere and paired["balanced_accuracy_diff"] >= 0)}
 
 
 def _sound_rows(signals: list[np.ndarray], params: SoundPreprocessing, shift: int = 0) -> tuple[np.ndarray, np.ndarray]:
