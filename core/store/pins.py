@@ -27,7 +27,7 @@ import hashlib
 from pathlib import Path
 
 from core.data.audit import file_sha256
-from core.store.artifacts import read_json
+from core.store.artifacts import read_json_cached
 from core.store.layout import ModelLayout, RunLayout, is_folder_name
 
 ABSENT = (None, None, None, None)
@@ -49,7 +49,7 @@ def _blend_parts(files: ModelLayout) -> list[str]:
     if not files.blend.is_file():
         return []
     try:
-        parts = [str(part) for part in read_json(files.blend)["files"]]
+        parts = [str(part) for part in read_json_cached(files.blend)["files"]]  # per request: a stat, once read
     except (OSError, ValueError, KeyError, TypeError):
         return []
     return [part for part in parts if is_folder_name(part)]  # a model of this run, never a path out of it
